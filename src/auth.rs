@@ -1,0 +1,256 @@
+//! Access tokens and permissions, compatible with TrustCart's.
+//!
+//! Tokens are HS256 JWTs with TrustCart's payloads: `{id, email, phone,
+//! roleSlug: "customer-account", type: "customer"}` for customers and `{id, email, roleSlug,
+//! type: "user"}` for staff. Only HS256 is accepted (never `none`), and `exp` is required.
+
+use std::time::Duration;
+
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use rand::RngCore;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// How long an access token lives, as in TrustCart.
+pub const TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Role slugs that pass every permission check.
+const SUPERUSER_ROLES: [&str; 2] = ["admin", "super-admin"];
+/// The role slug of every customer token.
+pub const CUSTOMER_ROLE: &str = "customer-account";
+
+/// Who a token belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenKind {
+    /// A shop customer (`customers.id`).
+    Customer,
+    /// A staff user (`users.id`).
+    User,
+}
+
+/// A token's payload.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Claims {
+    /// `customers.id` or `users.id`, depending on `kind`.
+    pub id: i32,
+    /// Email at issue time.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Phone at issue time (customers only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    /// The role: `customer-account` for customers, the staff role's slug otherwise.
+    pub role_slug: String,
+    /// The staff role's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_id: Option<i32>,
+    /// Customer or staff.
+    #[serde(rename = "type")]
+    pub kind: TokenKind,
+    /// Issued at (seconds since the epoch).
+    pub iat: i64,
+    /// Expires at (seconds since the epoch).
+    pub exp: i64,
+}
+
+/// TrustCart's permission slugs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Permission {
+    /// `view-mlm-reports`: admin reads.
+    ViewMlmReports,
+    /// `manage-mlm-settings`: admin writes.
+    ManageMlmSettings,
+    /// `view-own-wallet`: a customer's own wallet.
+    ViewOwnWallet,
+    /// `share-referral-link`: a customer's own referrals.
+    ShareReferralLink,
+}
+
+impl Permission {
+    /// The slug, as TrustCart names it.
+    pub fn slug(self) -> &'static str {
+        match self {
+            Self::ViewMlmReports => "view-mlm-reports",
+            Self::ManageMlmSettings => "manage-mlm-settings",
+            Self::ViewOwnWallet => "view-own-wallet",
+            Self::ShareReferralLink => "share-referral-link",
+        }
+    }
+}
+
+/// The authenticated caller of a request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Principal {
+    /// A customer, acting on their own data.
+    Customer {
+        /// `customers.id`.
+        id: i32,
+    },
+    /// A staff user.
+    Staff {
+        /// `users.id`.
+        id: i32,
+        /// The staff role's slug.
+        role_slug: String,
+    },
+}
+
+impl Principal {
+    /// Checks a permission, in TrustCart's order: superuser roles pass everything;
+    /// customers pass the two self-service permissions; other staff roles need a grant.
+    /// Staff permission grants arrive with staff accounts, so until then they are refused.
+    pub fn require(&self, permission: Permission) -> Result<()> {
+        let allowed = match self {
+            Self::Staff { role_slug, .. } => SUPERUSER_ROLES.contains(&role_slug.as_str()),
+            Self::Customer { .. } => matches!(
+                permission,
+                Permission::ViewOwnWallet | Permission::ShareReferralLink
+            ),
+        };
+        if allowed {
+            Ok(())
+        } else {
+            Err(Error::forbidden(format!(
+                "Missing required permission: {}",
+                permission.slug()
+            )))
+        }
+    }
+
+    /// The caller's own customer id, for `/me` routes, after checking `permission`.
+    pub fn own_customer_id(&self, permission: Permission) -> Result<i32> {
+        self.require(permission)?;
+        match self {
+            Self::Customer { id } => Ok(*id),
+            Self::Staff { .. } => Err(Error::forbidden("This route is for customer accounts")),
+        }
+    }
+}
+
+/// The keys that sign and verify access tokens.
+pub struct JwtKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+}
+
+impl JwtKeys {
+    /// Keys for an HS256 secret.
+    pub fn new(secret: &SecretString) -> Self {
+        let bytes = secret.expose_secret().as_bytes();
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_required_spec_claims(&["exp"]);
+        validation.leeway = 30;
+        Self {
+            encoding: EncodingKey::from_secret(bytes),
+            decoding: DecodingKey::from_secret(bytes),
+            validation,
+        }
+    }
+
+    /// Signs a token for `kind` `id`, valid for [`TOKEN_LIFETIME`].
+    pub fn issue(
+        &self,
+        kind: TokenKind,
+        id: i32,
+        role_slug: &str,
+        email: Option<String>,
+        phone: Option<String>,
+    ) -> Result<String> {
+        let now = chrono::Utc::now().timestamp();
+        let claims = Claims {
+            id,
+            email,
+            phone,
+            role_slug: role_slug.to_owned(),
+            role_id: None,
+            kind,
+            iat: now,
+            exp: now + TOKEN_LIFETIME.as_secs() as i64,
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(|e| Error::Internal(anyhow::Error::new(e).context("signing a token")))
+    }
+
+    /// Verifies a bearer token and returns its caller.
+    pub fn verify(&self, token: &str) -> Result<Principal> {
+        let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map_err(|e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
+                    Error::unauthorized("token_expired", "The access token has expired")
+                }
+                _ => Error::unauthorized("invalid_token", "The access token is not valid"),
+            })?
+            .claims;
+        if claims.id <= 0 {
+            return Err(Error::unauthorized("invalid_token", "The access token is not valid"));
+        }
+        Ok(match claims.kind {
+            TokenKind::Customer => Principal::Customer { id: claims.id },
+            TokenKind::User => Principal::Staff {
+                id: claims.id,
+                role_slug: claims.role_slug,
+            },
+        })
+    }
+}
+
+/// A new random signing secret: 32 bytes from the OS-seeded CSPRNG, hex-encoded.
+pub fn generate_secret() -> SecretString {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect::<String>().into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys() -> JwtKeys {
+        JwtKeys::new(&"0123456789abcdef0123456789abcdef".to_owned().into())
+    }
+
+    #[test]
+    fn tokens_round_trip() {
+        let keys = keys();
+        let token = keys.issue(TokenKind::Customer, 7, CUSTOMER_ROLE, None, None).unwrap();
+        assert_eq!(keys.verify(&token).unwrap(), Principal::Customer { id: 7 });
+        let token = keys.issue(TokenKind::User, 1, "admin", None, None).unwrap();
+        assert_eq!(
+            keys.verify(&token).unwrap(),
+            Principal::Staff { id: 1, role_slug: "admin".into() }
+        );
+    }
+
+    #[test]
+    fn forged_and_unsigned_tokens_are_refused() {
+        let other = JwtKeys::new(&"another-secret-another-secret-12".to_owned().into());
+        let forged = other.issue(TokenKind::User, 1, "admin", None, None).unwrap();
+        assert_eq!(keys().verify(&forged).unwrap_err().code(), "invalid_token");
+
+        // alg: none, with a valid-looking payload.
+        let header = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0";
+        let payload = "eyJpZCI6MSwicm9sZVNsdWciOiJhZG1pbiIsInR5cGUiOiJ1c2VyIiwiaWF0IjoxLCJleHAiOjQxMDI0NDQ4MDB9";
+        let unsigned = format!("{header}.{payload}.");
+        assert_eq!(keys().verify(&unsigned).unwrap_err().code(), "invalid_token");
+    }
+
+    #[test]
+    fn permissions_follow_trustcart() {
+        let customer = Principal::Customer { id: 3 };
+        assert!(customer.require(Permission::ViewOwnWallet).is_ok());
+        assert!(customer.require(Permission::ViewMlmReports).is_err());
+        assert_eq!(customer.own_customer_id(Permission::ShareReferralLink).unwrap(), 3);
+
+        let admin = Principal::Staff { id: 1, role_slug: "super-admin".into() };
+        assert!(admin.require(Permission::ManageMlmSettings).is_ok());
+        assert!(admin.own_customer_id(Permission::ViewOwnWallet).is_err());
+
+        let clerk = Principal::Staff { id: 2, role_slug: "clerk".into() };
+        assert!(clerk.require(Permission::ViewMlmReports).is_err());
+    }
+}

@@ -1,0 +1,229 @@
+//! Typed configuration, read once from the environment (and an optional `.env` file).
+//!
+//! Every variable has a working default for a developer's machine, so `cargo run` with no
+//! configuration starts a server against the local PostgreSQL. A variable that is set but
+//! cannot be used stops start-up with a message naming it.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::str::FromStr;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+
+/// Where a fresh checkout finds its database.
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/bondhu";
+
+/// The shortest `JWT_SECRET` accepted: HS256 keys shorter than the hash are weak.
+pub const MIN_JWT_SECRET_LEN: usize = 32;
+
+/// The server's configuration.
+#[derive(Clone)]
+pub struct Config {
+    /// PostgreSQL connection URL (`DATABASE_URL`). May hold a password: never logged.
+    pub database_url: SecretString,
+    /// Largest number of pooled database connections (`DATABASE_MAX_CONNECTIONS`).
+    pub database_max_connections: u32,
+    /// How long a request waits for a pooled connection before it gets a 503
+    /// (`DATABASE_ACQUIRE_TIMEOUT_SECS`).
+    pub database_acquire_timeout: Duration,
+    /// Address to listen on (`HOST`).
+    pub host: IpAddr,
+    /// Port to listen on (`PORT`); 0 picks a free one.
+    pub port: u16,
+    /// HS256 signing key for access tokens (`JWT_SECRET`). When unset the server
+    /// generates one and keeps it in the database, so restarts and the CLI agree.
+    pub jwt_secret: Option<SecretString>,
+    /// Longest time a request may take before it is answered with 408 (`REQUEST_TIMEOUT_SECS`).
+    pub request_timeout: Duration,
+    /// Largest accepted request body in bytes (`BODY_LIMIT_BYTES`).
+    pub body_limit_bytes: usize,
+    /// Log line format (`LOG_FORMAT`).
+    pub log_format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines, for a terminal.
+    Pretty,
+    /// One JSON object per line, for a log collector.
+    Json,
+}
+
+impl FromStr for LogFormat {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "pretty" | "text" => Ok(Self::Pretty),
+            "json" => Ok(Self::Json),
+            _ => Err("expected `pretty` or `json`".to_owned()),
+        }
+    }
+}
+
+/// A configuration variable that is set to something unusable.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration variable {name} is invalid: {reason}")]
+pub struct ConfigError {
+    /// The variable's name.
+    pub name: &'static str,
+    /// What is wrong with its value (never the value itself: it may be a secret).
+    pub reason: String,
+}
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup`, which returns a variable's value if set.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+
+        let jwt_secret = match get("JWT_SECRET") {
+            Some(secret) if secret.len() < MIN_JWT_SECRET_LEN => {
+                return Err(ConfigError {
+                    name: "JWT_SECRET",
+                    reason: format!("must be at least {MIN_JWT_SECRET_LEN} characters long"),
+                });
+            }
+            other => other.map(SecretString::from),
+        };
+
+        Ok(Self {
+            database_url: get("DATABASE_URL")
+                .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned())
+                .into(),
+            database_max_connections: parse(&get, "DATABASE_MAX_CONNECTIONS", 16, |n| {
+                (1..=1000).contains(n)
+            })?,
+            database_acquire_timeout: Duration::from_secs(parse(
+                &get,
+                "DATABASE_ACQUIRE_TIMEOUT_SECS",
+                5,
+                |n| (1..=300).contains(n),
+            )?),
+            host: parse(&get, "HOST", IpAddr::from([127, 0, 0, 1]), |_| true)?,
+            port: parse(&get, "PORT", 3001, |_| true)?,
+            jwt_secret,
+            request_timeout: Duration::from_secs(parse(&get, "REQUEST_TIMEOUT_SECS", 15, |n| {
+                (1..=600).contains(n)
+            })?),
+            body_limit_bytes: parse(&get, "BODY_LIMIT_BYTES", 64 * 1024, |n| {
+                (1024..=16 * 1024 * 1024).contains(n)
+            })?,
+            log_format: parse(&get, "LOG_FORMAT", LogFormat::Pretty, |_| true)?,
+        })
+    }
+
+    /// The database URL, for the pool and the CLI.
+    pub fn database_url(&self) -> &str {
+        self.database_url.expose_secret()
+    }
+}
+
+/// Parses variable `name` as a `T`, or returns `default` when it is unset.
+fn parse<T, E>(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: T,
+    in_range: impl Fn(&T) -> bool,
+) -> Result<T, ConfigError>
+where
+    T: FromStr<Err = E> + fmt::Debug,
+    E: fmt::Display,
+{
+    let Some(raw) = get(name) else {
+        return Ok(default);
+    };
+    let value = raw.trim().parse::<T>().map_err(|e| ConfigError {
+        name,
+        reason: e.to_string(),
+    })?;
+    if in_range(&value) {
+        Ok(value)
+    } else {
+        Err(ConfigError {
+            name,
+            reason: format!("{value:?} is out of range"),
+        })
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("database_url", &redact_url(self.database_url()))
+            .field("database_max_connections", &self.database_max_connections)
+            .field("database_acquire_timeout", &self.database_acquire_timeout)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "[redacted]"))
+            .field("request_timeout", &self.request_timeout)
+            .field("body_limit_bytes", &self.body_limit_bytes)
+            .field("log_format", &self.log_format)
+            .finish()
+    }
+}
+
+/// The URL with any password replaced, for logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:[redacted]{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> =
+            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_need_no_configuration() {
+        let config = config(&[]).unwrap();
+        assert_eq!(config.database_url(), DEFAULT_DATABASE_URL);
+        assert_eq!(config.port, 3001);
+        assert_eq!(config.host.to_string(), "127.0.0.1");
+        assert!(config.jwt_secret.is_none());
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let err = config(&[("PORT", "eighty")]).unwrap_err();
+        assert_eq!(err.name, "PORT");
+        let err = config(&[("DATABASE_MAX_CONNECTIONS", "0")]).unwrap_err();
+        assert_eq!(err.name, "DATABASE_MAX_CONNECTIONS");
+        let err = config(&[("JWT_SECRET", "short")]).unwrap_err();
+        assert_eq!(err.name, "JWT_SECRET");
+        assert!(!err.to_string().contains("short"), "the secret must not be echoed");
+    }
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let config = config(&[
+            ("DATABASE_URL", "postgres://bondhu:hunter2@db:5432/bondhu"),
+            ("JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+        ])
+        .unwrap();
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("hunter2"));
+        assert!(!debug.contains("0123456789abcdef"));
+        assert!(debug.contains("bondhu:[redacted]@db"));
+    }
+}

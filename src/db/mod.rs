@@ -1,0 +1,116 @@
+//! Every SQL statement Bondhu runs, as plain functions.
+//!
+//! Single statements take any executor (`&PgPool`, `&mut PgConnection`, a transaction);
+//! functions that run several statements take `&mut PgConnection` and expect the caller to
+//! hold the transaction. The money core is in SQL functions (see `migrations/`); the
+//! functions here call them and translate their outcomes.
+
+pub mod customers;
+pub mod events;
+pub mod kpis;
+pub mod orders;
+pub mod partners;
+pub mod referrals;
+pub mod secrets;
+pub mod wallets;
+
+use std::future::Future;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection, PgPool};
+
+use crate::config::Config;
+use crate::error::{DEADLOCK_DETECTED, SERIALIZATION_FAILURE};
+
+/// Opens the connection pool, creating the database first if it does not exist.
+pub async fn connect(config: &Config) -> anyhow::Result<PgPool> {
+    let options: PgConnectOptions = config
+        .database_url()
+        .parse()
+        .context("DATABASE_URL is not a valid PostgreSQL URL")?;
+    ensure_database_exists(&options).await?;
+    PgPoolOptions::new()
+        .max_connections(config.database_max_connections)
+        .acquire_timeout(config.database_acquire_timeout)
+        .idle_timeout(Duration::from_secs(600))
+        .max_lifetime(Duration::from_secs(1800))
+        .connect_with(options)
+        .await
+        .context("connecting to PostgreSQL")
+}
+
+/// Applies the embedded migrations. sqlx holds an advisory lock while it does, so
+/// several instances starting at once apply each migration once.
+pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
+    crate::MIGRATOR.run(pool).await.context("running database migrations")
+}
+
+/// Creates the configured database when it is missing, through the server's
+/// `postgres` maintenance database.
+async fn ensure_database_exists(options: &PgConnectOptions) -> anyhow::Result<()> {
+    let name = options.get_database().unwrap_or("postgres").to_owned();
+    match options.connect().await {
+        Ok(conn) => return conn.close().await.context("closing the probe connection"),
+        Err(err) if is_missing_database(&err) => {}
+        Err(err) => return Err(err).context("connecting to PostgreSQL"),
+    }
+    anyhow::ensure!(
+        name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'),
+        "database {name:?} does not exist and its name is not a plain identifier; create it by hand"
+    );
+    let mut admin = options
+        .clone()
+        .database("postgres")
+        .connect()
+        .await
+        .context("connecting to the `postgres` database to create the application database")?;
+    // The name was checked above to be a plain identifier, so quoting it is enough.
+    let created = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("create database \"{name}\"")))
+        .execute(&mut admin)
+        .await;
+    match created {
+        Ok(_) => tracing::info!(database = %name, "created the database"),
+        // Another instance created it first.
+        Err(err) if err.as_database_error().and_then(|e| e.code()).as_deref() == Some("42P04") => {}
+        Err(err) => return Err(err).context(format!("creating database {name:?}")),
+    }
+    admin.close().await.context("closing the admin connection")
+}
+
+fn is_missing_database(err: &sqlx::Error) -> bool {
+    err.as_database_error().and_then(|e| e.code()).as_deref() == Some("3D000")
+}
+
+/// Runs `attempt` again when PostgreSQL aborted it for a deadlock or a serialisation
+/// failure: its transaction rolled back, so trying again is safe. At most 3 tries.
+pub async fn retry_transient<T, F, Fut>(mut attempt: F) -> crate::error::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = crate::error::Result<T>>,
+{
+    const TRIES: u32 = 3;
+    let mut try_number = 1;
+    loop {
+        match attempt().await {
+            Err(err) if try_number < TRIES && is_transient(&err) => {
+                tracing::warn!(try_number, "transient database conflict, retrying");
+                let jitter = rand::random::<u64>() % 20;
+                tokio::time::sleep(Duration::from_millis(10 * u64::from(try_number) + jitter)).await;
+                try_number += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+fn is_transient(err: &crate::error::Error) -> bool {
+    let crate::error::Error::Unavailable(err) = err else {
+        return false;
+    };
+    matches!(
+        err.as_database_error().and_then(|e| e.code()).as_deref(),
+        Some(SERIALIZATION_FAILURE | DEADLOCK_DETECTED)
+    )
+}

@@ -1,0 +1,97 @@
+//! Orders mirrored from the shop's system.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use sqlx::PgExecutor;
+
+use crate::domain::order::{Order, OrderStatus};
+
+/// A change to record, as the shop's system reports it.
+#[derive(Debug)]
+pub struct OrderChange<'a> {
+    /// The shop's order id.
+    pub order_id: i32,
+    /// The new status.
+    pub status: OrderStatus,
+    /// `true` creates or updates the whole order; `false` only moves an existing one.
+    pub upsert: bool,
+    /// The customer (set once, never changed).
+    pub customer_id: Option<i32>,
+    /// The total, in taka.
+    pub total_amount: Option<Decimal>,
+    /// The shop's order number.
+    pub sales_order_number: Option<&'a str>,
+    /// When the order was placed (used when the order is first recorded).
+    pub created_at: Option<DateTime<Utc>>,
+}
+
+/// What recording a change did.
+#[derive(Debug)]
+pub enum OrderOutcome {
+    /// Recorded.
+    Applied {
+        /// The order after the change.
+        order: Order,
+        /// Its status before, if it existed.
+        previous_status: Option<OrderStatus>,
+        /// The referral this change completed, if any.
+        completed_referral_id: Option<i32>,
+    },
+    /// `upsert` was false and the order is unknown.
+    NotFound,
+    /// The order belongs to another customer.
+    CustomerConflict,
+}
+
+/// Records an order change and, when the order is delivered for the first time,
+/// completes its customer's referral and credits the rewards: one statement, one
+/// transaction (see `apply_order_status` in the migrations).
+pub async fn apply(db: impl PgExecutor<'_>, change: &OrderChange<'_>) -> sqlx::Result<OrderOutcome> {
+    let row = sqlx::query!(
+        r#"select outcome as "outcome!",
+                  previous_status as "previous_status: OrderStatus",
+                  completed_referral_id,
+                  order_id, order_number, order_customer_id,
+                  order_status as "order_status: OrderStatus",
+                  order_total_amount, order_delivered_at, order_created_at, order_updated_at
+           from apply_order_status($1, $2, $3, $4, $5, $6, $7)"#,
+        change.order_id,
+        change.status as OrderStatus,
+        change.upsert,
+        change.customer_id,
+        change.total_amount,
+        change.sales_order_number,
+        change.created_at,
+    )
+    .fetch_one(db)
+    .await?;
+    Ok(match row.outcome.as_str() {
+        "applied" => {
+            let missing = || sqlx::Error::Protocol("apply_order_status returned no order".into());
+            OrderOutcome::Applied {
+                order: Order {
+                    id: row.order_id.ok_or_else(missing)?,
+                    sales_order_number: row.order_number.ok_or_else(missing)?,
+                    customer_id: row.order_customer_id,
+                    status: row.order_status.ok_or_else(missing)?,
+                    total_amount: row.order_total_amount.ok_or_else(missing)?,
+                    delivered_at: row.order_delivered_at,
+                    created_at: row.order_created_at.ok_or_else(missing)?,
+                    updated_at: row.order_updated_at.ok_or_else(missing)?,
+                },
+                previous_status: row.previous_status,
+                completed_referral_id: row.completed_referral_id,
+            }
+        }
+        "customer_conflict" => OrderOutcome::CustomerConflict,
+        _ => OrderOutcome::NotFound,
+    })
+}
+
+/// The customer of order `order_id`: `None` if there is no such order, `Some(None)` for
+/// an order without a customer.
+pub async fn customer_of(db: impl PgExecutor<'_>, order_id: i32) -> sqlx::Result<Option<Option<i32>>> {
+    sqlx::query_scalar!("select customer_id from sales_orders where id = $1", order_id)
+        .fetch_optional(db)
+        .await
+}

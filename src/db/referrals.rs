@@ -1,0 +1,264 @@
+//! Referrals, campaigns' terms and the referral statistics.
+
+use rust_decimal::Decimal;
+use sqlx::{PgConnection, PgExecutor};
+use uuid::Uuid;
+
+use crate::domain::referral::{Referral, ReferralListItem, ReferralStats};
+use crate::domain::referral_code::new_invite_code;
+
+/// What a campaign promises, as snapshotted onto a referral when it is made.
+#[derive(Clone, Debug)]
+pub struct CampaignTerms {
+    /// The campaign.
+    pub campaign_id: Uuid,
+    /// `wallet`, `points`, …
+    pub reward_type: String,
+    /// Taka for the referrer.
+    pub referrer_amount: Decimal,
+    /// Taka for the referred customer.
+    pub referred_amount: Decimal,
+}
+
+/// The default campaign's terms, if it is active and within its dates now.
+pub async fn default_campaign_terms(db: impl PgExecutor<'_>) -> sqlx::Result<Option<CampaignTerms>> {
+    sqlx::query_as!(
+        CampaignTerms,
+        "select id as campaign_id, reward_type, reward_referrer_amount as referrer_amount,
+                reward_referred_amount as referred_amount
+         from referral_campaigns
+         where is_default and is_active
+           and (starts_at is null or starts_at <= now())
+           and (ends_at is null or ends_at > now())"
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// A referral to create.
+#[derive(Debug)]
+pub struct NewReferral<'a> {
+    /// The referring customer.
+    pub referrer_customer_id: i32,
+    /// The referred customer, when they already exist (`registered`); `None` for invitations.
+    pub referred_customer_id: Option<i32>,
+    /// The invitee's email.
+    pub referred_email: Option<&'a str>,
+    /// The invitee's phone.
+    pub referred_phone: Option<&'a str>,
+    /// The code the referred customer used.
+    pub share_code_used: Option<&'a str>,
+    /// Where the code was captured.
+    pub source_channel: Option<&'a str>,
+    /// The campaign's terms, or `None` when no campaign is running (nothing is promised).
+    pub terms: Option<&'a CampaignTerms>,
+}
+
+/// Creates a referral with a fresh invite code: `registered` when the referred customer is
+/// known, `pending` otherwise.
+pub async fn insert(conn: &mut PgConnection, new: &NewReferral<'_>) -> sqlx::Result<Referral> {
+    let status = if new.referred_customer_id.is_some() { "registered" } else { "pending" };
+    // A fresh code collides with probability ~1e-12 per existing code; on a collision
+    // the insert does nothing and we draw again rather than abort the transaction.
+    loop {
+        let inserted = sqlx::query_as!(
+            Referral,
+            r#"insert into customer_referrals
+                   (referrer_customer_id, referred_customer_id, referred_email, referred_phone,
+                    referral_code, share_code_used, source_channel, campaign_id, status,
+                    reward_type, reward_amount, referred_reward_amount)
+               values ($1, $2, $3, $4, $5, $6, $7, $8, $9,
+                       coalesce($10, 'wallet'), coalesce($11::numeric, 0), coalesce($12::numeric, 0))
+               on conflict on constraint customer_referrals_referral_code_key do nothing
+               returning *"#,
+            new.referrer_customer_id,
+            new.referred_customer_id,
+            new.referred_email,
+            new.referred_phone,
+            new_invite_code(),
+            new.share_code_used,
+            new.source_channel,
+            new.terms.map(|t| t.campaign_id),
+            status,
+            new.terms.map(|t| t.reward_type.as_str()),
+            new.terms.map(|t| t.referrer_amount),
+            new.terms.map(|t| t.referred_amount),
+        )
+        .fetch_optional(&mut *conn)
+        .await?;
+        if let Some(referral) = inserted {
+            return Ok(referral);
+        }
+    }
+}
+
+/// Attaches a newly registered customer to the pending invitation with this code.
+/// Returns `None` when no pending, unclaimed invitation has the code.
+pub async fn claim_invite(
+    db: impl PgExecutor<'_>,
+    invite_code: &str,
+    referred_customer_id: i32,
+    channel: &str,
+) -> sqlx::Result<Option<Referral>> {
+    sqlx::query_as!(
+        Referral,
+        "update customer_referrals
+         set referred_customer_id = $2, status = 'registered', share_code_used = $1,
+             source_channel = coalesce(source_channel, $3)
+         where referral_code = $1 and status = 'pending' and referred_customer_id is null
+         returning *",
+        invite_code,
+        referred_customer_id,
+        channel,
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// Attaches a customer to a pending referral (an operator completing an invitation).
+pub async fn attach_customer(
+    db: impl PgExecutor<'_>,
+    referral_id: i32,
+    referred_customer_id: i32,
+) -> sqlx::Result<bool> {
+    let updated = sqlx::query!(
+        "update customer_referrals set referred_customer_id = $2, status = 'registered'
+         where id = $1 and status = 'pending' and referred_customer_id is null",
+        referral_id,
+        referred_customer_id,
+    )
+    .execute(db)
+    .await?;
+    Ok(updated.rows_affected() == 1)
+}
+
+/// Referral `id`.
+pub async fn find(db: impl PgExecutor<'_>, id: i32) -> sqlx::Result<Option<Referral>> {
+    sqlx::query_as!(Referral, "select * from customer_referrals where id = $1", id)
+        .fetch_optional(db)
+        .await
+}
+
+/// What [`complete`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Completion {
+    /// The referral completed now and its rewards were credited.
+    Completed,
+    /// It had completed before; nothing changed.
+    AlreadyCompleted,
+    /// It is `pending` or `expired`: nobody registered through it.
+    NotRegistered,
+    /// No such referral.
+    NotFound,
+}
+
+/// Completes a referral and credits its rewards, in the caller's transaction.
+pub async fn complete(
+    conn: &mut PgConnection,
+    referral_id: i32,
+    order_id: Option<i32>,
+    trigger: &str,
+) -> sqlx::Result<Completion> {
+    let outcome = sqlx::query_scalar!(
+        r#"select complete_referral($1, $2, $3) as "outcome!""#,
+        referral_id,
+        order_id,
+        trigger
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(match outcome.as_str() {
+        "completed" => Completion::Completed,
+        "already_completed" => Completion::AlreadyCompleted,
+        "not_registered" => Completion::NotRegistered,
+        _ => Completion::NotFound,
+    })
+}
+
+/// A referrer's referrals, newest first, at most `limit`, older than `before_id` if given.
+pub async fn list_for_referrer(
+    db: impl PgExecutor<'_>,
+    referrer_customer_id: i32,
+    limit: i64,
+    before_id: Option<i32>,
+) -> sqlx::Result<Vec<ReferralListItem>> {
+    let rows = sqlx::query!(
+        r#"select r.*, t.id as "reward_transaction_id?", t.created_at as "reward_credited_at?"
+           from customer_referrals r
+           left join lateral (
+               select t.id, t.created_at from wallet_transactions t
+               where t.source = 'referral' and t.transaction_type = 'credit'
+                 and t.reference_id = r.id and t.customer_id = r.referrer_customer_id
+               order by t.id desc limit 1
+           ) t on true
+           where r.referrer_customer_id = $1 and ($3::integer is null or r.id < $3)
+           order by r.created_at desc, r.id desc
+           limit $2"#,
+        referrer_customer_id,
+        limit,
+        before_id,
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| ReferralListItem {
+            referral: Referral {
+                id: row.id,
+                referrer_customer_id: row.referrer_customer_id,
+                referred_customer_id: row.referred_customer_id,
+                referred_email: row.referred_email,
+                referred_phone: row.referred_phone,
+                referral_code: row.referral_code,
+                share_code_used: row.share_code_used,
+                source_channel: row.source_channel,
+                campaign_id: row.campaign_id,
+                partner_id: row.partner_id,
+                agent_user_id: row.agent_user_id,
+                qualifying_order_id: row.qualifying_order_id,
+                status: row.status,
+                reward_type: row.reward_type,
+                reward_amount: row.reward_amount,
+                reward_credited: row.reward_credited,
+                referred_reward_amount: row.referred_reward_amount,
+                referred_reward_credited: row.referred_reward_credited,
+                first_order_placed: row.first_order_placed,
+                first_order_date: row.first_order_date,
+                created_at: row.created_at,
+                completed_at: row.completed_at,
+            },
+            reward_transaction_id: row.reward_transaction_id,
+            reward_credited_at: row.reward_credited_at,
+        })
+        .collect())
+}
+
+/// A referrer's statistics. Counts come from the referrals; the money from the ledger.
+pub async fn stats(db: impl PgExecutor<'_>, referrer_customer_id: i32) -> sqlx::Result<ReferralStats> {
+    let row = sqlx::query!(
+        r#"select
+               count(*) as "total!",
+               count(*) filter (where status = 'completed') as "completed!",
+               count(*) filter (where status = 'pending') as "invited!",
+               count(*) filter (where status = 'registered') as "registered!",
+               (select coalesce(sum(t.amount), 0)
+                from wallet_transactions t
+                join customer_referrals rr on rr.id = t.reference_id
+                where t.customer_id = $1 and t.source = 'referral'
+                  and t.transaction_type = 'credit' and t.status = 'posted'
+                  and rr.referrer_customer_id = $1) as "earned!: Decimal"
+           from customer_referrals
+           where referrer_customer_id = $1"#,
+        referrer_customer_id,
+    )
+    .fetch_one(db)
+    .await?;
+    Ok(ReferralStats {
+        total_referrals: row.total.to_string(),
+        completed_referrals: row.completed.to_string(),
+        pending_referrals: (row.invited + row.registered).to_string(),
+        invited_referrals: row.invited.to_string(),
+        registered_referrals: row.registered.to_string(),
+        total_rewards_earned: row.earned.to_string(),
+    })
+}

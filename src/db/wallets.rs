@@ -1,0 +1,115 @@
+//! Wallets and the ledger.
+
+use rust_decimal::Decimal;
+use sqlx::PgExecutor;
+
+use crate::domain::wallet::{Direction, Wallet, WalletTransaction};
+
+/// Customer `customer_id`'s wallet, if the customer is live.
+pub async fn find_by_customer(db: impl PgExecutor<'_>, customer_id: i32) -> sqlx::Result<Option<Wallet>> {
+    sqlx::query_as!(
+        Wallet,
+        "select w.id, w.customer_id, w.balance, w.total_earned, w.total_spent, w.created_at, w.updated_at
+         from customer_wallets w
+         join customers c on c.id = w.customer_id
+         where w.customer_id = $1 and not c.is_deleted",
+        customer_id
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// A customer's ledger, newest first, at most `limit` rows, older than `before_id` if given.
+pub async fn transactions(
+    db: impl PgExecutor<'_>,
+    customer_id: i32,
+    limit: i64,
+    before_id: Option<i32>,
+) -> sqlx::Result<Vec<WalletTransaction>> {
+    sqlx::query_as!(
+        WalletTransaction,
+        "select t.id, t.wallet_id, t.idempotency_key, t.status, t.customer_id, t.transaction_type,
+                t.amount, t.source, t.reference_id, t.description, t.balance_after, t.created_at
+         from wallet_transactions t
+         join customer_wallets w on w.id = t.wallet_id
+         where w.customer_id = $1 and ($3::integer is null or t.id < $3)
+         order by t.id desc
+         limit $2",
+        customer_id,
+        limit,
+        before_id,
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Ledger row `id`.
+pub async fn find_transaction(db: impl PgExecutor<'_>, id: i32) -> sqlx::Result<WalletTransaction> {
+    sqlx::query_as!(
+        WalletTransaction,
+        "select id, wallet_id, idempotency_key, status, customer_id, transaction_type, amount,
+                source, reference_id, description, balance_after, created_at
+         from wallet_transactions where id = $1",
+        id
+    )
+    .fetch_one(db)
+    .await
+}
+
+/// One movement to post.
+#[derive(Debug)]
+pub struct Posting<'a> {
+    /// Whose wallet.
+    pub customer_id: i32,
+    /// In or out.
+    pub direction: Direction,
+    /// Taka, validated positive.
+    pub amount: Decimal,
+    /// The `source` value.
+    pub source: &'a str,
+    /// The referral, order or request it belongs to.
+    pub reference_id: Option<i32>,
+    /// Statement text.
+    pub description: Option<&'a str>,
+    /// Makes the movement happen once per wallet.
+    pub idempotency_key: &'a str,
+}
+
+/// What posting did (see `post_wallet_transaction` in the migrations).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PostOutcome {
+    /// Applied now; the new ledger row.
+    Posted(i32),
+    /// Applied before under the same key, with the same movement; the original row.
+    Replayed(i32),
+    /// The key was used before for a different movement; nothing changed.
+    KeyConflict,
+    /// A debit larger than the balance; nothing changed.
+    InsufficientBalance,
+    /// The customer has no wallet; nothing changed.
+    WalletNotFound,
+}
+
+/// Posts a movement exactly once (one round trip, atomic).
+pub async fn post(db: impl PgExecutor<'_>, posting: &Posting<'_>) -> sqlx::Result<PostOutcome> {
+    let row = sqlx::query!(
+        r#"select outcome as "outcome!", transaction_id
+           from post_wallet_transaction($1, $2, $3, $4, $5, $6, $7)"#,
+        posting.customer_id,
+        posting.direction.as_str(),
+        posting.amount,
+        posting.source,
+        posting.reference_id,
+        posting.description,
+        posting.idempotency_key,
+    )
+    .fetch_one(db)
+    .await?;
+    Ok(match (row.outcome.as_str(), row.transaction_id) {
+        ("posted", Some(id)) => PostOutcome::Posted(id),
+        ("replayed", Some(id)) => PostOutcome::Replayed(id),
+        ("key_conflict", _) => PostOutcome::KeyConflict,
+        ("insufficient_balance", _) => PostOutcome::InsufficientBalance,
+        _ => PostOutcome::WalletNotFound,
+    })
+}

@@ -1,0 +1,169 @@
+//! Orders as the shop's system knows them, and their statuses.
+
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Deserializer, Serialize};
+
+use super::time::{millis, millis_opt};
+
+/// TrustCart's `order_status_enum`, value for value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, sqlx::Type, Serialize, utoipa::ToSchema)]
+#[sqlx(type_name = "order_status_enum", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+#[allow(missing_docs)]
+pub enum OrderStatus {
+    Pending,
+    Confirmed,
+    Processing,
+    Shipped,
+    Delivered,
+    Cancelled,
+    Returned,
+    Approved,
+    Hold,
+    Printing,
+    Sent,
+    Completed,
+    InReview,
+    InTransit,
+    Picked,
+    PartialDelivered,
+    Unknown,
+    AdminCancelled,
+    PickupFailed,
+    CustomerHold,
+    CourierHold,
+}
+
+impl OrderStatus {
+    /// Every status.
+    pub const ALL: [OrderStatus; 21] = [
+        Self::Pending,
+        Self::Confirmed,
+        Self::Processing,
+        Self::Shipped,
+        Self::Delivered,
+        Self::Cancelled,
+        Self::Returned,
+        Self::Approved,
+        Self::Hold,
+        Self::Printing,
+        Self::Sent,
+        Self::Completed,
+        Self::InReview,
+        Self::InTransit,
+        Self::Picked,
+        Self::PartialDelivered,
+        Self::Unknown,
+        Self::AdminCancelled,
+        Self::PickupFailed,
+        Self::CustomerHold,
+        Self::CourierHold,
+    ];
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Confirmed => "confirmed",
+            Self::Processing => "processing",
+            Self::Shipped => "shipped",
+            Self::Delivered => "delivered",
+            Self::Cancelled => "cancelled",
+            Self::Returned => "returned",
+            Self::Approved => "approved",
+            Self::Hold => "hold",
+            Self::Printing => "printing",
+            Self::Sent => "sent",
+            Self::Completed => "completed",
+            Self::InReview => "in_review",
+            Self::InTransit => "in_transit",
+            Self::Picked => "picked",
+            Self::PartialDelivered => "partial_delivered",
+            Self::Unknown => "unknown",
+            Self::AdminCancelled => "admin_cancelled",
+            Self::PickupFailed => "pickup_failed",
+            Self::CustomerHold => "customer_hold",
+            Self::CourierHold => "courier_hold",
+        }
+    }
+
+    /// Delivered and paid: the statuses that can complete a referral. Mirrors the SQL
+    /// function `order_status_is_success`.
+    pub fn is_success(self) -> bool {
+        matches!(self, Self::Delivered | Self::PartialDelivered | Self::Completed)
+    }
+}
+
+/// A status name that is not in [`OrderStatus`].
+#[derive(Debug, thiserror::Error)]
+#[error("unknown order status; expected one of: {}", OrderStatus::ALL.map(OrderStatus::as_str).join(", "))]
+pub struct UnknownOrderStatus;
+
+impl FromStr for OrderStatus {
+    type Err = UnknownOrderStatus;
+
+    /// Case-insensitive; `-` and spaces read as `_` (couriers write `Partial-Delivered`).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let name = s.trim().to_ascii_lowercase().replace(['-', ' '], "_");
+        Self::ALL
+            .into_iter()
+            .find(|status| status.as_str() == name)
+            .ok_or(UnknownOrderStatus)
+    }
+}
+
+impl<'de> Deserialize<'de> for OrderStatus {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        name.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// An order, as recorded from the shop's system.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Order {
+    /// The shop's order id.
+    pub id: i32,
+    /// The shop's order number.
+    pub sales_order_number: String,
+    /// The customer, if known (guest orders may have none yet).
+    pub customer_id: Option<i32>,
+    /// Current status.
+    pub status: OrderStatus,
+    /// Order total in taka.
+    pub total_amount: Decimal,
+    /// When the order first reached a delivered status.
+    #[serde(serialize_with = "millis_opt")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub delivered_at: Option<DateTime<Utc>>,
+    /// When the order was placed.
+    #[serde(serialize_with = "millis")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: DateTime<Utc>,
+    /// When Bondhu last recorded a change.
+    #[serde(serialize_with = "millis")]
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_parse_case_insensitively() {
+        assert_eq!("DELIVERED".parse::<OrderStatus>().unwrap(), OrderStatus::Delivered);
+        assert_eq!(
+            "Partial-Delivered".parse::<OrderStatus>().unwrap(),
+            OrderStatus::PartialDelivered
+        );
+        assert!("teleported".parse::<OrderStatus>().is_err());
+        for status in OrderStatus::ALL {
+            assert_eq!(status.as_str().parse::<OrderStatus>().unwrap(), status);
+        }
+    }
+}

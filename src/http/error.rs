@@ -1,0 +1,113 @@
+//! How an [`Error`] becomes a response: the one JSON error envelope.
+//!
+//! ```json
+//! {"statusCode":422,"error":"Unprocessable Entity","code":"validation_failed",
+//!  "message":"amount: must be greater than 0","fields":{"amount":["must be greater than 0"]}}
+//! ```
+//! `statusCode`, `error` and `message` are the keys NestJS (and so TrustCart's frontend)
+//! reads; `code` is what clients branch on. The request id is in the `x-request-id` header.
+
+use std::collections::BTreeMap;
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::error::Error;
+
+/// The JSON body of every error response.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorBody {
+    /// The HTTP status, repeated.
+    pub status_code: u16,
+    /// The status's reason phrase.
+    pub error: String,
+    /// Machine-readable code (`insufficient_balance`, `phone_taken`, …).
+    pub code: String,
+    /// Human-readable explanation, safe to show.
+    pub message: String,
+    /// Per-field messages, for validation failures.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub fields: BTreeMap<String, Vec<String>>,
+}
+
+impl ErrorBody {
+    /// The envelope for `status` with `code` and `message`.
+    pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+        Self {
+            status_code: status.as_u16(),
+            error: status.canonical_reason().unwrap_or("Error").to_owned(),
+            code: code.to_owned(),
+            message: message.into(),
+            fields: BTreeMap::new(),
+        }
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        match &self {
+            // Logged once, here, with the whole cause chain; never sent.
+            Self::Internal(err) => tracing::error!(error = format!("{err:#}"), "request failed"),
+            Self::Unavailable(err) => tracing::warn!(error = %err, "database unavailable"),
+            _ => {}
+        }
+        let message = match &self {
+            Self::Internal(_) => "Internal server error".to_owned(),
+            other => other.to_string(),
+        };
+        let mut body = ErrorBody::new(status, self.code(), message);
+        if let Self::Unprocessable { fields, .. } = self {
+            body.fields = fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+        }
+        let mut response = (status, axum::Json(body)).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
+    }
+}
+
+/// serde's message without axum's preamble, e.g. `amount: must be greater than 0 at line 1 column 15`.
+fn serde_detail(body_text: &str) -> String {
+    body_text
+        .split_once(": ")
+        .map_or(body_text, |(_, detail)| detail)
+        .to_owned()
+}
+
+impl From<JsonRejection> for Error {
+    fn from(rejection: JsonRejection) -> Self {
+        match rejection {
+            JsonRejection::JsonDataError(e) => Self::Unprocessable {
+                code: "invalid_body",
+                message: serde_detail(&e.body_text()).into(),
+                fields: BTreeMap::new(),
+            },
+            JsonRejection::JsonSyntaxError(e) => Self::bad_request(
+                "malformed_json",
+                format!("The request body is not valid JSON: {}", serde_detail(&e.body_text())),
+            ),
+            JsonRejection::MissingJsonContentType(_) => Self::UnsupportedMediaType,
+            JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Self::PayloadTooLarge
+            }
+            other => Self::bad_request("unreadable_body", other.body_text()),
+        }
+    }
+}
+
+impl From<PathRejection> for Error {
+    fn from(rejection: PathRejection) -> Self {
+        Self::bad_request("invalid_path_parameter", rejection.body_text())
+    }
+}
+
+impl From<QueryRejection> for Error {
+    fn from(rejection: QueryRejection) -> Self {
+        Self::bad_request("invalid_query", serde_detail(&rejection.body_text()))
+    }
+}

@@ -1,0 +1,134 @@
+//! The HTTP surface: state, router, middleware.
+//!
+//! Each module under [`routes`] owns one resource and returns its [`OpenApiRouter`], so a
+//! route and its OpenAPI entry are registered together. The middleware stack is applied
+//! once, to the merged router, outermost first: request id, trace span, panic catcher,
+//! timeout, JSON backstop for errors that never reached a handler.
+
+pub mod error;
+pub mod extract;
+pub mod openapi;
+pub mod routes;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use sqlx::PgPool;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::auth::JwtKeys;
+use crate::config::Config;
+use crate::error::Error;
+use error::ErrorBody;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database pool.
+    pub db: PgPool,
+    /// Token signing and verification.
+    pub jwt: Arc<JwtKeys>,
+    /// The configuration.
+    pub config: Arc<Config>,
+}
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The whole application: every route, the OpenAPI document and docs UI, and the middleware.
+pub fn router(state: AppState) -> Router {
+    let request_timeout = state.config.request_timeout;
+    let body_limit = state.config.body_limit_bytes;
+    let (api, openapi) = OpenApiRouter::with_openapi(openapi::base())
+        .merge(routes::health::router())
+        .merge(routes::customers::router())
+        .merge(routes::referrals::router())
+        .merge(routes::wallets::router())
+        .merge(routes::kpis::router())
+        .merge(routes::orders::router())
+        .split_for_parts();
+
+    api.merge(openapi::docs_router(openapi))
+        .fallback(|| async { Error::not_found("route_not_found", "No such route") })
+        .method_not_allowed_fallback(|| async {
+            let body = ErrorBody::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "Method not allowed");
+            (StatusCode::METHOD_NOT_ALLOWED, axum::Json(body))
+        })
+        .with_state(state)
+        .layer(middleware::from_fn(json_error_backstop))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, request_timeout))
+        .layer(CatchPanicLayer::custom(|_| {
+            tracing::error!("a handler panicked");
+            Error::Internal(anyhow::anyhow!("handler panicked")).into_response()
+        }))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &Request<Body>| {
+                    let route = request
+                        .extensions()
+                        .get::<MatchedPath>()
+                        .map_or("unmatched", MatchedPath::as_str);
+                    let request_id = request
+                        .headers()
+                        .get(&REQUEST_ID)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("-");
+                    tracing::info_span!(
+                        "request",
+                        http.method = %request.method(),
+                        http.route = route,
+                        request_id,
+                        user.kind = tracing::field::Empty,
+                        user.id = tracing::field::Empty,
+                    )
+                })
+                // Only method, route and status are logged: never bodies, queries or headers.
+                .on_request(())
+                .on_response(
+                    tower_http::trace::DefaultOnResponse::new()
+                        .level(tracing::Level::INFO)
+                        .latency_unit(tower_http::LatencyUnit::Micros),
+                ),
+        )
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+/// Gives a JSON envelope to error responses that middleware produced without a body
+/// (the 408 of the timeout layer, for instance), so clients only ever parse JSON.
+async fn json_error_backstop(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let code = match status {
+        StatusCode::REQUEST_TIMEOUT => "request_timeout",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        _ => "http_error",
+    };
+    let message = status.canonical_reason().unwrap_or("Error");
+    let (mut parts, _) = response.into_parts();
+    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    parts.headers.remove(header::CONTENT_LENGTH);
+    let body = serde_json::to_vec(&ErrorBody::new(status, code, message)).unwrap_or_default();
+    Response::from_parts(parts, Body::from(body))
+}
+
+/// How long a shutdown waits for in-flight requests before giving up on them.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);

@@ -1,0 +1,94 @@
+//! Public signup and guest checkout with a referral code (TrustCart `POST /api/customers/public`).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Deserialize;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::domain::customer::Customer;
+use crate::error::Result;
+use crate::http::AppState;
+use crate::http::error::ErrorBody;
+use crate::http::extract::Json;
+use crate::service::signup::{self, SignupForm};
+
+/// The customer routes.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(create_public_customer))
+}
+
+/// What TrustCart's register and checkout pages send. Only these fields are read; anything
+/// else in the body (`id`, `isDeleted`, `referredByCustomerId`, …) is ignored, never written.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PublicSignupRequest {
+    /// First name.
+    name: Option<String>,
+    /// Last name.
+    last_name: Option<String>,
+    /// Email (optional).
+    email: Option<String>,
+    /// Bangladeshi mobile number (required).
+    phone: Option<String>,
+    /// Password; without one the customer is a guest.
+    password: Option<String>,
+    /// As the shop sends it (`new`).
+    customer_type: Option<String>,
+    /// Ignored: new customers are always active.
+    #[allow(dead_code)]
+    status: Option<String>,
+    /// Delivery district.
+    district: Option<String>,
+    /// Delivery address.
+    address: Option<String>,
+    /// The referral or partner code (also read from `referredByCode`, `referred_by_code`, `referral_code`).
+    #[serde(rename = "ref")]
+    r#ref: Option<String>,
+    /// Alias of `ref`.
+    referred_by_code: Option<String>,
+    /// Alias of `ref`.
+    #[serde(rename = "referred_by_code")]
+    referred_by_code_snake: Option<String>,
+    /// Alias of `ref`.
+    #[serde(rename = "referral_code")]
+    referral_code_snake: Option<String>,
+    /// The channel the code came through (also `referred_channel`, `channel`).
+    referral_channel: Option<String>,
+    /// Alias of `referralChannel`.
+    #[serde(rename = "referred_channel")]
+    referred_channel_snake: Option<String>,
+    /// Alias of `referralChannel`.
+    channel: Option<String>,
+}
+
+/// The first non-blank value, as TrustCart picks among its aliases.
+fn first_present(values: [Option<String>; 4]) -> Option<String> {
+    values.into_iter().flatten().find(|v| !v.trim().is_empty())
+}
+
+/// Registers a customer (with a password) or creates a guest (without), recording the
+/// referral or partner code they came with. Public: no token.
+#[utoipa::path(post, path = "/api/customers/public", tag = "customers",
+    request_body = PublicSignupRequest,
+    responses((status = 201, body = Customer),
+              (status = 409, body = ErrorBody, description = "phone_taken or email_taken"),
+              (status = 422, body = ErrorBody)))]
+async fn create_public_customer(
+    State(state): State<AppState>,
+    Json(body): Json<PublicSignupRequest>,
+) -> Result<(StatusCode, Json<Customer>)> {
+    let form = SignupForm {
+        name: body.name,
+        last_name: body.last_name,
+        email: body.email,
+        phone: body.phone,
+        password: body.password,
+        customer_type: body.customer_type,
+        district: body.district,
+        address: body.address,
+        code: first_present([body.r#ref, body.referred_by_code, body.referred_by_code_snake, body.referral_code_snake]),
+        channel: first_present([body.referral_channel, body.referred_channel_snake, body.channel, None]),
+    };
+    let customer = signup::sign_up(&state.db, form).await?;
+    Ok((StatusCode::CREATED, Json(customer)))
+}

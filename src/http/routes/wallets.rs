@@ -1,0 +1,210 @@
+//! Wallets and their ledger (TrustCart routes 10–15).
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::IntoResponse;
+use serde::Deserialize;
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+use super::PageParams;
+use crate::auth::{Permission, Principal};
+use crate::db;
+use crate::domain::money::Money;
+use crate::domain::wallet::{Direction, Wallet, WalletSource, WalletTransaction};
+use crate::error::{Error, Result};
+use crate::http::AppState;
+use crate::http::error::ErrorBody;
+use crate::http::extract::{Json, Path, Query};
+use crate::service::wallets::{self as wallets, Movement};
+
+/// Default and largest page of ledger rows.
+const DEFAULT_PAGE: i64 = 50;
+const MAX_PAGE: i64 = 200;
+
+/// Header set on a response that replays an earlier movement with the same key.
+const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
+
+/// The wallet routes.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(get_my_wallet))
+        .routes(routes!(list_my_wallet_transactions))
+        .routes(routes!(get_wallet))
+        .routes(routes!(list_wallet_transactions))
+        .routes(routes!(credit_wallet))
+        .routes(routes!(debit_wallet))
+}
+
+/// A customer named in a path: the integer id, or the customer's UUID (as TrustCart allows).
+#[derive(Debug, Clone, Copy)]
+pub enum CustomerKey {
+    /// `customers.id`.
+    Id(i32),
+    /// `customers.uuid`.
+    Uuid(Uuid),
+}
+
+impl<'de> Deserialize<'de> for CustomerKey {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        if let Ok(id) = raw.parse::<i32>() {
+            return Ok(Self::Id(id));
+        }
+        raw.parse::<Uuid>()
+            .map(Self::Uuid)
+            .map_err(|_| serde::de::Error::custom("customerId must be an integer id or a UUID"))
+    }
+}
+
+impl CustomerKey {
+    async fn resolve(self, state: &AppState) -> Result<i32> {
+        match self {
+            Self::Id(id) => Ok(id),
+            Self::Uuid(uuid) => db::customers::id_for_uuid(&state.db, uuid)
+                .await?
+                .ok_or_else(|| Error::not_found("customer_not_found", "Customer not found")),
+        }
+    }
+}
+
+/// The caller's own wallet. Needs a customer token.
+#[utoipa::path(get, path = "/api/loyalty/me/wallet", tag = "wallets", security(("bearer" = [])),
+    responses((status = 200, body = Wallet), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn get_my_wallet(State(state): State<AppState>, principal: Principal) -> Result<Json<Wallet>> {
+    let me = principal.own_customer_id(Permission::ViewOwnWallet)?;
+    // A token of a deleted customer finds no wallet: that is an authentication failure.
+    let wallet = db::wallets::find_by_customer(&state.db, me)
+        .await?
+        .ok_or_else(|| Error::unauthorized("customer_not_found", "Customer profile not found for current user"))?;
+    Ok(Json(wallet))
+}
+
+/// The caller's ledger, newest first.
+#[utoipa::path(get, path = "/api/loyalty/me/wallet/transactions", tag = "wallets", security(("bearer" = [])),
+    params(PageParams),
+    responses((status = 200, body = Vec<WalletTransaction>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn list_my_wallet_transactions(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(page): Query<PageParams>,
+) -> Result<Json<Vec<WalletTransaction>>> {
+    let me = principal.own_customer_id(Permission::ViewOwnWallet)?;
+    let limit = page.limit(DEFAULT_PAGE, MAX_PAGE)?;
+    Ok(Json(wallets::transactions(&state.db, me, limit, page.before_id).await?))
+}
+
+/// A customer's wallet. Needs `view-mlm-reports`.
+#[utoipa::path(get, path = "/api/loyalty/wallet/{customerId}", tag = "wallets", security(("bearer" = [])),
+    params(("customerId" = String, Path, description = "Customer id or UUID")),
+    responses((status = 200, body = Wallet), (status = 404, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn get_wallet(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(customer): Path<CustomerKey>,
+) -> Result<Json<Wallet>> {
+    principal.require(Permission::ViewMlmReports)?;
+    let customer_id = customer.resolve(&state).await?;
+    Ok(Json(wallets::wallet(&state.db, customer_id).await?))
+}
+
+/// A customer's ledger, newest first. Needs `view-mlm-reports`.
+#[utoipa::path(get, path = "/api/loyalty/wallet/{customerId}/transactions", tag = "wallets", security(("bearer" = [])),
+    params(("customerId" = String, Path, description = "Customer id or UUID"), PageParams),
+    responses((status = 200, body = Vec<WalletTransaction>), (status = 404, body = ErrorBody)))]
+async fn list_wallet_transactions(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(customer): Path<CustomerKey>,
+    Query(page): Query<PageParams>,
+) -> Result<Json<Vec<WalletTransaction>>> {
+    principal.require(Permission::ViewMlmReports)?;
+    let customer_id = customer.resolve(&state).await?;
+    let limit = page.limit(DEFAULT_PAGE, MAX_PAGE)?;
+    Ok(Json(wallets::transactions(&state.db, customer_id, limit, page.before_id).await?))
+}
+
+/// A credit or debit, as TrustCart's admin sends it.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MovementRequest {
+    /// Taka: a JSON number > 0 with at most 2 decimals.
+    amount: Money,
+    /// Why the money moves.
+    source: WalletSource,
+    /// Statement text.
+    description: Option<String>,
+    /// The referral, order or request it belongs to.
+    reference_id: Option<i32>,
+    /// Required (here or as the `Idempotency-Key` header): the same key and body replay
+    /// the original transaction; the same key with another body is a 409.
+    idempotency_key: Option<String>,
+}
+
+/// Credits a customer's wallet. Needs `manage-mlm-settings`.
+#[utoipa::path(post, path = "/api/loyalty/wallet/{customerId}/credit", tag = "wallets", security(("bearer" = [])),
+    params(("customerId" = String, Path, description = "Customer id or UUID")),
+    request_body = MovementRequest,
+    responses(
+        (status = 201, body = WalletTransaction, description = "Posted, or the original on a replay (header Idempotent-Replayed: true)"),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "Key reused for another movement"),
+        (status = 422, body = ErrorBody)))]
+async fn credit_wallet(
+    state: State<AppState>,
+    principal: Principal,
+    customer: Path<CustomerKey>,
+    headers: HeaderMap,
+    body: Json<MovementRequest>,
+) -> Result<impl IntoResponse> {
+    move_money(state, principal, customer, headers, body, Direction::Credit).await
+}
+
+/// Debits a customer's wallet; never below zero. Needs `manage-mlm-settings`.
+#[utoipa::path(post, path = "/api/loyalty/wallet/{customerId}/debit", tag = "wallets", security(("bearer" = [])),
+    params(("customerId" = String, Path, description = "Customer id or UUID")),
+    request_body = MovementRequest,
+    responses(
+        (status = 201, body = WalletTransaction, description = "Posted, or the original on a replay (header Idempotent-Replayed: true)"),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "Invalid amount, or insufficient_balance")))]
+async fn debit_wallet(
+    state: State<AppState>,
+    principal: Principal,
+    customer: Path<CustomerKey>,
+    headers: HeaderMap,
+    body: Json<MovementRequest>,
+) -> Result<impl IntoResponse> {
+    move_money(state, principal, customer, headers, body, Direction::Debit).await
+}
+
+async fn move_money(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(customer): Path<CustomerKey>,
+    headers: HeaderMap,
+    Json(body): Json<MovementRequest>,
+    direction: Direction,
+) -> Result<impl IntoResponse> {
+    principal.require(Permission::ManageMlmSettings)?;
+    let customer_id = customer.resolve(&state).await?;
+    let header_key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let idempotency_key = match (body.idempotency_key, header_key) {
+        (Some(body_key), Some(header_key)) if body_key != header_key => {
+            return Err(Error::invalid_field(
+                "idempotencyKey",
+                "differs from the Idempotency-Key header; send one key",
+            ));
+        }
+        (body_key, header_key) => body_key.or(header_key).unwrap_or_default(),
+    };
+    let movement = Movement {
+        amount: body.amount,
+        source: body.source,
+        description: body.description,
+        reference_id: body.reference_id,
+        idempotency_key,
+    };
+    let posted = wallets::post(&state.db, customer_id, direction, movement).await?;
+    let replayed = HeaderValue::from_static(if posted.created { "false" } else { "true" });
+    Ok((StatusCode::CREATED, [(REPLAYED, replayed)], Json(posted.transaction)))
+}

@@ -1,0 +1,8 @@
+//! The use cases: each one validates its input, opens the transaction it needs, calls the
+//! SQL in [`crate::db`] and turns outcomes into [`crate::error::Error`]s. HTTP handlers
+//! (TrustCart-compatible or not) are thin wrappers around these.
+
+pub mod orders;
+pub mod referrals;
+pub mod signup;
+pub mod wallets;

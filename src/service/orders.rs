@@ -1,0 +1,91 @@
+//! Recording orders from the shop's system; delivery completes referrals.
+
+use chrono::{DateTime, Duration, Utc};
+use rust_decimal::Decimal;
+use sqlx::PgPool;
+
+use crate::db;
+use crate::db::orders::{OrderChange, OrderOutcome};
+use crate::domain::order::{Order, OrderStatus};
+use crate::error::{Error, Result};
+
+/// How far in the future an order's `createdAt` may be (clock skew between systems).
+const MAX_CLOCK_SKEW: Duration = Duration::minutes(5);
+
+/// The shop's view of an order.
+#[derive(Debug, Default)]
+pub struct OrderReport {
+    /// The customer.
+    pub customer_id: Option<i32>,
+    /// The total in taka.
+    pub total_amount: Option<Decimal>,
+    /// The shop's order number.
+    pub sales_order_number: Option<String>,
+    /// When it was placed.
+    pub created_at: Option<DateTime<Utc>>,
+}
+
+/// The order after a change, and the referral it completed.
+#[derive(Debug)]
+pub struct Recorded {
+    /// The order.
+    pub order: Order,
+    /// Its status before the change (`None` if it was new).
+    pub previous_status: Option<OrderStatus>,
+    /// The referral completed by this change.
+    pub completed_referral_id: Option<i32>,
+}
+
+/// Creates or updates an order (`upsert`), or only moves an existing order's status.
+pub async fn record(
+    pool: &PgPool,
+    order_id: i32,
+    status: OrderStatus,
+    report: Option<OrderReport>,
+) -> Result<Recorded> {
+    let upsert = report.is_some();
+    let report = report.unwrap_or_default();
+    if report.customer_id.is_some_and(|id| id <= 0) {
+        return Err(Error::invalid_field("customerId", "must be a positive integer"));
+    }
+    if let Some(total) = report.total_amount
+        && (total < Decimal::ZERO
+            || total.normalize().scale() > 2
+            || total >= Decimal::from(10_000_000_000i64))
+    {
+        return Err(Error::invalid_field(
+            "totalAmount",
+            "must be between 0 and 9999999999.99 with at most 2 decimal places",
+        ));
+    }
+    let number = report.sales_order_number.as_deref().map(str::trim).filter(|n| !n.is_empty());
+    if number.is_some_and(|n| n.chars().count() > 50) {
+        return Err(Error::invalid_field("salesOrderNumber", "must be at most 50 characters"));
+    }
+    if report.created_at.is_some_and(|at| at > Utc::now() + MAX_CLOCK_SKEW) {
+        return Err(Error::invalid_field("createdAt", "must not be in the future"));
+    }
+    let change = OrderChange {
+        order_id,
+        status,
+        upsert,
+        customer_id: report.customer_id,
+        total_amount: report.total_amount,
+        sales_order_number: number,
+        created_at: report.created_at,
+    };
+    let outcome = db::retry_transient(|| async { Ok(db::orders::apply(pool, &change).await?) }).await?;
+    match outcome {
+        OrderOutcome::Applied { order, previous_status, completed_referral_id } => {
+            if let Some(referral_id) = completed_referral_id {
+                tracing::info!(order.id = order.id, referral.id = referral_id, "referral completed by delivery");
+            }
+            Ok(Recorded { order, previous_status, completed_referral_id })
+        }
+        OrderOutcome::NotFound => Err(Error::not_found("order_not_found", "Order not found")),
+        OrderOutcome::CustomerConflict => Err(Error::conflict(
+            "order_customer_conflict",
+            "This order already belongs to another customer",
+        )),
+    }
+}

@@ -1,0 +1,170 @@
+//! Share codes, invitations, referral lists and manual completion.
+
+use sqlx::PgPool;
+
+use crate::db;
+use crate::db::events::NewEvent;
+use crate::db::referrals::{Completion, NewReferral};
+use crate::domain::customer::normalise_email;
+use crate::domain::phone::Phone;
+use crate::domain::referral::{Referral, ReferralListItem, ReferralStats};
+use crate::domain::referral_code::share_code;
+use crate::error::{Error, Result};
+
+fn customer_not_found() -> Error {
+    Error::not_found("customer_not_found", "Customer not found")
+}
+
+/// Customer `customer_id`'s share code, if the customer exists.
+pub async fn share_code_of(pool: &PgPool, customer_id: i32) -> Result<String> {
+    if db::customers::exists(pool, customer_id).await? {
+        Ok(share_code(customer_id))
+    } else {
+        Err(customer_not_found())
+    }
+}
+
+/// A page of a referrer's referrals, newest first.
+pub async fn list(pool: &PgPool, referrer_id: i32, limit: i64, before_id: Option<i32>) -> Result<Vec<ReferralListItem>> {
+    let items = db::referrals::list_for_referrer(pool, referrer_id, limit, before_id).await?;
+    if items.is_empty() && !db::customers::exists(pool, referrer_id).await? {
+        return Err(customer_not_found());
+    }
+    Ok(items)
+}
+
+/// A referrer's statistics.
+pub async fn stats(pool: &PgPool, referrer_id: i32) -> Result<ReferralStats> {
+    if !db::customers::exists(pool, referrer_id).await? {
+        return Err(customer_not_found());
+    }
+    Ok(db::referrals::stats(pool, referrer_id).await?)
+}
+
+/// Invites someone by email and/or phone. The invitation carries its own code and the
+/// running campaign's terms; it becomes `registered` when the invitee signs up with it.
+pub async fn invite(
+    pool: &PgPool,
+    referrer_id: i32,
+    email: Option<&str>,
+    phone: Option<&str>,
+    agent_user_id: Option<i32>,
+) -> Result<Referral> {
+    let email = normalise_email(email.unwrap_or_default())
+        .map_err(|e| Error::invalid_field("referredEmail", e.to_string()))?;
+    let phone = match phone.map(str::trim).filter(|p| !p.is_empty()) {
+        Some(raw) => Some(Phone::parse(raw).map_err(|e| Error::invalid_field("referredPhone", e.to_string()))?),
+        None => None,
+    };
+    if email.is_none() && phone.is_none() {
+        return Err(Error::invalid_field("referredEmail", "give the friend's email or phone"));
+    }
+
+    let mut tx = pool.begin().await?;
+    let referrer = db::customers::find_contact(&mut *tx, referrer_id)
+        .await?
+        .ok_or_else(customer_not_found)?;
+    let phone = phone.as_ref().map(Phone::as_str);
+    if phone == Some(referrer.phone.as_str()) || (email.is_some() && email == referrer.email) {
+        return Err(Error::unprocessable("self_referral", "A customer cannot refer themselves"));
+    }
+    if db::customers::id_for_contact(&mut *tx, phone, email.as_deref()).await?.is_some() {
+        return Err(Error::conflict(
+            "already_customer",
+            "This friend is already a customer, so they cannot be referred",
+        ));
+    }
+    let terms = db::referrals::default_campaign_terms(&mut *tx).await?;
+    let referral = db::referrals::insert(
+        &mut tx,
+        &NewReferral {
+            referrer_customer_id: referrer_id,
+            referred_customer_id: None,
+            referred_email: email.as_deref(),
+            referred_phone: phone,
+            share_code_used: None,
+            source_channel: Some(if agent_user_id.is_some() { "agent_referral" } else { "share_link" }),
+            terms: terms.as_ref(),
+        },
+    )
+    .await?;
+    db::events::record(
+        &mut *tx,
+        NewEvent {
+            event_type: "invited",
+            referral_id: Some(referral.id),
+            referrer_customer_id: Some(referrer_id),
+            share_code_used: Some(&referral.referral_code),
+            source_channel: referral.source_channel.as_deref(),
+            payload: agent_user_id.map(|id| serde_json::json!({ "agentUserId": id })),
+            ..NewEvent::default()
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(referral)
+}
+
+/// An operator completes a referral by hand, optionally naming the referred customer
+/// (for an invitation nobody claimed) and the qualifying order. Rewards are credited in
+/// the same transaction; completing a completed referral changes nothing.
+pub async fn complete(
+    pool: &PgPool,
+    referral_id: i32,
+    referred_customer_id: Option<i32>,
+    order_id: Option<i32>,
+) -> Result<Referral> {
+    db::retry_transient(|| async {
+        let mut tx = pool.begin().await?;
+        let referral = db::referrals::find(&mut *tx, referral_id)
+            .await?
+            .ok_or_else(|| Error::not_found("referral_not_found", "Referral not found"))?;
+
+        let referred = match (referral.referred_customer_id, referred_customer_id) {
+            (Some(known), Some(given)) if known != given => {
+                return Err(Error::conflict(
+                    "referral_customer_mismatch",
+                    "This referral belongs to another referred customer",
+                ));
+            }
+            (Some(known), _) => Some(known),
+            (None, Some(given)) => {
+                if !db::customers::exists(&mut *tx, given).await? {
+                    return Err(Error::unprocessable("customer_not_found", "Customer not found"));
+                }
+                db::referrals::attach_customer(&mut *tx, referral_id, given).await?;
+                Some(given)
+            }
+            (None, None) => None,
+        };
+
+        if let Some(order_id) = order_id {
+            let owner = db::orders::customer_of(&mut *tx, order_id)
+                .await?
+                .ok_or_else(|| Error::unprocessable("order_not_found", "Order not found"))?;
+            if owner.is_none() || owner != referred {
+                return Err(Error::unprocessable(
+                    "order_customer_mismatch",
+                    "The order does not belong to the referred customer",
+                ));
+            }
+        }
+
+        match db::referrals::complete(&mut tx, referral_id, order_id, "admin").await? {
+            Completion::Completed | Completion::AlreadyCompleted => {}
+            Completion::NotRegistered => {
+                return Err(Error::conflict(
+                    "referral_not_completable",
+                    "Nobody has registered through this referral; give referredCustomerId",
+                ));
+            }
+            Completion::NotFound => return Err(Error::not_found("referral_not_found", "Referral not found")),
+        }
+        let completed = db::referrals::find(&mut *tx, referral_id)
+            .await?
+            .ok_or_else(|| Error::not_found("referral_not_found", "Referral not found"))?;
+        tx.commit().await?;
+        Ok(completed)
+    })
+    .await
+}

@@ -1,0 +1,116 @@
+//! Reading wallets and moving money by hand (operators' credits and debits).
+
+use sqlx::PgPool;
+
+use crate::db;
+use crate::db::wallets::{PostOutcome, Posting};
+use crate::domain::money::Money;
+use crate::domain::wallet::{Direction, Wallet, WalletSource, WalletTransaction};
+use crate::error::{Error, Result};
+
+/// Longest accepted idempotency key (the column is varchar(100)).
+pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 100;
+/// Longest accepted description.
+pub const MAX_DESCRIPTION_LEN: usize = 500;
+
+fn customer_not_found() -> Error {
+    Error::not_found("customer_not_found", "Customer not found")
+}
+
+/// A customer's wallet.
+pub async fn wallet(pool: &PgPool, customer_id: i32) -> Result<Wallet> {
+    db::wallets::find_by_customer(pool, customer_id)
+        .await?
+        .ok_or_else(customer_not_found)
+}
+
+/// A page of a customer's ledger, newest first.
+pub async fn transactions(
+    pool: &PgPool,
+    customer_id: i32,
+    limit: i64,
+    before_id: Option<i32>,
+) -> Result<Vec<WalletTransaction>> {
+    let rows = db::wallets::transactions(pool, customer_id, limit, before_id).await?;
+    if rows.is_empty() && !db::customers::exists(pool, customer_id).await? {
+        return Err(customer_not_found());
+    }
+    Ok(rows)
+}
+
+/// An operator's credit or debit.
+#[derive(Debug)]
+pub struct Movement {
+    /// Taka.
+    pub amount: Money,
+    /// Why.
+    pub source: WalletSource,
+    /// Statement text.
+    pub description: Option<String>,
+    /// The referral, order or request it belongs to.
+    pub reference_id: Option<i32>,
+    /// Required: makes retries safe.
+    pub idempotency_key: String,
+}
+
+/// The posted (or, on a replay, the original) transaction, and whether it is new.
+#[derive(Debug)]
+pub struct Posted {
+    /// The ledger row.
+    pub transaction: WalletTransaction,
+    /// `false` when the key had been used before for the same movement.
+    pub created: bool,
+}
+
+/// Posts an operator's credit or debit, exactly once per (wallet, key).
+pub async fn post(pool: &PgPool, customer_id: i32, direction: Direction, movement: Movement) -> Result<Posted> {
+    let key = movement.idempotency_key.trim();
+    if key.is_empty() {
+        return Err(Error::invalid_field(
+            "idempotencyKey",
+            "is required: send a key that stays the same when you retry",
+        ));
+    }
+    if key.len() > MAX_IDEMPOTENCY_KEY_LEN || key.chars().any(char::is_control) {
+        return Err(Error::invalid_field(
+            "idempotencyKey",
+            format!("must be at most {MAX_IDEMPOTENCY_KEY_LEN} printable characters"),
+        ));
+    }
+    let description = movement.description.as_deref().map(str::trim).filter(|d| !d.is_empty());
+    if description.is_some_and(|d| d.chars().count() > MAX_DESCRIPTION_LEN) {
+        return Err(Error::invalid_field(
+            "description",
+            format!("must be at most {MAX_DESCRIPTION_LEN} characters"),
+        ));
+    }
+    if movement.reference_id.is_some_and(|id| id <= 0) {
+        return Err(Error::invalid_field("referenceId", "must be a positive integer"));
+    }
+    let posting = Posting {
+        customer_id,
+        direction,
+        amount: movement.amount.amount(),
+        source: movement.source.as_str(),
+        reference_id: movement.reference_id,
+        description,
+        idempotency_key: key,
+    };
+    let outcome = db::retry_transient(|| async { Ok(db::wallets::post(pool, &posting).await?) }).await?;
+    let (id, created) = match outcome {
+        PostOutcome::Posted(id) => (id, true),
+        PostOutcome::Replayed(id) => (id, false),
+        PostOutcome::KeyConflict => {
+            return Err(Error::conflict(
+                "idempotency_key_reused",
+                "This idempotency key was already used for a different movement",
+            ));
+        }
+        PostOutcome::InsufficientBalance => {
+            return Err(Error::unprocessable("insufficient_balance", "Insufficient wallet balance"));
+        }
+        PostOutcome::WalletNotFound => return Err(customer_not_found()),
+    };
+    let transaction = db::wallets::find_transaction(pool, id).await?;
+    Ok(Posted { transaction, created })
+}

@@ -1,0 +1,128 @@
+//! Building and running the server: the same code for `bondhu serve` and for tests.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use axum::Router;
+use axum::serve::ListenerExt;
+use secrecy::{ExposeSecret, SecretString};
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+
+use crate::auth::{self, JwtKeys};
+use crate::config::{Config, redact_url};
+use crate::db;
+use crate::http::{self, AppState, SHUTDOWN_GRACE};
+
+/// The name under which a generated JWT secret is kept in `app_secrets`.
+const JWT_SECRET_NAME: &str = "jwt_secret";
+
+/// A server that is bound to its port and ready to run.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    pool: PgPool,
+    port: u16,
+}
+
+impl Application {
+    /// Connects to PostgreSQL (creating the database if needed), applies the migrations,
+    /// resolves the JWT secret and binds the listener (port 0 picks a free port).
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        tracing::info!(database = %redact_url(config.database_url()), "connecting to PostgreSQL");
+        let pool = db::connect(&config).await?;
+        db::migrate(&pool).await?;
+        let state = app_state(pool.clone(), config).await?;
+        let address = (state.config.host, state.config.port);
+        let listener = TcpListener::bind(address)
+            .await
+            .with_context(|| format!("binding {}:{}", address.0, address.1))?;
+        let port = listener.local_addr()?.port();
+        Ok(Self { listener, router: http::router(state), pool, port })
+    }
+
+    /// The port the server listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until `shutdown` completes, then lets in-flight requests finish for at most
+    /// [`SHUTDOWN_GRACE`] (idle keep-alive connections must not hold the process open)
+    /// and closes the pool.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
+        let shutdown = async move {
+            shutdown.await;
+            tracing::info!("shutting down");
+            let _ = stopping_tx.send(true);
+        };
+        // Small responses go out at once instead of waiting for Nagle's algorithm.
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(err) = tcp.set_nodelay(true) {
+                tracing::debug!(%err, "could not set TCP_NODELAY");
+            }
+        });
+        tracing::info!(port = self.port, "listening");
+        let serve = axum::serve(listener, self.router).with_graceful_shutdown(shutdown);
+        let deadline = async move {
+            let _ = stopping_rx.wait_for(|stopping| *stopping).await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        };
+        tokio::select! {
+            result = serve => result.context("serving HTTP")?,
+            () = deadline => tracing::warn!("requests still running after the grace period; stopping anyway"),
+        }
+        self.pool.close().await;
+        Ok(())
+    }
+}
+
+/// The handlers' state for `pool` and `config`.
+pub async fn app_state(pool: PgPool, config: Config) -> anyhow::Result<AppState> {
+    let secret = jwt_secret(&config, &pool).await?;
+    Ok(AppState { db: pool, jwt: Arc::new(JwtKeys::new(&secret)), config: Arc::new(config) })
+}
+
+/// `JWT_SECRET` if configured; otherwise the secret this installation generated the first
+/// time it ran (kept in the database, so restarts, replicas and `bondhu token` agree).
+/// There is no built-in fallback secret (TrustCart D13).
+pub async fn jwt_secret(config: &Config, pool: &PgPool) -> anyhow::Result<SecretString> {
+    if let Some(secret) = &config.jwt_secret {
+        return Ok(secret.clone());
+    }
+    let candidate = auth::generate_secret();
+    let secret = db::secrets::get_or_insert(pool, JWT_SECRET_NAME, candidate.expose_secret())
+        .await
+        .context("loading the generated JWT secret")?;
+    tracing::warn!("JWT_SECRET is not set: using the secret generated for this database");
+    Ok(secret)
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::error!(%err, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(%err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
