@@ -187,7 +187,10 @@ impl JwtKeys {
             })?
             .claims;
         if claims.id <= 0 {
-            return Err(Error::unauthorized("invalid_token", "The access token is not valid"));
+            return Err(Error::unauthorized(
+                "invalid_token",
+                "The access token is not valid",
+            ));
         }
         Ok(match claims.kind {
             TokenKind::Customer => Principal::Customer { id: claims.id },
@@ -203,7 +206,11 @@ impl JwtKeys {
 pub fn generate_secret() -> SecretString {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect::<String>().into()
+    bytes
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<String>()
+        .into()
 }
 
 #[cfg(test)]
@@ -217,26 +224,36 @@ mod tests {
     #[test]
     fn tokens_round_trip() {
         let keys = keys();
-        let token = keys.issue(TokenKind::Customer, 7, CUSTOMER_ROLE, None, None).unwrap();
+        let token = keys
+            .issue(TokenKind::Customer, 7, CUSTOMER_ROLE, None, None)
+            .unwrap();
         assert_eq!(keys.verify(&token).unwrap(), Principal::Customer { id: 7 });
         let token = keys.issue(TokenKind::User, 1, "admin", None, None).unwrap();
         assert_eq!(
             keys.verify(&token).unwrap(),
-            Principal::Staff { id: 1, role_slug: "admin".into() }
+            Principal::Staff {
+                id: 1,
+                role_slug: "admin".into()
+            }
         );
     }
 
     #[test]
     fn forged_and_unsigned_tokens_are_refused() {
         let other = JwtKeys::new(&"another-secret-another-secret-12".to_owned().into());
-        let forged = other.issue(TokenKind::User, 1, "admin", None, None).unwrap();
+        let forged = other
+            .issue(TokenKind::User, 1, "admin", None, None)
+            .unwrap();
         assert_eq!(keys().verify(&forged).unwrap_err().code(), "invalid_token");
 
         // alg: none, with a valid-looking payload.
         let header = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0";
         let payload = "eyJpZCI6MSwicm9sZVNsdWciOiJhZG1pbiIsInR5cGUiOiJ1c2VyIiwiaWF0IjoxLCJleHAiOjQxMDI0NDQ4MDB9";
         let unsigned = format!("{header}.{payload}.");
-        assert_eq!(keys().verify(&unsigned).unwrap_err().code(), "invalid_token");
+        assert_eq!(
+            keys().verify(&unsigned).unwrap_err().code(),
+            "invalid_token"
+        );
     }
 
     #[test]
@@ -244,13 +261,24 @@ mod tests {
         let customer = Principal::Customer { id: 3 };
         assert!(customer.require(Permission::ViewOwnWallet).is_ok());
         assert!(customer.require(Permission::ViewMlmReports).is_err());
-        assert_eq!(customer.own_customer_id(Permission::ShareReferralLink).unwrap(), 3);
+        assert_eq!(
+            customer
+                .own_customer_id(Permission::ShareReferralLink)
+                .unwrap(),
+            3
+        );
 
-        let admin = Principal::Staff { id: 1, role_slug: "super-admin".into() };
+        let admin = Principal::Staff {
+            id: 1,
+            role_slug: "super-admin".into(),
+        };
         assert!(admin.require(Permission::ManageMlmSettings).is_ok());
         assert!(admin.own_customer_id(Permission::ViewOwnWallet).is_err());
 
-        let clerk = Principal::Staff { id: 2, role_slug: "clerk".into() };
+        let clerk = Principal::Staff {
+            id: 2,
+            role_slug: "clerk".into(),
+        };
         assert!(clerk.require(Permission::ViewMlmReports).is_err());
     }
 }

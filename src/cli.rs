@@ -95,7 +95,13 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
                     let contact = db::customers::find_contact(&pool, id)
                         .await?
                         .with_context(|| format!("customer {id} does not exist"))?;
-                    keys.issue(TokenKind::Customer, id, CUSTOMER_ROLE, contact.email, Some(contact.phone))
+                    keys.issue(
+                        TokenKind::Customer,
+                        id,
+                        CUSTOMER_ROLE,
+                        contact.email,
+                        Some(contact.phone),
+                    )
                 }
             }
             .map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -161,7 +161,10 @@ impl fmt::Debug for Config {
             .field("database_acquire_timeout", &self.database_acquire_timeout)
             .field("host", &self.host)
             .field("port", &self.port)
-            .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "[redacted]"))
+            .field(
+                "jwt_secret",
+                &self.jwt_secret.as_ref().map(|_| "[redacted]"),
+            )
             .field("request_timeout", &self.request_timeout)
             .field("body_limit_bytes", &self.body_limit_bytes)
             .field("log_format", &self.log_format)
@@ -175,7 +178,9 @@ pub fn redact_url(url: &str) -> String {
         (Some(scheme_end), Some(at)) if at > scheme_end => {
             let credentials = &url[scheme_end + 3..at];
             match credentials.split_once(':') {
-                Some((user, _)) => format!("{}{user}:[redacted]{}", &url[..scheme_end + 3], &url[at..]),
+                Some((user, _)) => {
+                    format!("{}{user}:[redacted]{}", &url[..scheme_end + 3], &url[at..])
+                }
                 None => url.to_owned(),
             }
         }
@@ -189,8 +194,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> =
-            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_lookup(|name| map.get(name).cloned())
     }
 
@@ -211,7 +218,10 @@ mod tests {
         assert_eq!(err.name, "DATABASE_MAX_CONNECTIONS");
         let err = config(&[("JWT_SECRET", "short")]).unwrap_err();
         assert_eq!(err.name, "JWT_SECRET");
-        assert!(!err.to_string().contains("short"), "the secret must not be echoed");
+        assert!(
+            !err.to_string().contains("short"),
+            "the secret must not be echoed"
+        );
     }
 
     #[test]

@@ -81,17 +81,27 @@ pub enum Error {
 impl Error {
     /// A 404.
     pub fn not_found(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
-        Self::NotFound { code, message: message.into() }
+        Self::NotFound {
+            code,
+            message: message.into(),
+        }
     }
 
     /// A 409.
     pub fn conflict(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
-        Self::Conflict { code, message: message.into() }
+        Self::Conflict {
+            code,
+            message: message.into(),
+        }
     }
 
     /// A 422 about the request as a whole.
     pub fn unprocessable(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
-        Self::Unprocessable { code, message: message.into(), fields: BTreeMap::new() }
+        Self::Unprocessable {
+            code,
+            message: message.into(),
+            fields: BTreeMap::new(),
+        }
     }
 
     /// A 422 about one input field.
@@ -106,17 +116,25 @@ impl Error {
 
     /// A 400.
     pub fn bad_request(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
-        Self::BadRequest { code, message: message.into() }
+        Self::BadRequest {
+            code,
+            message: message.into(),
+        }
     }
 
     /// A 401.
     pub fn unauthorized(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
-        Self::Unauthorized { code, message: message.into() }
+        Self::Unauthorized {
+            code,
+            message: message.into(),
+        }
     }
 
     /// A 403.
     pub fn forbidden(message: impl Into<Cow<'static, str>>) -> Self {
-        Self::Forbidden { message: message.into() }
+        Self::Forbidden {
+            message: message.into(),
+        }
     }
 
     /// The HTTP status this error is answered with.
@@ -154,21 +172,66 @@ impl Error {
 
 /// Constraint names (from `migrations/`) and the business error each one stands for.
 const CONSTRAINT_ERRORS: &[(&str, u16, &str, &str)] = &[
-    ("customers_phone_key", 409, "phone_taken", "Phone number already exists"),
-    ("customers_email_key", 409, "email_taken", "Email already exists"),
+    (
+        "customers_phone_key",
+        409,
+        "phone_taken",
+        "Phone number already exists",
+    ),
+    (
+        "customers_email_key",
+        409,
+        "email_taken",
+        "Email already exists",
+    ),
     (
         "customer_referrals_referred_customer_key",
         409,
         "customer_already_referred",
         "This customer was already referred by someone",
     ),
-    ("customer_referrals_not_self", 422, "self_referral", "A customer cannot refer themselves"),
-    ("customers_not_self_referred", 422, "self_referral", "A customer cannot refer themselves"),
-    ("sales_orders_customer_id_fkey", 422, "customer_not_found", "Customer not found"),
-    ("customer_referrals_referrer_customer_id_fkey", 422, "customer_not_found", "Customer not found"),
-    ("customer_referrals_referred_customer_id_fkey", 422, "customer_not_found", "Customer not found"),
-    ("customer_wallets_balance_non_negative", 422, "insufficient_balance", "Insufficient wallet balance"),
-    ("referral_partners_code_key", 409, "partner_code_taken", "Partner code already exists"),
+    (
+        "customer_referrals_not_self",
+        422,
+        "self_referral",
+        "A customer cannot refer themselves",
+    ),
+    (
+        "customers_not_self_referred",
+        422,
+        "self_referral",
+        "A customer cannot refer themselves",
+    ),
+    (
+        "sales_orders_customer_id_fkey",
+        422,
+        "customer_not_found",
+        "Customer not found",
+    ),
+    (
+        "customer_referrals_referrer_customer_id_fkey",
+        422,
+        "customer_not_found",
+        "Customer not found",
+    ),
+    (
+        "customer_referrals_referred_customer_id_fkey",
+        422,
+        "customer_not_found",
+        "Customer not found",
+    ),
+    (
+        "customer_wallets_balance_non_negative",
+        422,
+        "insufficient_balance",
+        "Insufficient wallet balance",
+    ),
+    (
+        "referral_partners_code_key",
+        409,
+        "partner_code_taken",
+        "Partner code already exists",
+    ),
 ];
 
 /// SQLSTATEs for transient conflicts that a retry resolves.
@@ -178,7 +241,10 @@ pub const DEADLOCK_DETECTED: &str = "40P01";
 
 impl From<sqlx::Error> for Error {
     fn from(err: sqlx::Error) -> Self {
-        if matches!(err, sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)) {
+        if matches!(
+            err,
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)
+        ) {
             return Self::Unavailable(err);
         }
         if let Some(db) = err.as_database_error() {
@@ -191,7 +257,10 @@ impl From<sqlx::Error> for Error {
                     _ => Self::unprocessable(code, message),
                 };
             }
-            if matches!(db.code().as_deref(), Some(SERIALIZATION_FAILURE | DEADLOCK_DETECTED)) {
+            if matches!(
+                db.code().as_deref(),
+                Some(SERIALIZATION_FAILURE | DEADLOCK_DETECTED)
+            ) {
                 return Self::Unavailable(err);
             }
         }

@@ -16,10 +16,10 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod db;
-pub mod service;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod service;
 pub mod startup;
 pub mod telemetry;
 

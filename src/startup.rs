@@ -39,7 +39,12 @@ impl Application {
             .await
             .with_context(|| format!("binding {}:{}", address.0, address.1))?;
         let port = listener.local_addr()?.port();
-        Ok(Self { listener, router: http::router(state), pool, port })
+        Ok(Self {
+            listener,
+            router: http::router(state),
+            pool,
+            port,
+        })
     }
 
     /// The port the server listens on.
@@ -50,7 +55,10 @@ impl Application {
     /// Serves until `shutdown` completes, then lets in-flight requests finish for at most
     /// [`SHUTDOWN_GRACE`] (idle keep-alive connections must not hold the process open)
     /// and closes the pool.
-    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
         let shutdown = async move {
             shutdown.await;
@@ -81,7 +89,11 @@ impl Application {
 /// The handlers' state for `pool` and `config`.
 pub async fn app_state(pool: PgPool, config: Config) -> anyhow::Result<AppState> {
     let secret = jwt_secret(&config, &pool).await?;
-    Ok(AppState { db: pool, jwt: Arc::new(JwtKeys::new(&secret)), config: Arc::new(config) })
+    Ok(AppState {
+        db: pool,
+        jwt: Arc::new(JwtKeys::new(&secret)),
+        config: Arc::new(config),
+    })
 }
 
 /// `JWT_SECRET` if configured; otherwise the secret this installation generated the first

@@ -10,7 +10,8 @@ const DEFAULT_FILTER: &str = "bondhu=info,tower_http=info,axum::rejection=trace,
 
 /// Installs the global tracing subscriber. Calling it twice is harmless (tests do).
 pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_span_events(FmtSpan::NONE)

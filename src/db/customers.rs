@@ -68,9 +68,12 @@ pub async fn insert(conn: &mut PgConnection, new: &NewCustomer) -> sqlx::Result<
     )
     .fetch_one(&mut *conn)
     .await?;
-    sqlx::query!("insert into customer_wallets (customer_id) values ($1)", customer.id)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query!(
+        "insert into customer_wallets (customer_id) values ($1)",
+        customer.id
+    )
+    .execute(&mut *conn)
+    .await?;
     Ok(customer)
 }
 
@@ -108,9 +111,12 @@ pub async fn exists(db: impl PgExecutor<'_>, id: i32) -> sqlx::Result<bool> {
 
 /// The id of the live customer with this public UUID.
 pub async fn id_for_uuid(db: impl PgExecutor<'_>, uuid: Uuid) -> sqlx::Result<Option<i32>> {
-    sqlx::query_scalar!("select id from customers where uuid = $1 and not is_deleted", uuid)
-        .fetch_optional(db)
-        .await
+    sqlx::query_scalar!(
+        "select id from customers where uuid = $1 and not is_deleted",
+        uuid
+    )
+    .fetch_optional(db)
+    .await
 }
 
 /// The id of a live customer with this phone or email, if any.

@@ -44,7 +44,10 @@ pub async fn connect(config: &Config) -> anyhow::Result<PgPool> {
 /// Applies the embedded migrations. sqlx holds an advisory lock while it does, so
 /// several instances starting at once apply each migration once.
 pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
-    crate::MIGRATOR.run(pool).await.context("running database migrations")
+    crate::MIGRATOR
+        .run(pool)
+        .await
+        .context("running database migrations")
 }
 
 /// Creates the configured database when it is missing, through the server's
@@ -97,7 +100,8 @@ where
             Err(err) if try_number < TRIES && is_transient(&err) => {
                 tracing::warn!(try_number, "transient database conflict, retrying");
                 let jitter = rand::random::<u64>() % 20;
-                tokio::time::sleep(Duration::from_millis(10 * u64::from(try_number) + jitter)).await;
+                tokio::time::sleep(Duration::from_millis(10 * u64::from(try_number) + jitter))
+                    .await;
                 try_number += 1;
             }
             other => return other,

@@ -46,7 +46,10 @@ pub enum OrderOutcome {
 /// Records an order change and, when the order is delivered for the first time,
 /// completes its customer's referral and credits the rewards: one statement, one
 /// transaction (see `apply_order_status` in the migrations).
-pub async fn apply(db: impl PgExecutor<'_>, change: &OrderChange<'_>) -> sqlx::Result<OrderOutcome> {
+pub async fn apply(
+    db: impl PgExecutor<'_>,
+    change: &OrderChange<'_>,
+) -> sqlx::Result<OrderOutcome> {
     let row = sqlx::query!(
         r#"select outcome as "outcome!",
                   previous_status as "previous_status: OrderStatus",
@@ -90,8 +93,14 @@ pub async fn apply(db: impl PgExecutor<'_>, change: &OrderChange<'_>) -> sqlx::R
 
 /// The customer of order `order_id`: `None` if there is no such order, `Some(None)` for
 /// an order without a customer.
-pub async fn customer_of(db: impl PgExecutor<'_>, order_id: i32) -> sqlx::Result<Option<Option<i32>>> {
-    sqlx::query_scalar!("select customer_id from sales_orders where id = $1", order_id)
-        .fetch_optional(db)
-        .await
+pub async fn customer_of(
+    db: impl PgExecutor<'_>,
+    order_id: i32,
+) -> sqlx::Result<Option<Option<i32>>> {
+    sqlx::query_scalar!(
+        "select customer_id from sales_orders where id = $1",
+        order_id
+    )
+    .fetch_optional(db)
+    .await
 }

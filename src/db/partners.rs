@@ -13,7 +13,10 @@ pub struct PartnerMatch {
 }
 
 /// The active partner whose code is `code`, compared case-insensitively.
-pub async fn find_active_by_code(db: impl PgExecutor<'_>, code: &str) -> sqlx::Result<Option<PartnerMatch>> {
+pub async fn find_active_by_code(
+    db: impl PgExecutor<'_>,
+    code: &str,
+) -> sqlx::Result<Option<PartnerMatch>> {
     sqlx::query_as!(
         PartnerMatch,
         "select id, code from referral_partners where lower(code) = lower($1) and is_active",

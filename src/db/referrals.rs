@@ -21,7 +21,9 @@ pub struct CampaignTerms {
 }
 
 /// The default campaign's terms, if it is active and within its dates now.
-pub async fn default_campaign_terms(db: impl PgExecutor<'_>) -> sqlx::Result<Option<CampaignTerms>> {
+pub async fn default_campaign_terms(
+    db: impl PgExecutor<'_>,
+) -> sqlx::Result<Option<CampaignTerms>> {
     sqlx::query_as!(
         CampaignTerms,
         "select id as campaign_id, reward_type, reward_referrer_amount as referrer_amount,
@@ -57,7 +59,11 @@ pub struct NewReferral<'a> {
 /// Creates a referral with a fresh invite code: `registered` when the referred customer is
 /// known, `pending` otherwise.
 pub async fn insert(conn: &mut PgConnection, new: &NewReferral<'_>) -> sqlx::Result<Referral> {
-    let status = if new.referred_customer_id.is_some() { "registered" } else { "pending" };
+    let status = if new.referred_customer_id.is_some() {
+        "registered"
+    } else {
+        "pending"
+    };
     // A fresh code collides with probability ~1e-12 per existing code; on a collision
     // the insert does nothing and we draw again rather than abort the transaction.
     loop {
@@ -134,9 +140,13 @@ pub async fn attach_customer(
 
 /// Referral `id`.
 pub async fn find(db: impl PgExecutor<'_>, id: i32) -> sqlx::Result<Option<Referral>> {
-    sqlx::query_as!(Referral, "select * from customer_referrals where id = $1", id)
-        .fetch_optional(db)
-        .await
+    sqlx::query_as!(
+        Referral,
+        "select * from customer_referrals where id = $1",
+        id
+    )
+    .fetch_optional(db)
+    .await
 }
 
 /// What [`complete`] did.
@@ -234,7 +244,10 @@ pub async fn list_for_referrer(
 }
 
 /// A referrer's statistics. Counts come from the referrals; the money from the ledger.
-pub async fn stats(db: impl PgExecutor<'_>, referrer_customer_id: i32) -> sqlx::Result<ReferralStats> {
+pub async fn stats(
+    db: impl PgExecutor<'_>,
+    referrer_customer_id: i32,
+) -> sqlx::Result<ReferralStats> {
     let row = sqlx::query!(
         r#"select
                count(*) as "total!",

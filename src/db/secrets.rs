@@ -5,7 +5,11 @@ use sqlx::PgPool;
 
 /// Returns the secret called `name`, storing `candidate` first if there is none yet.
 /// Concurrent callers all get the one that was stored first.
-pub async fn get_or_insert(pool: &PgPool, name: &str, candidate: &str) -> sqlx::Result<SecretString> {
+pub async fn get_or_insert(
+    pool: &PgPool,
+    name: &str,
+    candidate: &str,
+) -> sqlx::Result<SecretString> {
     sqlx::query!(
         "insert into app_secrets (name, value) values ($1, $2) on conflict (name) do nothing",
         name,

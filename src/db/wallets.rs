@@ -6,7 +6,10 @@ use sqlx::PgExecutor;
 use crate::domain::wallet::{Direction, Wallet, WalletTransaction};
 
 /// Customer `customer_id`'s wallet, if the customer is live.
-pub async fn find_by_customer(db: impl PgExecutor<'_>, customer_id: i32) -> sqlx::Result<Option<Wallet>> {
+pub async fn find_by_customer(
+    db: impl PgExecutor<'_>,
+    customer_id: i32,
+) -> sqlx::Result<Option<Wallet>> {
     sqlx::query_as!(
         Wallet,
         "select w.id, w.customer_id, w.balance, w.total_earned, w.total_spent, w.created_at, w.updated_at

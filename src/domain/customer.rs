@@ -70,7 +70,11 @@ pub fn normalise_email(raw: &str) -> Result<Option<String>, EmailError> {
         && matches!(email.split_once('@'), Some((local, domain))
             if !local.is_empty() && domain.contains('.') && !domain.contains('@')
                 && !domain.starts_with('.') && !domain.ends_with('.'));
-    if valid { Ok(Some(email)) } else { Err(EmailError) }
+    if valid {
+        Ok(Some(email))
+    } else {
+        Err(EmailError)
+    }
 }
 
 #[cfg(test)]
@@ -79,9 +83,19 @@ mod tests {
 
     #[test]
     fn emails_are_trimmed_and_lower_cased() {
-        assert_eq!(normalise_email("  Rahim@Example.COM ").unwrap().as_deref(), Some("rahim@example.com"));
+        assert_eq!(
+            normalise_email("  Rahim@Example.COM ").unwrap().as_deref(),
+            Some("rahim@example.com")
+        );
         assert_eq!(normalise_email("   ").unwrap(), None);
-        for bad in ["rahim", "rahim@", "@example.com", "a b@example.com", "a@b@c.com", "a@example."] {
+        for bad in [
+            "rahim",
+            "rahim@",
+            "@example.com",
+            "a b@example.com",
+            "a@b@c.com",
+            "a@example.",
+        ] {
             assert!(normalise_email(bad).is_err(), "{bad}");
         }
     }

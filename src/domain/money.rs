@@ -89,7 +89,9 @@ impl utoipa::PartialSchema for Money {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         utoipa::openapi::ObjectBuilder::new()
             .schema_type(utoipa::openapi::schema::Type::Number)
-            .description(Some("Taka, > 0, at most 2 decimal places, at most 1000000.00"))
+            .description(Some(
+                "Taka, > 0, at most 2 decimal places, at most 1000000.00",
+            ))
             .examples([serde_json::json!(150.5)])
             .into()
     }
@@ -117,7 +119,17 @@ mod tests {
 
     #[test]
     fn rejects_what_is_not_money() {
-        for bad in ["0", "-50", "0.001", "10.994", "1000000.01", "1e400", "\"100\"", "null", "true"] {
+        for bad in [
+            "0",
+            "-50",
+            "0.001",
+            "10.994",
+            "1000000.01",
+            "1e400",
+            "\"100\"",
+            "null",
+            "true",
+        ] {
             assert!(parse_json(bad).is_err(), "{bad} should be rejected");
         }
     }

@@ -93,7 +93,10 @@ impl OrderStatus {
     /// Delivered and paid: the statuses that can complete a referral. Mirrors the SQL
     /// function `order_status_is_success`.
     pub fn is_success(self) -> bool {
-        matches!(self, Self::Delivered | Self::PartialDelivered | Self::Completed)
+        matches!(
+            self,
+            Self::Delivered | Self::PartialDelivered | Self::Completed
+        )
     }
 }
 
@@ -156,7 +159,10 @@ mod tests {
 
     #[test]
     fn statuses_parse_case_insensitively() {
-        assert_eq!("DELIVERED".parse::<OrderStatus>().unwrap(), OrderStatus::Delivered);
+        assert_eq!(
+            "DELIVERED".parse::<OrderStatus>().unwrap(),
+            OrderStatus::Delivered
+        );
         assert_eq!(
             "Partial-Delivered".parse::<OrderStatus>().unwrap(),
             OrderStatus::PartialDelivered

@@ -83,7 +83,11 @@ mod tests {
             "০১৭১২৩৪৫৬৭৮",
             " (+880) 1712.345.678 ",
         ] {
-            assert_eq!(Phone::parse(raw).unwrap().as_str(), "+8801712345678", "{raw}");
+            assert_eq!(
+                Phone::parse(raw).unwrap().as_str(),
+                "+8801712345678",
+                "{raw}"
+            );
         }
     }
 
@@ -106,6 +110,9 @@ mod tests {
 
     #[test]
     fn masks_for_logs() {
-        assert_eq!(Phone::parse("01712345678").unwrap().masked(), "+880*******678");
+        assert_eq!(
+            Phone::parse("01712345678").unwrap().masked(),
+            "+880*******678"
+        );
     }
 }

@@ -38,7 +38,9 @@ pub fn new_invite_code() -> String {
     let mut code = String::with_capacity(INVITE_PREFIX.len() + INVITE_RANDOM_LEN);
     code.push_str(INVITE_PREFIX);
     for _ in 0..INVITE_RANDOM_LEN {
-        code.push(char::from(UNAMBIGUOUS[rng.random_range(0..UNAMBIGUOUS.len())]));
+        code.push(char::from(
+            UNAMBIGUOUS[rng.random_range(0..UNAMBIGUOUS.len())],
+        ));
     }
     code
 }
@@ -66,7 +68,16 @@ mod tests {
         for raw in ["REF000123", "ref123", "REF0000123", " Ref000123 "] {
             assert_eq!(parse_share_code(raw), Some(123), "{raw}");
         }
-        for raw in ["REF", "REF0", "REF-1", "REF12a", "XREF1", "REF99999999999", "REF１２３", "INV7K3QXM2P"] {
+        for raw in [
+            "REF",
+            "REF0",
+            "REF-1",
+            "REF12a",
+            "XREF1",
+            "REF99999999999",
+            "REF１２３",
+            "INV7K3QXM2P",
+        ] {
             assert_eq!(parse_share_code(raw), None, "{raw}");
         }
     }

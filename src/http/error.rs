@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -65,7 +65,9 @@ impl IntoResponse for Error {
         }
         let mut response = (status, axum::Json(body)).into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         response
     }
@@ -77,27 +79,6 @@ fn serde_detail(body_text: &str) -> String {
         .split_once(": ")
         .map_or(body_text, |(_, detail)| detail)
         .to_owned()
-}
-
-impl From<JsonRejection> for Error {
-    fn from(rejection: JsonRejection) -> Self {
-        match rejection {
-            JsonRejection::JsonDataError(e) => Self::Unprocessable {
-                code: "invalid_body",
-                message: serde_detail(&e.body_text()).into(),
-                fields: BTreeMap::new(),
-            },
-            JsonRejection::JsonSyntaxError(e) => Self::bad_request(
-                "malformed_json",
-                format!("The request body is not valid JSON: {}", serde_detail(&e.body_text())),
-            ),
-            JsonRejection::MissingJsonContentType(_) => Self::UnsupportedMediaType,
-            JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                Self::PayloadTooLarge
-            }
-            other => Self::bad_request("unreadable_body", other.body_text()),
-        }
-    }
 }
 
 impl From<PathRejection> for Error {

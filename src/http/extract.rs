@@ -2,7 +2,10 @@
 //!
 //! axum's own `Json`, `Path` and `Query` answer bad input with plain text; clippy.toml bans
 //! them everywhere but here.
-#![expect(clippy::disallowed_types, reason = "this module wraps axum's extractors")]
+#![expect(
+    clippy::disallowed_types,
+    reason = "this module wraps axum's extractors"
+)]
 
 use axum::extract::{FromRequest, FromRequestParts};
 use axum::http::header::AUTHORIZATION;
@@ -15,9 +18,70 @@ use crate::auth::Principal;
 use crate::error::Error;
 
 /// A JSON body (request or response).
-#[derive(Debug, Clone, Copy, Default, FromRequest)]
-#[from_request(via(axum::Json), rejection(Error))]
+///
+/// As a request body it must be declared `application/json` (else 415), fit the body
+/// limit (else 413), be valid JSON (else 400 `malformed_json`) and have the expected
+/// shape (else 422 `invalid_body`, naming the field).
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Json<T>(pub T);
+
+impl<T, S> FromRequest<S> for Json<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request(
+        request: axum::extract::Request,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let is_json = request
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<mime::Mime>().ok())
+            .is_some_and(|mime| {
+                mime.type_() == "application"
+                    && (mime.subtype() == "json" || mime.suffix().is_some_and(|s| s == "json"))
+            });
+        if !is_json {
+            return Err(Error::UnsupportedMediaType);
+        }
+        let bytes = axum::body::Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                    Error::PayloadTooLarge
+                } else {
+                    Error::bad_request("unreadable_body", rejection.body_text())
+                }
+            })?;
+        let deserializer = &mut serde_json::Deserializer::from_slice(&bytes);
+        match serde_path_to_error::deserialize(deserializer) {
+            Ok(value) => Ok(Self(value)),
+            // serde_json can call a well-formed body of the wrong shape a syntax error;
+            // only a body that does not parse as any JSON at all is malformed.
+            Err(err) if serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_err() => {
+                Err(Error::bad_request(
+                    "malformed_json",
+                    format!("The request body is not valid JSON: {}", err.inner()),
+                ))
+            }
+            Err(err) => Err(Error::unprocessable("invalid_body", describe(&err))),
+        }
+    }
+}
+
+/// `amount: invalid type: string "5", expected a JSON number at line 1 column 13`.
+fn describe(err: &serde_path_to_error::Error<serde_json::Error>) -> String {
+    let path = err.path().to_string();
+    if path == "." {
+        err.inner().to_string()
+    } else {
+        format!("{path}: {}", err.inner())
+    }
+}
 
 impl<T: Serialize> IntoResponse for Json<T> {
     fn into_response(self) -> Response {
@@ -39,7 +103,10 @@ impl FromRequestParts<AppState> for Principal {
     type Rejection = Error;
 
     /// Reads `Authorization: Bearer <token>` and verifies the token.
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let header = parts
             .headers
             .get(AUTHORIZATION)
@@ -52,13 +119,17 @@ impl FromRequestParts<AppState> for Principal {
                 scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
             })
             .filter(|token| !token.is_empty())
-            .ok_or_else(|| Error::unauthorized("unauthenticated", "Use Authorization: Bearer <token>"))?;
+            .ok_or_else(|| {
+                Error::unauthorized("unauthenticated", "Use Authorization: Bearer <token>")
+            })?;
         let principal = state.jwt.verify(token)?;
         let (kind, id) = match &principal {
             Principal::Customer { id } => ("customer", *id),
             Principal::Staff { id, .. } => ("staff", *id),
         };
-        tracing::Span::current().record("user.kind", kind).record("user.id", id);
+        tracing::Span::current()
+            .record("user.kind", kind)
+            .record("user.id", id);
         Ok(principal)
     }
 }
@@ -75,14 +146,26 @@ where
 {
     type Rejection = Error;
 
-    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request(
+        request: axum::extract::Request,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
         let empty = request
             .headers()
             .get(axum::http::header::CONTENT_LENGTH)
             .is_some_and(|len| len == "0")
-            || (request.headers().get(axum::http::header::CONTENT_TYPE).is_none()
-                && request.headers().get(axum::http::header::TRANSFER_ENCODING).is_none()
-                && request.headers().get(axum::http::header::CONTENT_LENGTH).is_none());
+            || (request
+                .headers()
+                .get(axum::http::header::CONTENT_TYPE)
+                .is_none()
+                && request
+                    .headers()
+                    .get(axum::http::header::TRANSFER_ENCODING)
+                    .is_none()
+                && request
+                    .headers()
+                    .get(axum::http::header::CONTENT_LENGTH)
+                    .is_none());
         if empty {
             return Ok(Self(None));
         }

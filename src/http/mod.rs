@@ -60,13 +60,20 @@ pub fn router(state: AppState) -> Router {
     api.merge(openapi::docs_router(openapi))
         .fallback(|| async { Error::not_found("route_not_found", "No such route") })
         .method_not_allowed_fallback(|| async {
-            let body = ErrorBody::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "Method not allowed");
+            let body = ErrorBody::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "Method not allowed",
+            );
             (StatusCode::METHOD_NOT_ALLOWED, axum::Json(body))
         })
         .with_state(state)
         .layer(middleware::from_fn(json_error_backstop))
         .layer(DefaultBodyLimit::max(body_limit))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, request_timeout))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            request_timeout,
+        ))
         .layer(CatchPanicLayer::custom(|_| {
             tracing::error!("a handler panicked");
             Error::Internal(anyhow::anyhow!("handler panicked")).into_response()
@@ -124,7 +131,10 @@ async fn json_error_backstop(request: Request, next: Next) -> Response {
     };
     let message = status.canonical_reason().unwrap_or("Error");
     let (mut parts, _) = response.into_parts();
-    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     parts.headers.remove(header::CONTENT_LENGTH);
     let body = serde_json::to_vec(&ErrorBody::new(status, code, message)).unwrap_or_default();
     Response::from_parts(parts, Body::from(body))

@@ -46,7 +46,10 @@ pub async fn record(
     let upsert = report.is_some();
     let report = report.unwrap_or_default();
     if report.customer_id.is_some_and(|id| id <= 0) {
-        return Err(Error::invalid_field("customerId", "must be a positive integer"));
+        return Err(Error::invalid_field(
+            "customerId",
+            "must be a positive integer",
+        ));
     }
     if let Some(total) = report.total_amount
         && (total < Decimal::ZERO
@@ -58,12 +61,25 @@ pub async fn record(
             "must be between 0 and 9999999999.99 with at most 2 decimal places",
         ));
     }
-    let number = report.sales_order_number.as_deref().map(str::trim).filter(|n| !n.is_empty());
+    let number = report
+        .sales_order_number
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty());
     if number.is_some_and(|n| n.chars().count() > 50) {
-        return Err(Error::invalid_field("salesOrderNumber", "must be at most 50 characters"));
+        return Err(Error::invalid_field(
+            "salesOrderNumber",
+            "must be at most 50 characters",
+        ));
     }
-    if report.created_at.is_some_and(|at| at > Utc::now() + MAX_CLOCK_SKEW) {
-        return Err(Error::invalid_field("createdAt", "must not be in the future"));
+    if report
+        .created_at
+        .is_some_and(|at| at > Utc::now() + MAX_CLOCK_SKEW)
+    {
+        return Err(Error::invalid_field(
+            "createdAt",
+            "must not be in the future",
+        ));
     }
     let change = OrderChange {
         order_id,
@@ -74,13 +90,26 @@ pub async fn record(
         sales_order_number: number,
         created_at: report.created_at,
     };
-    let outcome = db::retry_transient(|| async { Ok(db::orders::apply(pool, &change).await?) }).await?;
+    let outcome =
+        db::retry_transient(|| async { Ok(db::orders::apply(pool, &change).await?) }).await?;
     match outcome {
-        OrderOutcome::Applied { order, previous_status, completed_referral_id } => {
+        OrderOutcome::Applied {
+            order,
+            previous_status,
+            completed_referral_id,
+        } => {
             if let Some(referral_id) = completed_referral_id {
-                tracing::info!(order.id = order.id, referral.id = referral_id, "referral completed by delivery");
+                tracing::info!(
+                    order.id = order.id,
+                    referral.id = referral_id,
+                    "referral completed by delivery"
+                );
             }
-            Ok(Recorded { order, previous_status, completed_referral_id })
+            Ok(Recorded {
+                order,
+                previous_status,
+                completed_referral_id,
+            })
         }
         OrderOutcome::NotFound => Err(Error::not_found("order_not_found", "Order not found")),
         OrderOutcome::CustomerConflict => Err(Error::conflict(

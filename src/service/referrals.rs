@@ -25,7 +25,12 @@ pub async fn share_code_of(pool: &PgPool, customer_id: i32) -> Result<String> {
 }
 
 /// A page of a referrer's referrals, newest first.
-pub async fn list(pool: &PgPool, referrer_id: i32, limit: i64, before_id: Option<i32>) -> Result<Vec<ReferralListItem>> {
+pub async fn list(
+    pool: &PgPool,
+    referrer_id: i32,
+    limit: i64,
+    before_id: Option<i32>,
+) -> Result<Vec<ReferralListItem>> {
     let items = db::referrals::list_for_referrer(pool, referrer_id, limit, before_id).await?;
     if items.is_empty() && !db::customers::exists(pool, referrer_id).await? {
         return Err(customer_not_found());
@@ -53,11 +58,16 @@ pub async fn invite(
     let email = normalise_email(email.unwrap_or_default())
         .map_err(|e| Error::invalid_field("referredEmail", e.to_string()))?;
     let phone = match phone.map(str::trim).filter(|p| !p.is_empty()) {
-        Some(raw) => Some(Phone::parse(raw).map_err(|e| Error::invalid_field("referredPhone", e.to_string()))?),
+        Some(raw) => Some(
+            Phone::parse(raw).map_err(|e| Error::invalid_field("referredPhone", e.to_string()))?,
+        ),
         None => None,
     };
     if email.is_none() && phone.is_none() {
-        return Err(Error::invalid_field("referredEmail", "give the friend's email or phone"));
+        return Err(Error::invalid_field(
+            "referredEmail",
+            "give the friend's email or phone",
+        ));
     }
 
     let mut tx = pool.begin().await?;
@@ -66,9 +76,15 @@ pub async fn invite(
         .ok_or_else(customer_not_found)?;
     let phone = phone.as_ref().map(Phone::as_str);
     if phone == Some(referrer.phone.as_str()) || (email.is_some() && email == referrer.email) {
-        return Err(Error::unprocessable("self_referral", "A customer cannot refer themselves"));
+        return Err(Error::unprocessable(
+            "self_referral",
+            "A customer cannot refer themselves",
+        ));
     }
-    if db::customers::id_for_contact(&mut *tx, phone, email.as_deref()).await?.is_some() {
+    if db::customers::id_for_contact(&mut *tx, phone, email.as_deref())
+        .await?
+        .is_some()
+    {
         return Err(Error::conflict(
             "already_customer",
             "This friend is already a customer, so they cannot be referred",
@@ -83,7 +99,11 @@ pub async fn invite(
             referred_email: email.as_deref(),
             referred_phone: phone,
             share_code_used: None,
-            source_channel: Some(if agent_user_id.is_some() { "agent_referral" } else { "share_link" }),
+            source_channel: Some(if agent_user_id.is_some() {
+                "agent_referral"
+            } else {
+                "share_link"
+            }),
             terms: terms.as_ref(),
         },
     )
@@ -130,7 +150,10 @@ pub async fn complete(
             (Some(known), _) => Some(known),
             (None, Some(given)) => {
                 if !db::customers::exists(&mut *tx, given).await? {
-                    return Err(Error::unprocessable("customer_not_found", "Customer not found"));
+                    return Err(Error::unprocessable(
+                        "customer_not_found",
+                        "Customer not found",
+                    ));
                 }
                 db::referrals::attach_customer(&mut *tx, referral_id, given).await?;
                 Some(given)
@@ -158,7 +181,9 @@ pub async fn complete(
                     "Nobody has registered through this referral; give referredCustomerId",
                 ));
             }
-            Completion::NotFound => return Err(Error::not_found("referral_not_found", "Referral not found")),
+            Completion::NotFound => {
+                return Err(Error::not_found("referral_not_found", "Referral not found"));
+            }
         }
         let completed = db::referrals::find(&mut *tx, referral_id)
             .await?

@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
 use chrono::Utc;
 use sqlx::{PgConnection, PgPool};
 
@@ -66,9 +66,17 @@ enum CodeMatch {
 /// came from. Attribution never blocks signup: an unknown code is logged and ignored.
 pub async fn sign_up(pool: &PgPool, form: SignupForm) -> Result<Customer> {
     let mut errors: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
-    let phone = match form.phone.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+    let phone = match form
+        .phone
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
         None => {
-            errors.entry("phone").or_default().push("Phone number is required".into());
+            errors
+                .entry("phone")
+                .or_default()
+                .push("Phone number is required".into());
             None
         }
         Some(raw) => Phone::parse(raw)
@@ -88,10 +96,16 @@ pub async fn sign_up(pool: &PgPool, form: SignupForm) -> Result<Customer> {
             ));
         }
     }
-    let text = |field: &'static str, value: Option<String>, max: usize, errors: &mut BTreeMap<_, Vec<String>>| {
+    let text = |field: &'static str,
+                value: Option<String>,
+                max: usize,
+                errors: &mut BTreeMap<_, Vec<String>>| {
         let value = value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
         if value.as_ref().is_some_and(|v| v.chars().count() > max) {
-            errors.entry(field).or_default().push(format!("must be at most {max} characters"));
+            errors
+                .entry(field)
+                .or_default()
+                .push(format!("must be at most {max} characters"));
         }
         value
     };
@@ -106,16 +120,28 @@ pub async fn sign_up(pool: &PgPool, form: SignupForm) -> Result<Customer> {
             .flat_map(|(field, messages)| messages.iter().map(move |m| format!("{field}: {m}")))
             .collect::<Vec<_>>()
             .join("; ");
-        return Err(Error::Unprocessable { code: "validation_failed", message: message.into(), fields: errors });
+        return Err(Error::Unprocessable {
+            code: "validation_failed",
+            message: message.into(),
+            fields: errors,
+        });
     };
 
     let password_hash = match password {
         Some(password) => Some(hash_password(password).await?),
         None => None,
     };
-    let code = form.code.map(|c| c.trim().to_owned()).filter(|c| !c.is_empty());
-    let raw_channel = form.channel.map(|c| c.trim().to_owned()).filter(|c| !c.is_empty());
-    let channel = raw_channel.as_deref().map_or(Channel::Web, Channel::parse_lenient);
+    let code = form
+        .code
+        .map(|c| c.trim().to_owned())
+        .filter(|c| !c.is_empty());
+    let raw_channel = form
+        .channel
+        .map(|c| c.trim().to_owned())
+        .filter(|c| !c.is_empty());
+    let channel = raw_channel
+        .as_deref()
+        .map_or(Channel::Web, Channel::parse_lenient);
 
     let mut tx = pool.begin().await?;
     let matched = match &code {
@@ -161,7 +187,16 @@ pub async fn sign_up(pool: &PgPool, form: SignupForm) -> Result<Customer> {
     let payload = raw_channel
         .filter(|_| channel == Channel::Other)
         .map(|raw| serde_json::json!({ "rawChannel": truncate(&raw, 50) }));
-    record_attribution(&mut tx, &customer, matched, code.as_deref(), channel, terms.as_ref(), payload).await?;
+    record_attribution(
+        &mut tx,
+        &customer,
+        matched,
+        code.as_deref(),
+        channel,
+        terms.as_ref(),
+        payload,
+    )
+    .await?;
     tx.commit().await?;
 
     tracing::info!(
@@ -176,19 +211,26 @@ pub async fn sign_up(pool: &PgPool, form: SignupForm) -> Result<Customer> {
 /// Decides what a typed code is. A partner code wins over a share code.
 async fn match_code(conn: &mut PgConnection, code: &str) -> Result<CodeMatch> {
     if let Some(partner) = db::partners::find_active_by_code(&mut *conn, code).await? {
-        return Ok(CodeMatch::Partner { id: partner.id, code: partner.code });
+        return Ok(CodeMatch::Partner {
+            id: partner.id,
+            code: partner.code,
+        });
     }
     if let Some(referrer_id) = parse_share_code(code) {
         return Ok(if db::customers::exists(&mut *conn, referrer_id).await? {
             CodeMatch::Share { referrer_id }
         } else {
-            CodeMatch::Unknown { reason: "referrer_not_found" }
+            CodeMatch::Unknown {
+                reason: "referrer_not_found",
+            }
         });
     }
     if let Some(invite) = parse_invite_code(code) {
         return Ok(CodeMatch::Invite { code: invite });
     }
-    Ok(CodeMatch::Unknown { reason: "no_such_code" })
+    Ok(CodeMatch::Unknown {
+        reason: "no_such_code",
+    })
 }
 
 /// Writes the referral (for share and invite codes) and the attribution event.
@@ -235,7 +277,9 @@ async fn record_attribution(
             partner_code: Some(code),
             payload: extra,
         },
-        Some(CodeMatch::Unknown { reason }) => unknown_code_event(customer.id, typed_code, reason, extra),
+        Some(CodeMatch::Unknown { reason }) => {
+            unknown_code_event(customer.id, typed_code, reason, extra)
+        }
     };
     db::events::record(
         &mut *conn,
@@ -266,7 +310,10 @@ struct OwnedEvent {
     payload: Option<serde_json::Value>,
 }
 
-fn registered_event(referral: &crate::domain::referral::Referral, payload: Option<serde_json::Value>) -> OwnedEvent {
+fn registered_event(
+    referral: &crate::domain::referral::Referral,
+    payload: Option<serde_json::Value>,
+) -> OwnedEvent {
     let mut payload = payload.unwrap_or_else(|| serde_json::json!({}));
     payload["campaignId"] = serde_json::json!(referral.campaign_id);
     OwnedEvent {

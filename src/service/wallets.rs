@@ -63,7 +63,12 @@ pub struct Posted {
 }
 
 /// Posts an operator's credit or debit, exactly once per (wallet, key).
-pub async fn post(pool: &PgPool, customer_id: i32, direction: Direction, movement: Movement) -> Result<Posted> {
+pub async fn post(
+    pool: &PgPool,
+    customer_id: i32,
+    direction: Direction,
+    movement: Movement,
+) -> Result<Posted> {
     let key = movement.idempotency_key.trim();
     if key.is_empty() {
         return Err(Error::invalid_field(
@@ -77,7 +82,11 @@ pub async fn post(pool: &PgPool, customer_id: i32, direction: Direction, movemen
             format!("must be at most {MAX_IDEMPOTENCY_KEY_LEN} printable characters"),
         ));
     }
-    let description = movement.description.as_deref().map(str::trim).filter(|d| !d.is_empty());
+    let description = movement
+        .description
+        .as_deref()
+        .map(str::trim)
+        .filter(|d| !d.is_empty());
     if description.is_some_and(|d| d.chars().count() > MAX_DESCRIPTION_LEN) {
         return Err(Error::invalid_field(
             "description",
@@ -85,7 +94,10 @@ pub async fn post(pool: &PgPool, customer_id: i32, direction: Direction, movemen
         ));
     }
     if movement.reference_id.is_some_and(|id| id <= 0) {
-        return Err(Error::invalid_field("referenceId", "must be a positive integer"));
+        return Err(Error::invalid_field(
+            "referenceId",
+            "must be a positive integer",
+        ));
     }
     let posting = Posting {
         customer_id,
@@ -96,7 +108,8 @@ pub async fn post(pool: &PgPool, customer_id: i32, direction: Direction, movemen
         description,
         idempotency_key: key,
     };
-    let outcome = db::retry_transient(|| async { Ok(db::wallets::post(pool, &posting).await?) }).await?;
+    let outcome =
+        db::retry_transient(|| async { Ok(db::wallets::post(pool, &posting).await?) }).await?;
     let (id, created) = match outcome {
         PostOutcome::Posted(id) => (id, true),
         PostOutcome::Replayed(id) => (id, false),
@@ -107,10 +120,16 @@ pub async fn post(pool: &PgPool, customer_id: i32, direction: Direction, movemen
             ));
         }
         PostOutcome::InsufficientBalance => {
-            return Err(Error::unprocessable("insufficient_balance", "Insufficient wallet balance"));
+            return Err(Error::unprocessable(
+                "insufficient_balance",
+                "Insufficient wallet balance",
+            ));
         }
         PostOutcome::WalletNotFound => return Err(customer_not_found()),
     };
     let transaction = db::wallets::find_transaction(pool, id).await?;
-    Ok(Posted { transaction, created })
+    Ok(Posted {
+        transaction,
+        created,
+    })
 }

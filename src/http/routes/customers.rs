@@ -86,8 +86,18 @@ async fn create_public_customer(
         customer_type: body.customer_type,
         district: body.district,
         address: body.address,
-        code: first_present([body.r#ref, body.referred_by_code, body.referred_by_code_snake, body.referral_code_snake]),
-        channel: first_present([body.referral_channel, body.referred_channel_snake, body.channel, None]),
+        code: first_present([
+            body.r#ref,
+            body.referred_by_code,
+            body.referred_by_code_snake,
+            body.referral_code_snake,
+        ]),
+        channel: first_present([
+            body.referral_channel,
+            body.referred_channel_snake,
+            body.channel,
+            None,
+        ]),
     };
     let customer = signup::sign_up(&state.db, form).await?;
     Ok((StatusCode::CREATED, Json(customer)))

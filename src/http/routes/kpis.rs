@@ -12,7 +12,9 @@ use crate::http::extract::Json;
 
 /// The KPI routes.
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(get_kpis)).routes(routes!(get_dashboard))
+    OpenApiRouter::new()
+        .routes(routes!(get_kpis))
+        .routes(routes!(get_dashboard))
 }
 
 /// The programme's KPIs. Needs `view-mlm-reports`.
@@ -28,7 +30,10 @@ async fn get_kpis(State(state): State<AppState>, principal: Principal) -> Result
 #[utoipa::path(get, path = "/api/loyalty/dashboard", tag = "kpis", security(("bearer" = [])),
     responses((status = 200, body = Dashboard), (status = 401, body = crate::http::error::ErrorBody),
               (status = 403, body = crate::http::error::ErrorBody)))]
-async fn get_dashboard(State(state): State<AppState>, principal: Principal) -> Result<Json<Dashboard>> {
+async fn get_dashboard(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Json<Dashboard>> {
     principal.require(Permission::ViewMlmReports)?;
     Ok(Json(db::kpis::dashboard(&state.db).await?))
 }

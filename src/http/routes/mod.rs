@@ -31,7 +31,10 @@ impl PageParams {
         match self.limit {
             None => Ok(default),
             Some(limit) if (1..=max).contains(&limit) => Ok(limit),
-            Some(_) => Err(Error::bad_request("invalid_query", format!("limit must be between 1 and {max}"))),
+            Some(_) => Err(Error::bad_request(
+                "invalid_query",
+                format!("limit must be between 1 and {max}"),
+            )),
         }
     }
 }

@@ -17,7 +17,9 @@ use crate::service::orders::{self, OrderReport, Recorded};
 
 /// The order routes.
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(put_order)).routes(routes!(post_order_status))
+    OpenApiRouter::new()
+        .routes(routes!(put_order))
+        .routes(routes!(post_order_status))
 }
 
 /// An order after a change.
@@ -99,7 +101,11 @@ async fn put_order(
         sales_order_number: body.sales_order_number,
         created_at: body.created_at,
     };
-    Ok(Json(orders::record(&state.db, order_id, body.status, Some(report)).await?.into()))
+    Ok(Json(
+        orders::record(&state.db, order_id, body.status, Some(report))
+            .await?
+            .into(),
+    ))
 }
 
 /// Moves an existing order to a new status. Needs `manage-mlm-settings`.
@@ -115,13 +121,20 @@ async fn post_order_status(
 ) -> Result<Json<OrderResponse>> {
     principal.require(Permission::ManageMlmSettings)?;
     check_order_id(order_id)?;
-    Ok(Json(orders::record(&state.db, order_id, body.status, None).await?.into()))
+    Ok(Json(
+        orders::record(&state.db, order_id, body.status, None)
+            .await?
+            .into(),
+    ))
 }
 
 fn check_order_id(order_id: i32) -> Result<()> {
     if order_id > 0 {
         Ok(())
     } else {
-        Err(Error::bad_request("invalid_path_parameter", "orderId must be a positive integer"))
+        Err(Error::bad_request(
+            "invalid_path_parameter",
+            "orderId must be a positive integer",
+        ))
     }
 }

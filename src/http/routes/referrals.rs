@@ -43,7 +43,10 @@ pub struct ReferralCodeResponse {
 /// The caller's share code.
 #[utoipa::path(get, path = "/api/loyalty/me/referral-code", tag = "referrals", security(("bearer" = [])),
     responses((status = 200, body = ReferralCodeResponse), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
-async fn get_my_referral_code(State(state): State<AppState>, principal: Principal) -> Result<Json<ReferralCodeResponse>> {
+async fn get_my_referral_code(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Json<ReferralCodeResponse>> {
     let me = principal.own_customer_id(Permission::ShareReferralLink)?;
     let referral_code = referrals::share_code_of(&state.db, me).await?;
     Ok(Json(ReferralCodeResponse { referral_code }))
@@ -74,7 +77,9 @@ async fn list_my_referrals(
 ) -> Result<Json<Vec<ReferralListItem>>> {
     let me = principal.own_customer_id(Permission::ShareReferralLink)?;
     let limit = page.limit(DEFAULT_PAGE, MAX_PAGE)?;
-    Ok(Json(referrals::list(&state.db, me, limit, page.before_id).await?))
+    Ok(Json(
+        referrals::list(&state.db, me, limit, page.before_id).await?,
+    ))
 }
 
 /// A customer's referrals. Needs `view-mlm-reports`.
@@ -89,13 +94,18 @@ async fn list_referrals(
 ) -> Result<Json<Vec<ReferralListItem>>> {
     principal.require(Permission::ViewMlmReports)?;
     let limit = page.limit(DEFAULT_PAGE, MAX_PAGE)?;
-    Ok(Json(referrals::list(&state.db, customer_id, limit, page.before_id).await?))
+    Ok(Json(
+        referrals::list(&state.db, customer_id, limit, page.before_id).await?,
+    ))
 }
 
 /// The caller's referral counts (values are strings, as in TrustCart).
 #[utoipa::path(get, path = "/api/loyalty/me/referrals/stats", tag = "referrals", security(("bearer" = [])),
     responses((status = 200, body = ReferralStats), (status = 401, body = ErrorBody)))]
-async fn get_my_referral_stats(State(state): State<AppState>, principal: Principal) -> Result<Json<ReferralStats>> {
+async fn get_my_referral_stats(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Json<ReferralStats>> {
     let me = principal.own_customer_id(Permission::ShareReferralLink)?;
     Ok(Json(referrals::stats(&state.db, me).await?))
 }
@@ -204,6 +214,12 @@ async fn complete_referral(
 ) -> Result<Json<Referral>> {
     principal.require(Permission::ManageMlmSettings)?;
     let body = body.unwrap_or_default();
-    let referral = referrals::complete(&state.db, referral_id, body.referred_customer_id, body.order_id).await?;
+    let referral = referrals::complete(
+        &state.db,
+        referral_id,
+        body.referred_customer_id,
+        body.order_id,
+    )
+    .await?;
     Ok(Json(referral))
 }

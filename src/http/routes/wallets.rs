@@ -71,12 +71,20 @@ impl CustomerKey {
 /// The caller's own wallet. Needs a customer token.
 #[utoipa::path(get, path = "/api/loyalty/me/wallet", tag = "wallets", security(("bearer" = [])),
     responses((status = 200, body = Wallet), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
-async fn get_my_wallet(State(state): State<AppState>, principal: Principal) -> Result<Json<Wallet>> {
+async fn get_my_wallet(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Json<Wallet>> {
     let me = principal.own_customer_id(Permission::ViewOwnWallet)?;
     // A token of a deleted customer finds no wallet: that is an authentication failure.
     let wallet = db::wallets::find_by_customer(&state.db, me)
         .await?
-        .ok_or_else(|| Error::unauthorized("customer_not_found", "Customer profile not found for current user"))?;
+        .ok_or_else(|| {
+            Error::unauthorized(
+                "customer_not_found",
+                "Customer profile not found for current user",
+            )
+        })?;
     Ok(Json(wallet))
 }
 
@@ -91,7 +99,9 @@ async fn list_my_wallet_transactions(
 ) -> Result<Json<Vec<WalletTransaction>>> {
     let me = principal.own_customer_id(Permission::ViewOwnWallet)?;
     let limit = page.limit(DEFAULT_PAGE, MAX_PAGE)?;
-    Ok(Json(wallets::transactions(&state.db, me, limit, page.before_id).await?))
+    Ok(Json(
+        wallets::transactions(&state.db, me, limit, page.before_id).await?,
+    ))
 }
 
 /// A customer's wallet. Needs `view-mlm-reports`.
@@ -121,7 +131,9 @@ async fn list_wallet_transactions(
     principal.require(Permission::ViewMlmReports)?;
     let customer_id = customer.resolve(&state).await?;
     let limit = page.limit(DEFAULT_PAGE, MAX_PAGE)?;
-    Ok(Json(wallets::transactions(&state.db, customer_id, limit, page.before_id).await?))
+    Ok(Json(
+        wallets::transactions(&state.db, customer_id, limit, page.before_id).await?,
+    ))
 }
 
 /// A credit or debit, as TrustCart's admin sends it.
@@ -187,7 +199,10 @@ async fn move_money(
 ) -> Result<impl IntoResponse> {
     principal.require(Permission::ManageMlmSettings)?;
     let customer_id = customer.resolve(&state).await?;
-    let header_key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let header_key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let idempotency_key = match (body.idempotency_key, header_key) {
         (Some(body_key), Some(header_key)) if body_key != header_key => {
             return Err(Error::invalid_field(
@@ -206,5 +221,9 @@ async fn move_money(
     };
     let posted = wallets::post(&state.db, customer_id, direction, movement).await?;
     let replayed = HeaderValue::from_static(if posted.created { "false" } else { "true" });
-    Ok((StatusCode::CREATED, [(REPLAYED, replayed)], Json(posted.transaction)))
+    Ok((
+        StatusCode::CREATED,
+        [(REPLAYED, replayed)],
+        Json(posted.transaction),
+    ))
 }

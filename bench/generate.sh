@@ -1,0 +1,214 @@
+#!/usr/bin/env bash
+# Loads a synthetic data set for the benchmark into a fresh database.
+#
+#   bench/generate.sh                      # 100,000 customers into bondhu_bench
+#   CUSTOMERS=300000 bench/generate.sh
+#
+# The database is dropped, recreated and migrated by `bondhu migrate` (so the schema is
+# exactly the server's), then filled in batches of customers with generate_series.
+# Every row is a pure function of its id, so two runs with the same knobs produce the
+# same data (timestamps are relative to the moment of generation).
+#
+# Layout (N customers, R of them referred, M = N - R "originals"):
+#   customers 1..M          originals: never referred; every 3rd is a guest; 3 in 4 have
+#                           already-delivered history orders; every 10th has a 50 taka bonus
+#                           credit in its wallet (with its ledger row).
+#   customers M+1..N        referred by original 1 + ((c-M-1)*7919 mod M) (a permutation
+#                           when gcd(7919, M) = 1, so each original refers about one friend
+#                           and concurrent deliveries rarely queue on the same wallet);
+#                           a `registered` referral (id c-M, reward 100 to the referrer,
+#                           0 to the friend) created with the customer, and ONE `pending`
+#                           first order, id PENDING_BASE + c, placed a day after the referral.
+#   Pending orders of customers M+1..M+R/2 are the HTTP pool, the rest the pgbench pool.
+#   Every customer has exactly one wallet (wallet id = customer id).
+#
+# The layout is written to $OUT/dataset.env for bench/run.sh.
+set -euo pipefail
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(dirname "$BENCH_DIR")
+
+# ---- knobs -------------------------------------------------------------------------
+PGHOST=${PGHOST:-127.0.0.1}
+PGPORT=${PGPORT:-5432}
+PGUSER=${PGUSER:-postgres}
+export PGHOST PGPORT PGUSER
+BENCH_DB=${BENCH_DB:-bondhu_bench}
+CUSTOMERS=${CUSTOMERS:-100000}
+# Pending first orders needed in EACH pool (HTTP and pgbench); the referred share grows
+# past one half, and the customer count past CUSTOMERS, when this asks for more.
+ORDERS_PER_POOL=${ORDERS_PER_POOL:-0}
+BATCH=${BATCH:-25000}
+BONDHU_BIN=${BONDHU_BIN:-$ROOT/target/release/bondhu}
+OUT=${OUT:-$BENCH_DIR/out}
+
+PENDING_BASE=100000000   # pending first order of referred customer c: PENDING_BASE + c
+HISTORY_BASE=200000000   # history orders of original c: HISTORY_BASE + 2c (+1)
+
+# ---- sizes ---------------------------------------------------------------------------
+referred=$(( CUSTOMERS / 2 ))
+if (( referred < 2 * ORDERS_PER_POOL )); then referred=$(( 2 * ORDERS_PER_POOL )); fi
+total=$(( CUSTOMERS > 2 * referred ? CUSTOMERS : 2 * referred ))
+originals=$(( total - referred ))
+if (( total >= 50000000 )); then
+    echo "generate.sh: at most 49,999,999 customers (order id layout)" >&2
+    exit 1
+fi
+http_lo=$(( PENDING_BASE + originals + 1 ))
+http_hi=$(( PENDING_BASE + originals + referred / 2 ))
+pgb_lo=$(( http_hi + 1 ))
+pgb_hi=$(( PENDING_BASE + total ))
+
+# ---- helpers -------------------------------------------------------------------------
+psql_db() { psql -X -q -v ON_ERROR_STOP=1 -d "$BENCH_DB" "$@"; }
+
+# progress BAR: draws "[#####.....]  50%  50,000/100,000 customers" in place.
+progress() {
+    local done=$1 all=$2 width=40
+    local filled=$(( done * width / all ))
+    local bar dots
+    printf -v bar '%*s' "$filled" ''
+    printf -v dots '%*s' "$(( width - filled ))" ''
+    printf '\r  [%s%s] %3d%%  %d/%d customers' "${bar// /#}" "${dots// /.}" \
+        $(( done * 100 / all )) "$done" "$all" >&2
+}
+
+# An invite code 'INV' + 8 characters of the server's unambiguous alphabet, a bijection
+# of the referral id (2654435761 is coprime to 30^8), so codes are unique and look random.
+invite_code_sql() {
+    local alphabet='23456789ABCDEFGHJKMNPQRSTVWXYZ' expr="'INV'" k
+    for k in 7 6 5 4 3 2 1 0; do
+        expr+=" || substr('$alphabet', (((\$1 * 2654435761 + 104729) % 656100000000) / (30::bigint ^ $k)::bigint % 30)::int + 1, 1)"
+    done
+    echo "$expr"
+}
+
+started=$SECONDS
+echo "generate: $total customers ($referred referred) into database $BENCH_DB"
+
+# ---- fresh, migrated database -----------------------------------------------------------
+psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "drop database if exists \"$BENCH_DB\" with (force)"
+DATABASE_URL="postgres://$PGUSER@$PGHOST:$PGPORT/$BENCH_DB" RUST_LOG=warn \
+    JWT_SECRET=${JWT_SECRET:-bench-secret-0123456789abcdef0123456789} \
+    "$BONDHU_BIN" migrate >/dev/null
+
+# A session-local helper for the batches (pg_temp functions vanish with the session).
+helper_sql="create function pg_temp.invite_code(bigint) returns text language sql immutable
+            return $(invite_code_sql);"
+
+# ---- batches ----------------------------------------------------------------------------
+# One transaction per batch of customer ids [lo, hi]: customers, wallets, bonus credits,
+# referrals and orders of those customers (referrers always have smaller ids, so they
+# exist already or are in the same batch, inserted first by id order).
+progress 0 "$total"
+for (( lo = 1; lo <= total; lo += BATCH )); do
+    hi=$(( lo + BATCH - 1 < total ? lo + BATCH - 1 : total ))
+    psql_db -v lo="$lo" -v hi="$hi" -v m="$originals" -v pb="$PENDING_BASE" -v hb="$HISTORY_BASE" \
+        -v t0="$(date -u +%FT%TZ)" <<SQL
+$helper_sql
+begin;
+create temp table s on commit drop as
+select c,
+       c > :m as referred,
+       case when c > :m then 1 + ((c - :m - 1)::bigint * 7919) % :m end::int as referrer,
+       c <= :m and c % 3 = 0 as guest,
+       case when c <= :m and c % 10 = 0 then 50 else 0 end as bonus,
+       -- originals joined ~400 days ago, referred friends within the last 60 days
+       case when c > :m then :'t0'::timestamptz - interval '60 days'
+            else :'t0'::timestamptz - interval '400 days' end
+         + ((c::bigint * 37) % 2592000) * interval '1 second' as created
+from generate_series(:lo, :hi) c;
+
+insert into customers (id, name, phone, email, password_hash, is_guest, customer_type, district,
+                       referred_by_customer_id, referred_by_code, referred_channel, referred_at,
+                       referral_campaign_id, created_at, updated_at)
+select c, 'Bench Customer ' || c,
+       -- +8801[3-9]XXXXXXXX, unique per id
+       '+8801' || (3 + c / 100000000 % 7) || lpad((c % 100000000)::text, 8, '0'),
+       case when guest then null else 'c' || c || '@bench.example' end,
+       case when guest then null else '\$argon2id\$v=19\$m=19456,t=2,p=1\$YmVuY2g\$bench-not-a-real-hash' end,
+       guest, 'retail', 'Dhaka', referrer,
+       case when referred then 'REF' || lpad(referrer::text, 6, '0') end,
+       case when referred then 'whatsapp' end,
+       case when referred then created end,
+       case when referred then (select id from referral_campaigns where is_default) end,
+       created, created
+from s order by c;
+
+insert into customer_wallets (id, customer_id, balance, total_earned, total_spent, created_at, updated_at)
+select c, c, bonus, bonus, 0, created, created from s;
+
+insert into wallet_transactions (id, wallet_id, customer_id, idempotency_key, transaction_type, amount,
+                                 source, description, balance_after, created_at)
+select c / 10, c, c, 'bench:bonus:' || c, 'credit', bonus, 'bonus', 'Welcome bonus', bonus, created
+from s where bonus > 0;
+
+insert into customer_referrals (id, referrer_customer_id, referred_customer_id, referral_code,
+                                share_code_used, source_channel, campaign_id, status, reward_type,
+                                reward_amount, referred_reward_amount, created_at)
+select c - :m, referrer, c, pg_temp.invite_code(c - :m), 'REF' || lpad(referrer::text, 6, '0'),
+       'whatsapp', (select id from referral_campaigns where is_default), 'registered', 'wallet',
+       100, 0, created
+from s where referred;
+
+-- the referred friend's first order, pending, placed a day after the referral
+insert into sales_orders (id, sales_order_number, customer_id, status, total_amount, created_at, updated_at)
+select :pb + c, 'SO-' || (:pb + c), c, 'pending', 500 + (c % 50) * 10,
+       created + interval '1 day', created + interval '1 day'
+from s where referred;
+
+-- history: 3 in 4 originals have a delivered order, 1 in 4 a second one
+insert into sales_orders (id, sales_order_number, customer_id, status, total_amount, delivered_at,
+                          created_at, updated_at)
+select :hb + 2 * c + k, 'SO-' || (:hb + 2 * c + k), c, 'delivered', 300 + (c % 70) * 10,
+       created + (10 * k + 13) * interval '1 day', created + (10 * k + 10) * interval '1 day',
+       created + (10 * k + 13) * interval '1 day'
+from s cross join generate_series(0, 1) k
+where not referred and c % 4 <> 0 and (k = 0 or c % 4 = 1);
+commit;
+SQL
+    progress "$hi" "$total"
+done
+echo >&2
+
+# ---- identities, statistics, checkpoint ----------------------------------------------------
+# Rows were inserted with explicit ids: move each identity past them so the server's own
+# inserts (ledger rows, events, new customers) never collide.
+psql_db <<'SQL'
+select setval(pg_get_serial_sequence('customers', 'id'),
+              coalesce((select max(id) from customers), 0) + 1, false);
+select setval(pg_get_serial_sequence('customer_wallets', 'id'),
+              coalesce((select max(id) from customer_wallets), 0) + 1, false);
+select setval(pg_get_serial_sequence('wallet_transactions', 'id'),
+              coalesce((select max(id) from wallet_transactions), 0) + 1, false);
+select setval(pg_get_serial_sequence('customer_referrals', 'id'),
+              coalesce((select max(id) from customer_referrals), 0) + 1, false);
+vacuum (analyze) customers, customer_wallets, wallet_transactions, customer_referrals, sales_orders,
+                 referral_events;
+checkpoint;
+SQL
+
+mkdir -p "$OUT"
+cat >"$OUT/dataset.env" <<EOF
+# written by bench/generate.sh on $(date -u +%FT%TZ)
+BENCH_DB=$BENCH_DB
+DATASET_CUSTOMERS=$total
+DATASET_REFERRED=$referred
+DATASET_ORIGINALS=$originals
+HTTP_ORDER_LO=$http_lo
+HTTP_ORDER_HI=$http_hi
+PGBENCH_ORDER_LO=$pgb_lo
+PGBENCH_ORDER_HI=$pgb_hi
+EOF
+
+psql_db -P footer=off <<'SQL'
+select (select count(*) from customers) as customers,
+       (select count(*) from customer_wallets) as wallets,
+       (select count(*) from customer_referrals where status = 'registered') as registered_referrals,
+       (select count(*) from sales_orders where status = 'pending') as pending_orders,
+       (select count(*) from sales_orders where status = 'delivered') as delivered_orders,
+       (select count(*) from wallet_transactions) as ledger_rows,
+       pg_size_pretty(pg_database_size(current_database())) as db_size;
+SQL
+echo "generate: HTTP pool orders $http_lo..$http_hi, pgbench pool orders $pgb_lo..$pgb_hi"
+echo "generate: done in $(( SECONDS - started )) s"

@@ -1,0 +1,39 @@
+-- wrk script for the wallet read: GET /api/loyalty/me/wallet with a customer token.
+--
+-- TOKENS_FILE holds one customer JWT per line (run.sh makes them with `bondhu token`);
+-- each request picks one of them at random, so the reads spread over those customers.
+-- The requests are built once in init(): request() only picks one.
+--
+-- Environment: TOKENS_FILE.
+
+local threads = {}
+
+function setup(thread)
+   thread:set("tid", #threads)
+   table.insert(threads, thread)
+end
+
+function init(args)
+   math.randomseed(7919 + 104729 * tid)  -- reproducible, different per thread
+   prepared = {}
+   for token in io.lines(os.getenv("TOKENS_FILE")) do
+      if token ~= "" then
+         table.insert(prepared, wrk.format("GET", "/api/loyalty/me/wallet",
+            { ["Authorization"] = "Bearer " .. token }))
+      end
+   end
+   assert(#prepared > 0, "no tokens in TOKENS_FILE")
+end
+
+function request()
+   return prepared[math.random(#prepared)]
+end
+
+function done(summary, latency, requests)
+   local e = summary.errors
+   io.write(string.format(
+      "WRK_RESULT requests=%d duration_us=%d p50_us=%d p99_us=%d mean_us=%d " ..
+      "status_errors=%d socket_errors=%d timeouts=%d built=%d\n",
+      summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+      latency.mean, e.status, e.connect + e.read + e.write, e.timeout, summary.requests))
+end

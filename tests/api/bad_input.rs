@@ -1,0 +1,150 @@
+//! Bad input of every kind gets a JSON 4xx with a code, and changes nothing.
+
+use axum::http::{Method, StatusCode};
+use serde_json::json;
+use sqlx::PgPool;
+
+use crate::helpers::TestApp;
+
+#[sqlx::test(migrator = "bondhu::MIGRATOR")]
+async fn malformed_bodies_are_json_errors(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let admin = app.admin_token();
+    let customer = app.customer("01711600001", None).await;
+    let before = app.snapshot().await;
+
+    let writes = [
+        (
+            Method::POST,
+            format!("/api/loyalty/wallet/{customer}/credit"),
+        ),
+        (
+            Method::POST,
+            format!("/api/loyalty/wallet/{customer}/debit"),
+        ),
+        (Method::POST, "/api/loyalty/referral".to_owned()),
+        (Method::POST, "/api/customers/public".to_owned()),
+        (Method::PUT, "/api/orders/1".to_owned()),
+        (Method::POST, "/api/orders/1/status".to_owned()),
+        (Method::PUT, "/api/loyalty/referral/1/complete".to_owned()),
+    ];
+    for (method, path) in &writes {
+        let cases = [
+            (
+                Some("{\"amount\": 10,"),
+                Some("application/json"),
+                StatusCode::BAD_REQUEST,
+                "malformed_json",
+            ),
+            (
+                Some("not json at all"),
+                Some("application/json"),
+                StatusCode::BAD_REQUEST,
+                "malformed_json",
+            ),
+            (
+                Some("[1, 2, 3]"),
+                Some("application/json"),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_body",
+            ),
+            (
+                Some("{\"amount\": 10}"),
+                Some("text/plain"),
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+            ),
+        ];
+        for (body, content_type, status, code) in cases {
+            let response = app
+                .raw(method.clone(), path, Some(&admin), body, content_type)
+                .await;
+            assert_eq!(
+                response.status, status,
+                "{method} {path} {body:?}: {}",
+                response.body
+            );
+            assert_eq!(
+                response.body["code"], code,
+                "{method} {path} {body:?}: {}",
+                response.body
+            );
+        }
+    }
+
+    // Wrong types in otherwise valid bodies.
+    let typed = [
+        (
+            format!("/api/loyalty/wallet/{customer}/credit"),
+            json!({ "amount": 10, "source": 5, "idempotencyKey": "t" }),
+        ),
+        (
+            format!("/api/loyalty/wallet/{customer}/credit"),
+            json!({ "amount": [10], "source": "bonus", "idempotencyKey": "t" }),
+        ),
+        (
+            format!("/api/loyalty/wallet/{customer}/credit"),
+            json!({ "amount": 10, "source": "bonus", "idempotencyKey": 7 }),
+        ),
+        (
+            "/api/loyalty/referral".to_owned(),
+            json!({ "referrerCustomerId": "one", "referredEmail": "a@b.co" }),
+        ),
+        (
+            "/api/loyalty/referral".to_owned(),
+            json!({ "referrerCustomerId": 1e10, "referredEmail": "a@b.co" }),
+        ),
+        ("/api/orders/1/status".to_owned(), json!({ "status": 3 })),
+        ("/api/orders/1/status".to_owned(), json!({})),
+    ];
+    for (path, body) in typed {
+        let response = app.post(&path, &admin, body.clone()).await;
+        assert_eq!(
+            response.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{path} {body}: {}",
+            response.body
+        );
+        assert_eq!(response.body["code"], "invalid_body");
+    }
+    assert_eq!(app.snapshot().await, before);
+    app.check_invariants().await;
+}
+
+#[sqlx::test(migrator = "bondhu::MIGRATOR")]
+async fn oversized_bodies_unknown_routes_and_methods_are_json(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let admin = app.admin_token();
+    let before = app.snapshot().await;
+
+    let huge = format!(
+        "{{\"phone\": \"01711600011\", \"name\": \"{}\"}}",
+        "x".repeat(5 * 1024 * 1024)
+    );
+    let response = app
+        .raw(
+            Method::POST,
+            "/api/customers/public",
+            None,
+            Some(&huge),
+            Some("application/json"),
+        )
+        .await;
+    response.assert_error(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
+
+    app.get("/api/loyalty/nothing-here", &admin)
+        .await
+        .assert_error(StatusCode::NOT_FOUND, "route_not_found");
+    let wrong_method = app
+        .request(Method::DELETE, "/api/loyalty/kpis", Some(&admin), None)
+        .await;
+    wrong_method.assert_error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
+    let id_overflow = app.get("/api/loyalty/referrals/99999999999", &admin).await;
+    id_overflow.assert_error(StatusCode::BAD_REQUEST, "invalid_path_parameter");
+    let negative = app.get("/api/loyalty/referral-code/-5", &admin).await;
+    negative.assert_error(StatusCode::NOT_FOUND, "customer_not_found");
+    let sql = app.get("/api/loyalty/referrals/1%20OR%201=1", &admin).await;
+    sql.assert_error(StatusCode::BAD_REQUEST, "invalid_path_parameter");
+    assert_eq!(app.snapshot().await, before);
+    app.check_invariants().await;
+}

@@ -1,0 +1,336 @@
+//! The test harness: a router over a test database, typed request helpers, and the ledger
+//! invariants checked at the end of every test.
+
+use std::str::FromStr;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use bondhu::auth::{CUSTOMER_ROLE, JwtKeys, TokenKind};
+use bondhu::config::Config;
+use http_body_util::BodyExt;
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use tower::ServiceExt;
+
+/// The signing secret of every test app.
+pub const TEST_SECRET: &str = "test-secret-test-secret-test-secret";
+
+/// A router over one test database.
+#[derive(Clone)]
+pub struct TestApp {
+    pub router: Router,
+    pub pool: PgPool,
+    pub keys: std::sync::Arc<JwtKeys>,
+}
+
+/// A response: status, headers and parsed JSON body.
+#[derive(Debug)]
+pub struct TestResponse {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub body: Value,
+}
+
+impl TestResponse {
+    /// Asserts the error envelope with `status` and `code`.
+    #[track_caller]
+    pub fn assert_error(&self, status: StatusCode, code: &str) {
+        assert_eq!(self.status, status, "body: {}", self.body);
+        assert_eq!(self.body["code"], code, "body: {}", self.body);
+        assert_eq!(
+            self.body["statusCode"],
+            status.as_u16(),
+            "body: {}",
+            self.body
+        );
+        assert!(self.body["message"].is_string(), "body: {}", self.body);
+    }
+}
+
+/// Exact decimal of a JSON number or numeric string.
+#[track_caller]
+pub fn dec(value: &Value) -> Decimal {
+    let text = match value {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        other => panic!("not a number: {other}"),
+    };
+    Decimal::from_str(&text).unwrap_or_else(|_| panic!("not a decimal: {text}"))
+}
+
+impl TestApp {
+    pub async fn new(pool: PgPool) -> Self {
+        let config = config_with_secret();
+        let state = bondhu::startup::app_state(pool.clone(), config)
+            .await
+            .unwrap();
+        let keys = state.jwt.clone();
+        Self {
+            router: bondhu::http::router(state),
+            pool,
+            keys,
+        }
+    }
+
+    pub fn admin_token(&self) -> String {
+        self.keys
+            .issue(TokenKind::User, 1, "admin", None, None)
+            .unwrap()
+    }
+
+    pub fn staff_token(&self, role: &str) -> String {
+        self.keys
+            .issue(TokenKind::User, 2, role, None, None)
+            .unwrap()
+    }
+
+    pub fn customer_token(&self, id: i32) -> String {
+        self.keys
+            .issue(TokenKind::Customer, id, CUSTOMER_ROLE, None, None)
+            .unwrap()
+    }
+
+    /// Sends a request with an optional bearer token and JSON body.
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> TestResponse {
+        let body = body.map(|b| b.to_string());
+        self.raw(
+            method,
+            path,
+            token,
+            body.as_deref(),
+            Some("application/json"),
+        )
+        .await
+    }
+
+    /// Sends a request with a raw body and content type.
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&str>,
+        content_type: Option<&str>,
+    ) -> TestResponse {
+        let mut builder = Request::builder().method(method).uri(path);
+        if let Some(token) = token {
+            builder = builder.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let request = match body {
+            Some(body) => {
+                if let Some(content_type) = content_type {
+                    builder = builder.header(header::CONTENT_TYPE, content_type);
+                }
+                builder.body(Body::from(body.to_owned())).unwrap()
+            }
+            None => builder.body(Body::empty()).unwrap(),
+        };
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+                panic!(
+                    "non-JSON body ({status}): {}",
+                    String::from_utf8_lossy(&bytes)
+                )
+            })
+        };
+        TestResponse {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> TestResponse {
+        self.request(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> TestResponse {
+        self.request(Method::POST, path, Some(token), Some(body))
+            .await
+    }
+
+    pub async fn put(&self, path: &str, token: &str, body: Value) -> TestResponse {
+        self.request(Method::PUT, path, Some(token), Some(body))
+            .await
+    }
+
+    /// Signs up through the public route; returns the customer's JSON.
+    pub async fn sign_up(&self, body: Value) -> TestResponse {
+        self.request(Method::POST, "/api/customers/public", None, Some(body))
+            .await
+    }
+
+    /// Signs up a customer with phone `01{suffix}` (10 digits after 01 → pass 9 digits) and
+    /// an optional code; returns the id.
+    pub async fn customer(&self, phone: &str, code: Option<&str>) -> i32 {
+        let mut body = json!({ "name": "Test", "phone": phone });
+        if let Some(code) = code {
+            body["ref"] = json!(code);
+        }
+        let response = self.sign_up(body).await;
+        assert_eq!(response.status, StatusCode::CREATED, "{}", response.body);
+        response.body["id"].as_i64().unwrap() as i32
+    }
+
+    /// Records order `order_id` for `customer_id` with `status`.
+    pub async fn order(&self, order_id: i32, customer_id: i32, status: &str) -> TestResponse {
+        let admin = self.admin_token();
+        self.put(
+            &format!("/api/orders/{order_id}"),
+            &admin,
+            json!({ "customerId": customer_id, "status": status, "totalAmount": 1000 }),
+        )
+        .await
+    }
+
+    /// Moves order `order_id` to `status`.
+    pub async fn order_status(&self, order_id: i32, status: &str) -> TestResponse {
+        let admin = self.admin_token();
+        self.post(
+            &format!("/api/orders/{order_id}/status"),
+            &admin,
+            json!({ "status": status }),
+        )
+        .await
+    }
+
+    pub async fn balance(&self, customer_id: i32) -> Decimal {
+        sqlx::query_scalar!(
+            "select balance from customer_wallets where customer_id = $1",
+            customer_id
+        )
+        .fetch_one(&self.pool)
+        .await
+        .unwrap()
+    }
+
+    pub async fn ledger_rows(&self, customer_id: i32) -> i64 {
+        sqlx::query_scalar!(
+            r#"select count(*) as "n!" from wallet_transactions where customer_id = $1"#,
+            customer_id
+        )
+        .fetch_one(&self.pool)
+        .await
+        .unwrap()
+    }
+
+    pub async fn events(&self, event_type: &str) -> i64 {
+        sqlx::query_scalar!(
+            r#"select count(*) as "n!" from referral_events where event_type = $1"#,
+            event_type
+        )
+        .fetch_one(&self.pool)
+        .await
+        .unwrap()
+    }
+
+    /// A digest of every table's contents, to show that a request changed nothing.
+    pub async fn snapshot(&self) -> String {
+        sqlx::query_scalar!(
+            r#"select concat_ws('|',
+                   (select count(*) || ':' || coalesce(max(updated_at)::text, '') from customers),
+                   (select count(*) || ':' || coalesce(sum(balance), 0) || ':' || coalesce(max(updated_at)::text, '') from customer_wallets),
+                   (select count(*) from wallet_transactions),
+                   (select count(*) || ':' || string_agg(status, ',' order by id) from customer_referrals),
+                   (select count(*) || ':' || coalesce(string_agg(status::text || updated_at, ',' order by id), '') from sales_orders),
+                   (select count(*) from referral_events),
+                   (select count(*) from referral_partners),
+                   (select count(*) || ':' || string_agg(updated_at::text, ',' order by id) from referral_campaigns)
+               ) as "digest!""#
+        )
+        .fetch_one(&self.pool)
+        .await
+        .unwrap()
+    }
+
+    /// The ledger invariants, checked at the end of every test:
+    /// - every wallet's balance, total_earned and total_spent equal the sums of its ledger;
+    /// - its newest ledger row's balance_after equals its balance;
+    /// - every completed wallet referral has exactly one ledger credit per rewarded side,
+    ///   and no other referral has any.
+    pub async fn check_invariants(&self) {
+        let drift = sqlx::query!(
+            r#"select w.customer_id, w.balance, w.total_earned, w.total_spent,
+                      coalesce(sum(t.amount) filter (where t.transaction_type = 'credit'), 0) as "credits!",
+                      coalesce(sum(t.amount) filter (where t.transaction_type = 'debit'), 0) as "debits!",
+                      (select t2.balance_after from wallet_transactions t2
+                       where t2.wallet_id = w.id order by t2.id desc limit 1) as last_balance
+               from customer_wallets w
+               left join wallet_transactions t on t.wallet_id = w.id
+               group by w.id"#
+        )
+        .fetch_all(&self.pool)
+        .await
+        .unwrap();
+        for wallet in drift {
+            assert_eq!(
+                wallet.balance,
+                wallet.credits - wallet.debits,
+                "customer {}",
+                wallet.customer_id
+            );
+            assert_eq!(
+                wallet.total_earned, wallet.credits,
+                "customer {}",
+                wallet.customer_id
+            );
+            assert_eq!(
+                wallet.total_spent, wallet.debits,
+                "customer {}",
+                wallet.customer_id
+            );
+            assert_eq!(
+                wallet.last_balance.unwrap_or(Decimal::ZERO),
+                wallet.balance,
+                "customer {}: last balance_after",
+                wallet.customer_id
+            );
+        }
+        let wrong = sqlx::query!(
+            r#"select r.id, r.status,
+                      (select count(*) from wallet_transactions t
+                       where t.source = 'referral' and t.reference_id = r.id) as "credits!",
+                      (case when r.status = 'completed' and r.reward_type = 'wallet'
+                            then (r.reward_amount > 0)::int + (r.referred_reward_amount > 0)::int
+                            else 0 end) as "expected!"
+               from customer_referrals r"#
+        )
+        .fetch_all(&self.pool)
+        .await
+        .unwrap();
+        for referral in wrong {
+            assert_eq!(
+                referral.credits, referral.expected as i64,
+                "referral {} ({}) has {} referral credits",
+                referral.id, referral.status, referral.credits
+            );
+        }
+        let customers_without_wallet = sqlx::query_scalar!(
+            r#"select count(*) as "n!" from customers c
+               where not exists (select 1 from customer_wallets w where w.customer_id = c.id)"#
+        )
+        .fetch_one(&self.pool)
+        .await
+        .unwrap();
+        assert_eq!(customers_without_wallet, 0, "every customer has a wallet");
+    }
+}
+
+/// A configuration for tests: defaults, with a fixed secret.
+pub fn config_with_secret() -> Config {
+    Config::from_lookup(|name| (name == "JWT_SECRET").then(|| TEST_SECRET.to_owned())).unwrap()
+}

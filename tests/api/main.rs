@@ -1,0 +1,15 @@
+//! Integration tests: the real router (and, in `server`, the real server) against a real
+//! PostgreSQL. Each `#[sqlx::test]` gets its own freshly migrated database.
+
+#![expect(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
+
+mod helpers;
+
+mod auth;
+mod bad_input;
+mod customers;
+mod kpis;
+mod orders;
+mod referrals;
+mod server;
+mod wallets;

@@ -1,0 +1,213 @@
+//! Orders from the shop's system, and exactly-once completion under retries and races.
+
+use axum::http::StatusCode;
+use futures::future::join_all;
+use rust_decimal::Decimal;
+use serde_json::json;
+use sqlx::PgPool;
+
+use crate::helpers::{TestApp, dec};
+
+#[sqlx::test(migrator = "bondhu::MIGRATOR")]
+async fn a_hundred_concurrent_identical_deliveries_pay_once(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let referrer = app.customer("01711200001", None).await;
+    let friend = app
+        .customer("01711200002", Some(&format!("REF{referrer}")))
+        .await;
+    app.order(7001, friend, "shipped").await;
+
+    let responses = join_all((0..100).map(|_| {
+        let app = app.clone();
+        tokio::spawn(async move { app.order_status(7001, "delivered").await })
+    }))
+    .await;
+    let mut completions = 0;
+    for response in responses {
+        let response = response.unwrap();
+        assert_eq!(response.status, StatusCode::OK, "{}", response.body);
+        assert_eq!(response.body["status"], "delivered");
+        if response.body["completedReferralId"].is_number() {
+            completions += 1;
+        }
+    }
+    assert_eq!(completions, 1);
+    assert_eq!(app.balance(referrer).await, Decimal::from(100));
+    assert_eq!(app.ledger_rows(referrer).await, 1);
+    assert_eq!(app.events("completed").await, 1);
+    assert_eq!(app.events("reward_credited").await, 1);
+    app.check_invariants().await;
+}
+
+#[sqlx::test(migrator = "bondhu::MIGRATOR")]
+async fn concurrent_upserts_of_a_new_delivered_order_pay_once(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let referrer = app.customer("01711200011", None).await;
+    let friend = app
+        .customer("01711200012", Some(&format!("REF{referrer}")))
+        .await;
+
+    // The order was never seen as pending: the first message about it says delivered.
+    let responses = join_all((0..40).map(|_| {
+        let app = app.clone();
+        tokio::spawn(async move { app.order(7002, friend, "delivered").await })
+    }))
+    .await;
+    for response in responses {
+        let response = response.unwrap();
+        assert_eq!(response.status, StatusCode::OK, "{}", response.body);
+    }
+    assert_eq!(app.balance(referrer).await, Decimal::from(100));
+    assert_eq!(app.events("completed").await, 1);
+    app.check_invariants().await;
+}
+
+#[sqlx::test(migrator = "bondhu::MIGRATOR")]
+async fn two_orders_delivered_at_once_complete_the_referral_once(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let referrer = app.customer("01711200021", None).await;
+    let friend = app
+        .customer("01711200022", Some(&format!("REF{referrer}")))
+        .await;
+    for order in 7100..7110 {
+        app.order(order, friend, "shipped").await;
+    }
+    let responses = join_all((7100..7110).map(|order| {
+        let app = app.clone();
+        tokio::spawn(async move { app.order_status(order, "delivered").await })
+    }))
+    .await;
+    let completions = responses
+        .into_iter()
+        .map(|r| r.unwrap())
+        .filter(|r| {
+            assert_eq!(r.status, StatusCode::OK);
+            r.body["completedReferralId"].is_number()
+        })
+        .count();
+    assert_eq!(completions, 1);
+    assert_eq!(app.balance(referrer).await, Decimal::from(100));
+    app.check_invariants().await;
+}
+
+#[sqlx::test(migrator = "bondhu::MIGRATOR")]
+async fn many_friends_of_one_referrer_delivered_at_once(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let referrer = app.customer("01711200031", None).await;
+    let mut friends = Vec::new();
+    for i in 0..20 {
+        let friend = app
+            .customer(&format!("017112001{i:02}"), Some(&format!("REF{referrer}")))
+            .await;
+        app.order(7200 + i, friend, "in_transit").await;
+        friends.push(7200 + i);
+    }
+    let responses = join_all(friends.iter().map(|&order| {
+        let app = app.clone();
+        tokio::spawn(async move { app.order_status(order, "delivered").await })
+    }))
+    .await;
+    for response in responses {
+        assert_eq!(response.unwrap().status, StatusCode::OK);
+    }
+    assert_eq!(app.balance(referrer).await, Decimal::from(2000));
+    assert_eq!(app.ledger_rows(referrer).await, 20);
+    app.check_invariants().await;
+}
+
+#[sqlx::test(migrator = "bondhu::MIGRATOR")]
+async fn orders_are_recorded_as_the_shop_knows_them(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let admin = app.admin_token();
+    let customer = app.customer("01711200041", None).await;
+    let other = app.customer("01711200042", None).await;
+
+    let created = app
+        .put(
+            "/api/orders/8001",
+            &admin,
+            json!({ "customerId": customer, "status": "Pending", "totalAmount": 1250.75, "salesOrderNumber": "TC-8001", "createdAt": "2026-11-01T10:00:00+06:00" }),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+    assert_eq!(created.body["status"], "pending");
+    assert_eq!(created.body["salesOrderNumber"], "TC-8001");
+    assert_eq!(created.body["createdAt"], "2026-11-01T04:00:00.000Z");
+    assert_eq!(dec(&created.body["totalAmount"]), Decimal::new(125075, 2));
+    assert_eq!(created.body["previousStatus"], json!(null));
+
+    // The customer of an order is set once.
+    let stolen = app
+        .put(
+            "/api/orders/8001",
+            &admin,
+            json!({ "customerId": other, "status": "pending" }),
+        )
+        .await;
+    stolen.assert_error(StatusCode::CONFLICT, "order_customer_conflict");
+    let kept = app
+        .put("/api/orders/8001", &admin, json!({ "status": "confirmed" }))
+        .await;
+    assert_eq!(kept.body["customerId"], customer);
+    assert_eq!(kept.body["salesOrderNumber"], "TC-8001");
+    assert_eq!(kept.body["createdAt"], "2026-11-01T04:00:00.000Z");
+
+    let guest_order = app
+        .put("/api/orders/8002", &admin, json!({ "status": "delivered" }))
+        .await;
+    assert_eq!(guest_order.status, StatusCode::OK);
+    assert_eq!(guest_order.body["customerId"], json!(null));
+    assert!(guest_order.body["deliveredAt"].is_string());
+    assert_eq!(guest_order.body["salesOrderNumber"], "SO-8002");
+
+    let before = app.snapshot().await;
+    app.order_status(9999, "delivered")
+        .await
+        .assert_error(StatusCode::NOT_FOUND, "order_not_found");
+    app.order_status(8001, "teleported")
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body");
+    app.put(
+        "/api/orders/8003",
+        &admin,
+        json!({ "customerId": 424242, "status": "pending" }),
+    )
+    .await
+    .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "customer_not_found");
+    app.put(
+        "/api/orders/8003",
+        &admin,
+        json!({ "status": "pending", "totalAmount": -1 }),
+    )
+    .await
+    .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    app.put(
+        "/api/orders/8003",
+        &admin,
+        json!({ "status": "pending", "totalAmount": 1.001 }),
+    )
+    .await
+    .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    app.put(
+        "/api/orders/8003",
+        &admin,
+        json!({ "status": "pending", "createdAt": "2999-01-01T00:00:00Z" }),
+    )
+    .await
+    .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    app.put(
+        "/api/orders/8003",
+        &admin,
+        json!({ "status": "pending", "discount": 5 }),
+    )
+    .await
+    .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body");
+    app.put("/api/orders/0", &admin, json!({ "status": "pending" }))
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "invalid_path_parameter");
+    app.put("/api/orders/abc", &admin, json!({ "status": "pending" }))
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "invalid_path_parameter");
+    assert_eq!(app.snapshot().await, before);
+    app.check_invariants().await;
+}

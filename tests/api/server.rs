@@ -1,0 +1,171 @@
+//! The real server on a real port: start-up, middleware, the docs, shutdown.
+
+use std::time::Duration;
+
+use bondhu::config::Config;
+use bondhu::startup::Application;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use sqlx::postgres::PgConnectOptions;
+
+use crate::helpers::TEST_SECRET;
+
+/// Starts the server on port 0 against the test's own database.
+async fn spawn(
+    options: &PgConnectOptions,
+) -> (
+    String,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+) {
+    let database = options.get_database().unwrap().to_owned();
+    let base_url = std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| bondhu::config::DEFAULT_DATABASE_URL.into());
+    let (server_part, _) = base_url.rsplit_once('/').unwrap();
+    let url = format!("{server_part}/{database}");
+    let config = Config::from_lookup(|name| match name {
+        "DATABASE_URL" => Some(url.clone()),
+        "PORT" => Some("0".into()),
+        "JWT_SECRET" => Some(TEST_SECRET.into()),
+        _ => None,
+    })
+    .unwrap();
+    let app = Application::build(config).await.unwrap();
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let handle = tokio::spawn(async move {
+        app.run_until_stopped(async {
+            let _ = stopped.await;
+        })
+        .await
+        .unwrap();
+    });
+    (address, stop, handle)
+}
+
+#[sqlx::test(migrator = "bondhu::MIGRATOR")]
+async fn the_server_serves_the_main_path_and_shuts_down(pool: PgPool) {
+    let (base, stop, handle) = spawn(&pool.connect_options()).await;
+    let client = reqwest::Client::new();
+
+    let health: Value = client
+        .get(format!("{base}/healthz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health, json!({ "status": "ok" }));
+    let ready = client.get(format!("{base}/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+    assert!(ready.headers().contains_key("x-request-id"));
+
+    let referrer: Value = client
+        .post(format!("{base}/api/customers/public"))
+        .json(&json!({ "phone": "01711700001", "name": "Rahim" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let referrer_id = referrer["id"].as_i64().unwrap();
+    let friend: Value = client
+        .post(format!("{base}/api/customers/public"))
+        .json(&json!({ "phone": "01711700002", "ref": format!("REF{referrer_id:06}") }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+
+    let admin = bondhu::auth::JwtKeys::new(&TEST_SECRET.to_owned().into())
+        .issue(bondhu::auth::TokenKind::User, 1, "admin", None, None)
+        .unwrap();
+    // 32 concurrent deliveries over real connections.
+    let deliveries = (0..32).map(|_| {
+        let client = client.clone();
+        let (base, admin, friend_id) = (base.clone(), admin.clone(), friend["id"].clone());
+        tokio::spawn(async move {
+            client
+                .put(format!("{base}/api/orders/42"))
+                .bearer_auth(admin)
+                .json(
+                    &json!({ "customerId": friend_id, "status": "delivered", "totalAmount": 990 }),
+                )
+                .send()
+                .await
+                .unwrap()
+                .status()
+        })
+    });
+    for status in futures::future::join_all(deliveries).await {
+        assert_eq!(status.unwrap(), 200);
+    }
+    let wallet: Value = client
+        .get(format!("{base}/api/loyalty/wallet/{referrer_id}"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(wallet["balance"].to_string(), "100.00");
+
+    // The OpenAPI document lists every route; the docs UI is served.
+    let openapi: Value = client
+        .get(format!("{base}/api/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let paths = openapi["paths"].as_object().unwrap();
+    for path in [
+        "/api/loyalty/me/referral-code",
+        "/api/loyalty/referral-code/{customerId}",
+        "/api/loyalty/me/referrals",
+        "/api/loyalty/referrals/{customerId}",
+        "/api/loyalty/me/referrals/stats",
+        "/api/loyalty/referrals/{customerId}/stats",
+        "/api/loyalty/me/referral",
+        "/api/loyalty/referral",
+        "/api/loyalty/referral/{referralId}/complete",
+        "/api/loyalty/me/wallet",
+        "/api/loyalty/me/wallet/transactions",
+        "/api/loyalty/wallet/{customerId}",
+        "/api/loyalty/wallet/{customerId}/transactions",
+        "/api/loyalty/wallet/{customerId}/credit",
+        "/api/loyalty/wallet/{customerId}/debit",
+        "/api/loyalty/kpis",
+        "/api/loyalty/dashboard",
+        "/api/customers/public",
+        "/api/orders/{orderId}",
+        "/api/orders/{orderId}/status",
+        "/healthz",
+        "/readyz",
+    ] {
+        assert!(
+            paths.contains_key(path),
+            "{path} missing from the OpenAPI document"
+        );
+    }
+    let docs = client
+        .get(format!("{base}/api/docs/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(docs.status(), 200);
+    assert!(docs.text().await.unwrap().contains("swagger"));
+
+    drop(client);
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(15), handle)
+        .await
+        .unwrap()
+        .unwrap();
+}
