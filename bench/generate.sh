@@ -174,7 +174,7 @@ echo >&2
 # ---- identities, statistics, checkpoint ----------------------------------------------------
 # Rows were inserted with explicit ids: move each identity past them so the server's own
 # inserts (ledger rows, events, new customers) never collide.
-psql_db <<'SQL'
+psql_db -o /dev/null <<'SQL'
 select setval(pg_get_serial_sequence('customers', 'id'),
               coalesce((select max(id) from customers), 0) + 1, false);
 select setval(pg_get_serial_sequence('customer_wallets', 'id'),
@@ -195,6 +195,8 @@ BENCH_DB=$BENCH_DB
 DATASET_CUSTOMERS=$total
 DATASET_REFERRED=$referred
 DATASET_ORIGINALS=$originals
+PENDING_ORDER_LO=$(( PENDING_BASE + originals + 1 ))
+PENDING_ORDER_HI=$(( PENDING_BASE + total ))
 HTTP_ORDER_LO=$http_lo
 HTTP_ORDER_HI=$http_hi
 PGBENCH_ORDER_LO=$pgb_lo

@@ -35,5 +35,5 @@ function done(summary, latency, requests)
       "WRK_RESULT requests=%d duration_us=%d p50_us=%d p99_us=%d mean_us=%d " ..
       "status_errors=%d socket_errors=%d timeouts=%d built=%d\n",
       summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
-      latency.mean, e.status, e.connect + e.read + e.write, e.timeout, summary.requests))
+      math.floor(latency.mean), e.status, e.connect + e.read + e.write, e.timeout, summary.requests))
 end

@@ -1,0 +1,366 @@
+#!/usr/bin/env bash
+# The Bondhu benchmark, in one command:
+#
+#   bench/run.sh
+#
+# builds the release binary, regenerates the bench database (bench/generate.sh), starts
+# the server on a free loopback port, and measures, at each concurrency in CONCURRENCIES:
+#   (a) POST /api/orders/{id}/status delivered (wrk, one distinct pending order per request)
+#       against pgbench running the server's statement on other pending orders;
+#   (b) GET /api/loyalty/me/wallet (wrk, random among TOKENS customer tokens) against
+#       pgbench running the server's statement for the same customers.
+# It samples the server's RSS, checks the money invariants afterwards, and writes the
+# summary to bench/out/summary.txt (bench/out/ is git-ignored). See bench/README.md.
+set -euo pipefail
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(dirname "$BENCH_DIR")
+
+# ---- knobs -------------------------------------------------------------------------------
+DURATION=${DURATION:-10}                 # seconds per measured run
+CONCURRENCIES=${CONCURRENCIES:-"16 64"}  # HTTP connections = pgbench clients
+WRK_THREADS=${WRK_THREADS:-2}
+PGBENCH_JOBS=${PGBENCH_JOBS:-2}
+TOKENS=${TOKENS:-256}                    # customer tokens for the wallet read
+CUSTOMERS=${CUSTOMERS:-100000}           # at least; grown to fit the order pools
+MAX_DELIVERY_RPS=${MAX_DELIVERY_RPS:-3000}  # order pools are sized for this rate
+SERVER_DB_CONNECTIONS=${SERVER_DB_CONNECTIONS:-16}  # the server's DATABASE_MAX_CONNECTIONS
+BENCH_DB=${BENCH_DB:-bondhu_bench}
+SKIP_BUILD=${SKIP_BUILD:-0}              # 1: use the existing target/release/bondhu
+SKIP_GENERATE=${SKIP_GENERATE:-0}        # 1: reuse the database (only if its pools are unused)
+PGHOST=${PGHOST:-127.0.0.1}
+PGPORT=${PGPORT:-5432}
+PGUSER=${PGUSER:-postgres}
+export PGHOST PGPORT PGUSER BENCH_DB
+
+# Targets: server throughput as a share of pgbench's, and peak memory.
+TARGET_DELIVER=0.75
+TARGET_WALLET=0.35
+TARGET_RSS_MIB=100
+
+OUT=$BENCH_DIR/out
+RUN_DIR=$OUT/last-run                    # raw outputs of this run
+BIN=$ROOT/target/release/bondhu
+export JWT_SECRET=${JWT_SECRET:-bench-secret-0123456789abcdef0123456789}
+DATABASE_URL="postgres://$PGUSER@$PGHOST:$PGPORT/$BENCH_DB"
+export DATABASE_URL
+
+read -r -a concurrencies <<<"$CONCURRENCIES"
+nruns=${#concurrencies[@]}
+
+log() { printf '\n== %s\n' "$*"; }
+die() { echo "run.sh: $*" >&2; exit 1; }
+psql_db() { psql -X -q -v ON_ERROR_STOP=1 -d "$BENCH_DB" "$@"; }
+# value KEY FILE: the value of KEY=... on the WRK_RESULT line of FILE
+value() { grep -o "WRK_RESULT.*" "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
+# fmt_ms MICROSECONDS: as milliseconds with 2 decimals
+fmt_ms() { awk -v us="$1" 'BEGIN { printf "%.2f", us / 1000 }'; }
+
+# ---- tools ---------------------------------------------------------------------------------
+if ! command -v wrk >/dev/null; then
+    log "installing wrk (Debian package)"
+    apt-get update -qq && apt-get install -y -qq wrk >/dev/null
+fi
+for tool in wrk pgbench psql curl jq ss; do
+    command -v "$tool" >/dev/null || die "$tool is required"
+done
+
+started=$SECONDS
+rm -rf "$RUN_DIR"
+mkdir -p "$RUN_DIR"
+
+# ---- build and data ------------------------------------------------------------------------
+if [[ $SKIP_BUILD != 1 ]]; then
+    log "cargo build --release"
+    (cd "$ROOT" && cargo build --release --quiet)
+fi
+[[ -x $BIN ]] || die "$BIN is missing"
+
+# Each pool (HTTP, pgbench) must hold a distinct order for every delivery of every run.
+orders_per_pool=$(( MAX_DELIVERY_RPS * DURATION * nruns ))
+if [[ $SKIP_GENERATE != 1 ]]; then
+    log "generating data"
+    CUSTOMERS=$CUSTOMERS ORDERS_PER_POOL=$orders_per_pool BONDHU_BIN=$BIN OUT=$OUT \
+        "$BENCH_DIR/generate.sh"
+fi
+# shellcheck source=/dev/null
+source "$OUT/dataset.env"
+
+# ---- server --------------------------------------------------------------------------------
+free_port() {
+    local port
+    for port in $(shuf -i 20000-60000 -n 50); do
+        if [[ -z $(ss -Htln "sport = :$port") ]]; then
+            echo "$port"
+            return
+        fi
+    done
+    die "no free port found"
+}
+PORT=$(free_port)
+BASE_URL="http://127.0.0.1:$PORT"
+
+server_pid=""
+sampler_pid=""
+cleanup() {
+    [[ -n $sampler_pid ]] && kill "$sampler_pid" 2>/dev/null || true
+    if [[ -n $server_pid ]]; then
+        kill "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+    fi
+}
+trap cleanup EXIT
+
+log "starting the server on 127.0.0.1:$PORT (DATABASE_MAX_CONNECTIONS=$SERVER_DB_CONNECTIONS)"
+HOST=127.0.0.1 PORT=$PORT RUST_LOG=warn LOG_FORMAT=pretty \
+    DATABASE_MAX_CONNECTIONS=$SERVER_DB_CONNECTIONS \
+    "$BIN" serve >"$RUN_DIR/server.log" 2>&1 &
+server_pid=$!
+for _ in $(seq 100); do
+    curl -fsS "$BASE_URL/healthz" >/dev/null 2>&1 && break
+    kill -0 "$server_pid" 2>/dev/null || die "the server exited; see $RUN_DIR/server.log"
+    sleep 0.1
+done
+curl -fsS "$BASE_URL/healthz" >/dev/null || die "the server did not become healthy"
+
+# RSS sampler: the largest VmRSS seen while the server runs (kB), every 100 ms.
+rss_file=$RUN_DIR/rss_max_kb
+echo 0 >"$rss_file"
+(
+    max=0
+    while kill -0 "$server_pid" 2>/dev/null; do
+        rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$server_pid/status" 2>/dev/null || echo 0)
+        if (( ${rss:-0} > max )); then max=$rss; echo "$max" >"$rss_file"; fi
+        sleep 0.1
+    done
+) &
+sampler_pid=$!
+
+# ---- tokens --------------------------------------------------------------------------------
+log "tokens: 1 admin, $TOKENS customers"
+ADMIN_TOKEN=$("$BIN" token --role admin --id 1)
+export ADMIN_TOKEN
+# Customers 1, 1 + stride, ... spread over originals and referred friends alike.
+stride=$(( DATASET_CUSTOMERS / TOKENS ))
+(( stride >= 1 )) || die "TOKENS must not exceed the number of customers"
+TOKENS_FILE=$RUN_DIR/customer_tokens.txt
+export TOKENS_FILE
+seq 0 $(( TOKENS - 1 )) | awk -v s="$stride" '{ print 1 + $1 * s }' |
+    xargs -P 2 -I{} "$BIN" token --role customer --id {} >"$TOKENS_FILE"
+[[ $(wc -l <"$TOKENS_FILE") -eq $TOKENS ]] || die "could not make $TOKENS customer tokens"
+
+# ---- smoke test: one delivery and one wallet read, checked by hand ---------------------------
+# Delivers the first order of the HTTP pool; the measured HTTP runs start after it.
+smoke_order=$HTTP_ORDER_LO
+status=$(curl -sS -o "$RUN_DIR/smoke_deliver.json" -w '%{http_code}' -X POST \
+    -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' \
+    -d '{"status":"delivered"}' "$BASE_URL/api/orders/$smoke_order/status")
+[[ $status == 200 ]] || die "smoke delivery of order $smoke_order: HTTP $status $(cat "$RUN_DIR/smoke_deliver.json")"
+[[ $(jq -r '.completedReferralId' "$RUN_DIR/smoke_deliver.json") != null ]] ||
+    die "smoke delivery completed no referral: $(cat "$RUN_DIR/smoke_deliver.json")"
+status=$(curl -sS -o "$RUN_DIR/smoke_wallet.json" -w '%{http_code}' \
+    -H "Authorization: Bearer $(head -n 1 "$TOKENS_FILE")" "$BASE_URL/api/loyalty/me/wallet")
+[[ $status == 200 ]] || die "smoke wallet read: HTTP $status $(cat "$RUN_DIR/smoke_wallet.json")"
+echo "smoke test ok: order $smoke_order delivered, referral $(jq -r '.completedReferralId' "$RUN_DIR/smoke_deliver.json") completed; wallet read 200"
+
+# ---- measurement helpers ---------------------------------------------------------------------
+# Each run's order range: pool i of nruns equal slices (the HTTP pool minus the smoke order).
+http_lo=$(( HTTP_ORDER_LO + 1 ))
+http_slice=$(( (HTTP_ORDER_HI - http_lo + 1) / nruns ))
+pgb_slice=$(( (PGBENCH_ORDER_HI - PGBENCH_ORDER_LO + 1) / nruns ))
+
+# pgbench_stats PREFIX: "p50_us p99_us" from pgbench's per-transaction logs (3rd field).
+pgbench_stats() {
+    cat "$1".* | awk '{ print $3 }' | sort -n | awk '
+        { v[NR] = $1 }
+        END {
+            if (NR == 0) { print "0 0"; exit }
+            i50 = int(NR * 0.50); if (i50 < NR * 0.50) i50++
+            i99 = int(NR * 0.99); if (i99 < NR * 0.99) i99++
+            print v[i50], v[i99]
+        }'
+}
+
+# check_deliveries NAME LO HI COUNT: every delivered order in [LO, HI] completed its
+# referral, and at least COUNT (the tool's completed requests) orders were delivered, all
+# distinct. Prints "delivered completed" and fails the run when they disagree.
+check_deliveries() {
+    local name=$1 lo=$2 hi=$3 count=$4 delivered completed
+    read -r delivered completed < <(psql_db -At -F ' ' -c "
+        select count(*),
+               count(*) filter (where exists (
+                   select 1 from customer_referrals r
+                   where r.qualifying_order_id = o.id and r.status = 'completed'))
+        from sales_orders o
+        where o.id between $lo and $hi and o.status = 'delivered'")
+    echo "$name: $count completed requests, $delivered orders delivered, $completed referrals completed"
+    (( delivered == completed )) || die "$name: delivered orders without a completed referral"
+    (( delivered >= count )) || die "$name: fewer orders delivered than transactions (orders reused?)"
+    (( delivered < hi - lo + 1 )) || die "$name: the order pool ran out; raise MAX_DELIVERY_RPS"
+}
+
+# results[] lines: "path conc tool throughput p50_us p99_us"
+results=()
+
+run_wrk() {  # NAME CONC LUA [ENV...]
+    local name=$1 conc=$2 lua=$3
+    shift 3
+    psql_db -c checkpoint
+    env "$@" WRK_THREADS="$WRK_THREADS" wrk -t "$WRK_THREADS" -c "$conc" -d "${DURATION}s" \
+        --timeout 10s -s "$BENCH_DIR/$lua" "$BASE_URL" >"$RUN_DIR/$name.txt" 2>&1 ||
+        die "wrk failed: $(cat "$RUN_DIR/$name.txt")"
+    grep -q WRK_RESULT "$RUN_DIR/$name.txt" || die "no wrk result in $RUN_DIR/$name.txt"
+    local errors
+    errors=$(( $(value status_errors "$RUN_DIR/$name.txt") + $(value socket_errors "$RUN_DIR/$name.txt") \
+        + $(value timeouts "$RUN_DIR/$name.txt") ))
+    if (( errors > 0 )); then
+        die "$name: $errors failed requests (non-2xx, socket errors or timeouts); see $RUN_DIR/$name.txt and server.log"
+    fi
+}
+
+run_pgbench() {  # NAME CONC SCRIPT [-D ...]
+    local name=$1 conc=$2 script=$3
+    shift 3
+    psql_db -c checkpoint
+    pgbench -n -M prepared -c "$conc" -j "$PGBENCH_JOBS" -T "$DURATION" -f "$BENCH_DIR/$script" \
+        -l --log-prefix="$RUN_DIR/$name.log" "$@" "$BENCH_DB" >"$RUN_DIR/$name.txt" 2>&1 ||
+        die "pgbench failed: $(cat "$RUN_DIR/$name.txt")"
+    local failed
+    failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$RUN_DIR/$name.txt")
+    (( ${failed:-0} == 0 )) || die "$name: $failed failed transactions"
+}
+
+wrk_result() {  # PATH CONC NAME: append the wrk run's line to results[]
+    local f=$RUN_DIR/$3.txt requests duration
+    requests=$(value requests "$f")
+    duration=$(value duration_us "$f")
+    results+=("$1 $2 server $(awk -v r="$requests" -v d="$duration" 'BEGIN { printf "%.0f", r / (d / 1e6) }') $(value p50_us "$f") $(value p99_us "$f")")
+}
+
+pgbench_result() {  # PATH CONC NAME
+    local f=$RUN_DIR/$3.txt tps stats
+    tps=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' "$f")
+    stats=$(pgbench_stats "$RUN_DIR/$3.log")
+    results+=("$1 $2 pgbench $(printf '%.0f' "$tps") $stats")
+}
+
+pgbench_count() {  # NAME: transactions processed
+    sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$RUN_DIR/$1.txt"
+}
+
+# ---- (a) the delivered path ------------------------------------------------------------------
+for i in "${!concurrencies[@]}"; do
+    c=${concurrencies[$i]}
+    lo=$(( http_lo + i * http_slice )); hi=$(( lo + http_slice - 1 ))
+    log "deliver c=$c: wrk on orders $lo..$hi (${DURATION}s)"
+    run_wrk "deliver_http_c$c" "$c" deliver.lua ORDER_LO="$lo" ORDER_HI="$hi"
+    check_deliveries "deliver_http_c$c" "$lo" "$hi" "$(value requests "$RUN_DIR/deliver_http_c$c.txt")"
+    wrk_result deliver "$c" "deliver_http_c$c"
+
+    lo=$(( PGBENCH_ORDER_LO + i * pgb_slice )); hi=$(( lo + pgb_slice - 1 ))
+    log "deliver c=$c: pgbench on orders $lo..$hi (${DURATION}s)"
+    run_pgbench "deliver_pgbench_c$c" "$c" deliver.pgbench -D n=0 -D lo="$lo" -D nclients="$c"
+    check_deliveries "deliver_pgbench_c$c" "$lo" "$hi" "$(pgbench_count "deliver_pgbench_c$c")"
+    pgbench_result deliver "$c" "deliver_pgbench_c$c"
+done
+
+# ---- (b) the wallet read ---------------------------------------------------------------------
+log "wallet warm-up (2s, not measured)"
+DURATION=2 run_wrk wallet_warmup "${concurrencies[0]}" wallet.lua
+for c in "${concurrencies[@]}"; do
+    log "wallet c=$c: wrk over $TOKENS customer tokens (${DURATION}s)"
+    run_wrk "wallet_http_c$c" "$c" wallet.lua
+    wrk_result wallet "$c" "wallet_http_c$c"
+
+    log "wallet c=$c: pgbench over the same $TOKENS customers (${DURATION}s)"
+    run_pgbench "wallet_pgbench_c$c" "$c" wallet.pgbench \
+        -D first=1 -D stride="$stride" -D ntokens="$TOKENS"
+    pgbench_result wallet "$c" "wallet_pgbench_c$c"
+done
+
+# ---- memory ------------------------------------------------------------------------------------
+hwm_kb=$(awk '/^VmHWM:/ { print $2 }' "/proc/$server_pid/status")
+rss_kb=$(cat "$rss_file")
+peak_kb=$(( hwm_kb > rss_kb ? hwm_kb : rss_kb ))
+peak_mib=$(awk -v k="$peak_kb" 'BEGIN { printf "%.1f", k / 1024 }')
+grep -v '^\s*$' "$RUN_DIR/server.log" >"$RUN_DIR/server_log_nonempty.txt" || true
+server_log_lines=$(wc -l <"$RUN_DIR/server_log_nonempty.txt")
+cleanup
+server_pid=""
+sampler_pid=""
+
+# ---- invariants --------------------------------------------------------------------------------
+log "invariants"
+invariants=$(psql_db -At -F '|' -v pending_lo="$PENDING_ORDER_LO" -v pending_hi="$PENDING_ORDER_HI" <<'SQL'
+-- 1. every wallet's balance (and totals) equal its posted ledger
+select 'wallets whose balance <> credits - debits', count(*)
+from customer_wallets w
+left join lateral (
+    select coalesce(sum(t.amount) filter (where t.transaction_type = 'credit'), 0) as credits,
+           coalesce(sum(t.amount) filter (where t.transaction_type = 'debit'), 0) as debits
+    from wallet_transactions t where t.wallet_id = w.id and t.status = 'posted') l on true
+where w.balance <> l.credits - l.debits or w.total_earned <> l.credits or w.total_spent <> l.debits;
+-- 2. one referral credit per completed referral (the referred side's reward is 0 here)
+select 'completed referrals', count(*) from customer_referrals where status = 'completed';
+select 'referral wallet credits', count(*) from wallet_transactions
+where source = 'referral' and transaction_type = 'credit';
+select 'completed referrals minus referral credits',
+       (select count(*) from customer_referrals where status = 'completed')
+     - (select count(*) from wallet_transactions where source = 'referral' and transaction_type = 'credit');
+-- 3. no referral credited twice (to the same wallet)
+select 'referrals credited more than once', count(*) from (
+    select reference_id, wallet_id from wallet_transactions
+    where source = 'referral' and transaction_type = 'credit'
+    group by reference_id, wallet_id having count(*) > 1) d;
+select 'delivered first orders without a completed referral', count(*)
+from sales_orders o join customer_referrals r on r.referred_customer_id = o.customer_id
+where o.id between :pending_lo and :pending_hi and o.status = 'delivered' and r.status <> 'completed';
+SQL
+)
+echo "$invariants" | awk -F'|' '{ printf "  %-55s %s\n", $1, $2 }'
+invariants_ok=yes
+while IFS='|' read -r name count; do
+    case $name in
+        "completed referrals"|"referral wallet credits") ;;
+        *) (( count == 0 )) || invariants_ok=NO ;;
+    esac
+done <<<"$invariants"
+
+# ---- summary -----------------------------------------------------------------------------------
+# throughput of PATH CONC TOOL, from results[]
+field() { printf '%s\n' "${results[@]}" | awk -v p="$1" -v c="$2" -v t="$3" -v f="$4" '$1 == p && $2 == c && $3 == t { print $f }'; }
+summary=$OUT/summary.txt
+{
+    echo "Bondhu benchmark  $(date -u +%FT%TZ)"
+    echo "commit $(git -C "$ROOT" rev-parse --short HEAD)$( [[ -n $(git -C "$ROOT" status --porcelain -- src migrations Cargo.toml) ]] && echo ' (+ uncommitted changes)')," \
+         "$(nproc) cores ($(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1)), $(psql -X -At -d "$BENCH_DB" -c 'show server_version' | cut -d' ' -f1)"
+    echo "data: $DATASET_CUSTOMERS customers, $DATASET_REFERRED referred; runs of ${DURATION}s;" \
+         "wrk -t $WRK_THREADS, pgbench -j $PGBENCH_JOBS -M prepared; server pool $SERVER_DB_CONNECTIONS connections"
+    echo "wallet reads: $TOKENS customers (one token each), picked at random per request"
+    echo
+    printf '%-8s %5s | %9s %8s %8s | %9s %8s %8s | %6s %6s %s\n' \
+        path conns 'server/s' 'p50 ms' 'p99 ms' 'pgbench/s' 'p50 ms' 'p99 ms' ratio target ''
+    for path in deliver wallet; do
+        target=$TARGET_DELIVER
+        [[ $path == wallet ]] && target=$TARGET_WALLET
+        for c in "${concurrencies[@]}"; do
+            s=$(field "$path" "$c" server 4); p=$(field "$path" "$c" pgbench 4)
+            ratio=$(awk -v s="$s" -v p="$p" 'BEGIN { printf "%.2f", s / p }')
+            verdict=$(awk -v r="$ratio" -v t="$target" 'BEGIN { print (r >= t) ? "ok" : "BELOW" }')
+            printf '%-8s %5s | %9s %8s %8s | %9s %8s %8s | %6s %6s %s\n' "$path" "$c" \
+                "$s" "$(fmt_ms "$(field "$path" "$c" server 5)")" "$(fmt_ms "$(field "$path" "$c" server 6)")" \
+                "$p" "$(fmt_ms "$(field "$path" "$c" pgbench 5)")" "$(fmt_ms "$(field "$path" "$c" pgbench 6)")" \
+                "$ratio" "$target" "$verdict"
+        done
+    done
+    echo
+    echo "server peak RSS: $peak_mib MiB (target < $TARGET_RSS_MIB MiB:" \
+         "$(awk -v m="$peak_mib" -v t="$TARGET_RSS_MIB" 'BEGIN { print (m < t) ? "ok" : "ABOVE" }'))"
+    echo "invariants: $invariants_ok"
+    echo "$invariants" | awk -F'|' '{ printf "  %-55s %s\n", $1, $2 }'
+    echo "server log lines at RUST_LOG=warn: $server_log_lines (see bench/out/last-run/server.log)"
+    echo "total time: $(( SECONDS - started )) s"
+} | tee "$summary.tmp"
+mv "$summary.tmp" "$summary"
+cp "$summary" "$OUT/summary-$(date -u +%Y%m%dT%H%M%SZ).txt"
+[[ $invariants_ok == yes ]] || die "invariants violated"
