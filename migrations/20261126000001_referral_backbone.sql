@@ -121,6 +121,8 @@ create table sales_orders (
     status             order_status_enum not null default 'pending',
     total_amount       numeric(12,2)     not null default 0,
     delivered_at       timestamptz,
+    -- The referral code typed at checkout, as the shop reported it with the order.
+    referral_code      varchar(50),
     created_at         timestamptz       not null default now(),
     updated_at         timestamptz       not null default now(),
     constraint sales_orders_id_positive check (id > 0),

@@ -192,7 +192,8 @@ create function apply_order_status(
     p_customer_id        integer,
     p_total_amount       numeric,
     p_sales_order_number varchar,
-    p_created_at         timestamptz)
+    p_created_at         timestamptz,
+    p_referral_code      varchar)
 returns table (
     outcome               text,
     previous_status       order_status_enum,
@@ -224,12 +225,13 @@ begin
             return;
         end if;
         insert into sales_orders as o
-            (id, sales_order_number, customer_id, status, total_amount, delivered_at, created_at)
+            (id, sales_order_number, customer_id, status, total_amount, delivered_at, created_at,
+             referral_code)
         values
             (p_order_id, coalesce(p_sales_order_number, 'SO-' || p_order_id), p_customer_id,
              p_status, coalesce(p_total_amount, 0),
              case when order_status_is_success(p_status) then now() end,
-             coalesce(p_created_at, now()))
+             coalesce(p_created_at, now()), p_referral_code)
         on conflict (id) do nothing
         returning o.* into v_order;
         if not found then
@@ -245,6 +247,7 @@ begin
             customer_id        = coalesce(o.customer_id, p_customer_id),
             status             = p_status,
             total_amount       = coalesce(p_total_amount, o.total_amount),
+            referral_code      = coalesce(o.referral_code, p_referral_code),
             delivered_at       = case when order_status_is_success(p_status)
                                       then coalesce(o.delivered_at, now()) else o.delivered_at end,
             updated_at         = now()

@@ -1,12 +1,14 @@
-//! The command line: `bondhu serve` (the default), `bondhu migrate`, `bondhu token`.
+//! The command line: `bondhu serve` (the default), `bondhu migrate`, `bondhu token`,
+//! `bondhu user create`, `bondhu api-key create|revoke`.
 
 use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::auth::{CUSTOMER_ROLE, JwtKeys, TokenKind};
+use crate::auth::{CUSTOMER_ROLE, JwtKeys, TokenKind, api_key, password};
 use crate::config::Config;
+use crate::domain::customer::normalise_email;
 use crate::startup::{self, Application};
 use crate::{db, telemetry};
 
@@ -32,6 +34,48 @@ enum Command {
         #[arg(long, value_enum)]
         role: TokenRole,
         /// The customer id (for `customer`) or staff user id (for `admin`).
+        #[arg(long)]
+        id: i32,
+    },
+    /// Manage staff users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage API keys of machine clients (the shop's order system, courier bridges).
+    #[command(subcommand, name = "api-key")]
+    ApiKey(ApiKeyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Create a staff user. The password is read from standard input (one line), or
+    /// generated and printed when standard input is a terminal or empty.
+    Create {
+        /// Role slug: super-admin, admin, marketing-manager, support-agent or order-desk.
+        #[arg(long)]
+        role: String,
+        /// Login email.
+        #[arg(long)]
+        email: String,
+        /// Display name.
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ApiKeyCommand {
+    /// Create a key and print it once; only its hash is stored.
+    Create {
+        /// What uses the key, e.g. "pathao-bridge".
+        #[arg(long)]
+        name: String,
+        /// Permission slugs granted to the key (repeatable).
+        #[arg(long = "permission", default_value = "edit-sales-orders")]
+        permissions: Vec<String>,
+    },
+    /// Revoke a key by id.
+    Revoke {
+        /// The key's id, as printed when it was created.
         #[arg(long)]
         id: i32,
     },
@@ -108,5 +152,79 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
             println!("{token}");
             Ok(())
         }
+        Command::User(UserCommand::Create { role, email, name }) => {
+            let pool = db::connect(&config).await?;
+            db::migrate(&pool).await?;
+            let email = normalise_email(&email)
+                .ok()
+                .flatten()
+                .context("--email is not an email address")?;
+            let (password, generated) = read_or_generate_password()?;
+            let hash = password::hash(password.clone())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let id = db::users::insert(&pool, &email, name.as_deref(), &hash, &role)
+                .await
+                .context("creating the user (is the email already in use?)")?
+                .with_context(|| format!("there is no role {role:?}"))?;
+            println!("created user {id} ({email}, role {role})");
+            if generated {
+                println!("password: {password}");
+            }
+            Ok(())
+        }
+        Command::ApiKey(ApiKeyCommand::Create { name, permissions }) => {
+            let pool = db::connect(&config).await?;
+            db::migrate(&pool).await?;
+            anyhow::ensure!(!name.trim().is_empty(), "--name must not be empty");
+            let known = db::users::permissions(&pool, &permissions, false).await?;
+            for permission in &permissions {
+                anyhow::ensure!(
+                    known.iter().any(|p| &p.slug == permission),
+                    "unknown permission {permission:?}"
+                );
+            }
+            let key = api_key::generate();
+            let id = db::api_keys::insert(&pool, name.trim(), &key.prefix, &key.hash, &permissions)
+                .await?;
+            println!(
+                "created API key {id} ({name}); send it as the X-Api-Key header. It is shown only now:"
+            );
+            println!("{}", key.key);
+            Ok(())
+        }
+        Command::ApiKey(ApiKeyCommand::Revoke { id }) => {
+            let pool = db::connect(&config).await?;
+            anyhow::ensure!(
+                db::api_keys::revoke(&pool, id).await?,
+                "no active API key {id}"
+            );
+            println!("revoked API key {id}");
+            Ok(())
+        }
     }
+}
+
+/// A password from standard input, or a generated one when there is none.
+fn read_or_generate_password() -> anyhow::Result<(String, bool)> {
+    use std::io::{IsTerminal, Read};
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        let mut input = String::new();
+        stdin.lock().take(1024).read_to_string(&mut input)?;
+        let password = input.lines().next().unwrap_or_default().to_owned();
+        if !password.is_empty() {
+            anyhow::ensure!(
+                password.chars().count() >= crate::service::signup::MIN_PASSWORD_LEN,
+                "the password must be at least {} characters long",
+                crate::service::signup::MIN_PASSWORD_LEN
+            );
+            return Ok((password, false));
+        }
+    }
+    let generated: String = rand::Rng::sample_iter(rand::rng(), &rand::distr::Alphanumeric)
+        .take(20)
+        .map(char::from)
+        .collect();
+    Ok((generated, true))
 }

@@ -40,6 +40,26 @@ pub struct Config {
     pub body_limit_bytes: usize,
     /// Log line format (`LOG_FORMAT`).
     pub log_format: LogFormat,
+    /// Browser origins allowed to call the API, matched exactly (`CORS_ALLOWED_ORIGINS`,
+    /// comma-separated).
+    pub cors_allowed_origins: Vec<String>,
+    /// The shop's public web address (`SHOP_URL`): `/r/:code` redirects to its
+    /// registration page.
+    pub shop_url: String,
+    /// Whether to take the client's address from the last `X-Forwarded-For` hop
+    /// (`TRUST_PROXY_HEADERS`); only behind a proxy that sets it.
+    pub trust_proxy_headers: bool,
+    /// Requests per minute per client address on public routes (`PUBLIC_RATE_LIMIT_PER_MINUTE`).
+    pub public_rate_limit_per_minute: u32,
+    /// Login attempts per minute per client address (`LOGIN_RATE_LIMIT_PER_MINUTE`).
+    pub login_rate_limit_per_minute: u32,
+    /// Failed logins in a row that lock an account (`LOGIN_MAX_FAILURES`).
+    pub login_max_failures: i32,
+    /// How long a locked account stays locked (`LOGIN_LOCKOUT_SECS`).
+    pub login_lockout: Duration,
+    /// How long a token's or API key's account check is reused before the database is
+    /// asked again (`AUTH_CACHE_TTL_SECS`; 0 checks every request).
+    pub auth_cache_ttl: Duration,
 }
 
 /// How log lines are written.
@@ -116,6 +136,22 @@ impl Config {
                 (1024..=16 * 1024 * 1024).contains(n)
             })?,
             log_format: parse(&get, "LOG_FORMAT", LogFormat::Pretty, |_| true)?,
+            cors_allowed_origins: cors_origins(get("CORS_ALLOWED_ORIGINS"))?,
+            shop_url: shop_url(get("SHOP_URL"))?,
+            trust_proxy_headers: parse(&get, "TRUST_PROXY_HEADERS", false, |_| true)?,
+            public_rate_limit_per_minute: parse(&get, "PUBLIC_RATE_LIMIT_PER_MINUTE", 60, |n| {
+                (1..=1_000_000).contains(n)
+            })?,
+            login_rate_limit_per_minute: parse(&get, "LOGIN_RATE_LIMIT_PER_MINUTE", 10, |n| {
+                (1..=1_000_000).contains(n)
+            })?,
+            login_max_failures: parse(&get, "LOGIN_MAX_FAILURES", 5, |n| (1..=100).contains(n))?,
+            login_lockout: Duration::from_secs(parse(&get, "LOGIN_LOCKOUT_SECS", 900, |n| {
+                (1..=86_400).contains(n)
+            })?),
+            auth_cache_ttl: Duration::from_secs(parse(&get, "AUTH_CACHE_TTL_SECS", 5, |n| {
+                *n <= 300
+            })?),
         })
     }
 
@@ -168,7 +204,64 @@ impl fmt::Debug for Config {
             .field("request_timeout", &self.request_timeout)
             .field("body_limit_bytes", &self.body_limit_bytes)
             .field("log_format", &self.log_format)
+            .field("cors_allowed_origins", &self.cors_allowed_origins)
+            .field("shop_url", &self.shop_url)
+            .field("trust_proxy_headers", &self.trust_proxy_headers)
+            .field(
+                "public_rate_limit_per_minute",
+                &self.public_rate_limit_per_minute,
+            )
+            .field(
+                "login_rate_limit_per_minute",
+                &self.login_rate_limit_per_minute,
+            )
+            .field("login_max_failures", &self.login_max_failures)
+            .field("login_lockout", &self.login_lockout)
+            .field("auth_cache_ttl", &self.auth_cache_ttl)
             .finish()
+    }
+}
+
+/// Where the TrustCart frontend runs in development.
+const DEFAULT_ORIGIN: &str = "http://localhost:3000";
+
+/// Exact origins (`scheme://host[:port]`, no path): a prefix match would let
+/// `https://shop.com.evil.example` in (TrustCart's CORS check did).
+fn cors_origins(raw: Option<String>) -> Result<Vec<String>, ConfigError> {
+    let raw = raw.unwrap_or_else(|| DEFAULT_ORIGIN.to_owned());
+    raw.split(',')
+        .map(str::trim)
+        .filter(|origin| !origin.is_empty())
+        .map(|origin| {
+            let valid = (origin.starts_with("http://") || origin.starts_with("https://"))
+                && !origin.ends_with('/')
+                && origin.matches('/').count() == 2
+                && origin.parse::<axum::http::HeaderValue>().is_ok();
+            if valid {
+                Ok(origin.to_owned())
+            } else {
+                Err(ConfigError {
+                    name: "CORS_ALLOWED_ORIGINS",
+                    reason: format!("{origin:?} is not an origin such as https://shop.example"),
+                })
+            }
+        })
+        .collect()
+}
+
+/// The shop's base URL, without a trailing slash.
+fn shop_url(raw: Option<String>) -> Result<String, ConfigError> {
+    let url = raw.unwrap_or_else(|| DEFAULT_ORIGIN.to_owned());
+    let url = url.trim().trim_end_matches('/');
+    if (url.starts_with("http://") || url.starts_with("https://"))
+        && !url.contains(char::is_whitespace)
+    {
+        Ok(url.to_owned())
+    } else {
+        Err(ConfigError {
+            name: "SHOP_URL",
+            reason: "must be an http(s) URL such as https://shop.example".to_owned(),
+        })
     }
 }
 
@@ -216,6 +309,10 @@ mod tests {
         assert_eq!(err.name, "PORT");
         let err = config(&[("DATABASE_MAX_CONNECTIONS", "0")]).unwrap_err();
         assert_eq!(err.name, "DATABASE_MAX_CONNECTIONS");
+        let err = config(&[("CORS_ALLOWED_ORIGINS", "https://shop.example/")]).unwrap_err();
+        assert_eq!(err.name, "CORS_ALLOWED_ORIGINS");
+        let err = config(&[("SHOP_URL", "javascript:alert(1)")]).unwrap_err();
+        assert_eq!(err.name, "SHOP_URL");
         let err = config(&[("JWT_SECRET", "short")]).unwrap_err();
         assert_eq!(err.name, "JWT_SECRET");
         assert!(

@@ -70,6 +70,16 @@ pub enum Error {
     /// 415: the request body is not declared as JSON.
     #[error("The request body must be JSON (Content-Type: application/json)")]
     UnsupportedMediaType,
+    /// 429: too many requests from this client, or too many failed logins.
+    #[error("{message}")]
+    TooManyRequests {
+        /// Machine-readable code.
+        code: &'static str,
+        /// Human-readable explanation.
+        message: Cow<'static, str>,
+        /// When to try again (sent as `Retry-After`).
+        retry_after: std::time::Duration,
+    },
     /// 503: the database is unreachable or saturated; the request changed nothing.
     #[error("the service is temporarily unavailable")]
     Unavailable(#[source] sqlx::Error),
@@ -148,6 +158,7 @@ impl Error {
             Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -160,7 +171,8 @@ impl Error {
             | Self::Unauthorized { code, .. }
             | Self::NotFound { code, .. }
             | Self::Conflict { code, .. }
-            | Self::Unprocessable { code, .. } => code,
+            | Self::Unprocessable { code, .. }
+            | Self::TooManyRequests { code, .. } => code,
             Self::Forbidden { .. } => "forbidden",
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",

@@ -1,7 +1,8 @@
 //! Building and running the server: the same code for `bondhu serve` and for tests.
 
 use std::future::Future;
-use std::sync::Arc;
+use std::net::SocketAddr;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use axum::Router;
@@ -10,7 +11,7 @@ use secrecy::{ExposeSecret, SecretString};
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 
-use crate::auth::{self, JwtKeys};
+use crate::auth;
 use crate::config::{Config, redact_url};
 use crate::db;
 use crate::http::{self, AppState, SHUTDOWN_GRACE};
@@ -22,7 +23,7 @@ const JWT_SECRET_NAME: &str = "jwt_secret";
 pub struct Application {
     listener: TcpListener,
     router: Router,
-    pool: PgPool,
+    state: AppState,
     port: u16,
 }
 
@@ -33,7 +34,7 @@ impl Application {
         tracing::info!(database = %redact_url(config.database_url()), "connecting to PostgreSQL");
         let pool = db::connect(&config).await?;
         db::migrate(&pool).await?;
-        let state = app_state(pool.clone(), config).await?;
+        let state = app_state(pool, config).await?;
         let address = (state.config.host, state.config.port);
         let listener = TcpListener::bind(address)
             .await
@@ -41,8 +42,8 @@ impl Application {
         let port = listener.local_addr()?.port();
         Ok(Self {
             listener,
-            router: http::router(state),
-            pool,
+            router: http::router(state.clone()),
+            state,
             port,
         })
     }
@@ -72,7 +73,19 @@ impl Application {
             }
         });
         tracing::info!(port = self.port, "listening");
-        let serve = axum::serve(listener, self.router).with_graceful_shutdown(shutdown);
+        let limits = self.state.limits.clone();
+        let pruning = tokio::spawn(async move {
+            let mut every_minute = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                every_minute.tick().await;
+                limits.prune();
+            }
+        });
+        // The peer address feeds the per-client rate limits.
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let serve = axum::serve(listener, service).with_graceful_shutdown(shutdown);
         let deadline = async move {
             let _ = stopping_rx.wait_for(|stopping| *stopping).await;
             tokio::time::sleep(SHUTDOWN_GRACE).await;
@@ -81,7 +94,8 @@ impl Application {
             result = serve => result.context("serving HTTP")?,
             () = deadline => tracing::warn!("requests still running after the grace period; stopping anyway"),
         }
-        self.pool.close().await;
+        pruning.abort();
+        self.state.db.close().await;
         Ok(())
     }
 }
@@ -89,11 +103,7 @@ impl Application {
 /// The handlers' state for `pool` and `config`.
 pub async fn app_state(pool: PgPool, config: Config) -> anyhow::Result<AppState> {
     let secret = jwt_secret(&config, &pool).await?;
-    Ok(AppState {
-        db: pool,
-        jwt: Arc::new(JwtKeys::new(&secret)),
-        config: Arc::new(config),
-    })
+    Ok(AppState::new(pool, config, &secret))
 }
 
 /// `JWT_SECRET` if configured; otherwise the secret this installation generated the first

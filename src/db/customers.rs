@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use crate::domain::customer::Customer;
 
-/// The columns of a new customer. Attribution columns are set only when a code matched.
+/// The columns of a new customer. Attribution is recorded separately ([`attribute`]).
 #[derive(Debug, Default)]
 pub struct NewCustomer {
     /// First name.
@@ -25,18 +25,6 @@ pub struct NewCustomer {
     pub district: Option<String>,
     /// Delivery address.
     pub address: Option<String>,
-    /// Attribution to a referring customer.
-    pub referred_by_customer_id: Option<i32>,
-    /// The code that attributed the customer.
-    pub referred_by_code: Option<String>,
-    /// Attribution to a partner.
-    pub referred_by_partner_id: Option<Uuid>,
-    /// The channel the code came through.
-    pub referred_channel: Option<String>,
-    /// When attribution was recorded.
-    pub referred_at: Option<DateTime<Utc>>,
-    /// The campaign the customer's referral carries.
-    pub referral_campaign_id: Option<Uuid>,
 }
 
 /// Inserts a customer and opens their wallet (every customer has exactly one).
@@ -44,10 +32,8 @@ pub async fn insert(conn: &mut PgConnection, new: &NewCustomer) -> sqlx::Result<
     let customer = sqlx::query_as!(
         Customer,
         r#"insert into customers
-               (name, last_name, email, phone, password_hash, is_guest, customer_type, district,
-                address, referred_by_customer_id, referred_by_code, referred_by_partner_id,
-                referred_channel, referred_at, referral_campaign_id)
-           values ($1, $2, $3, $4, $5, $5::text is null, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+               (name, last_name, email, phone, password_hash, is_guest, customer_type, district, address)
+           values ($1, $2, $3, $4, $5, $5::text is null, $6, $7, $8)
            returning id, uuid, name, last_name, email, phone, is_guest, customer_type, district,
                      address, referred_by_customer_id, referred_by_code, referred_by_partner_id,
                      referred_channel, referred_at, referral_campaign_id, created_at, updated_at"#,
@@ -59,12 +45,6 @@ pub async fn insert(conn: &mut PgConnection, new: &NewCustomer) -> sqlx::Result<
         new.customer_type,
         new.district,
         new.address,
-        new.referred_by_customer_id,
-        new.referred_by_code,
-        new.referred_by_partner_id,
-        new.referred_channel,
-        new.referred_at,
-        new.referral_campaign_id,
     )
     .fetch_one(&mut *conn)
     .await?;
@@ -134,4 +114,184 @@ pub async fn id_for_contact(
     )
     .fetch_optional(db)
     .await
+}
+
+/// What login needs to know about a customer account.
+#[derive(Debug)]
+pub struct CustomerLogin {
+    /// Customer id.
+    pub id: i32,
+    /// Email.
+    pub email: Option<String>,
+    /// Phone.
+    pub phone: String,
+    /// First name.
+    pub name: Option<String>,
+    /// Last name.
+    pub last_name: Option<String>,
+    /// argon2id hash; `None` for guests, who cannot log in.
+    pub password_hash: Option<String>,
+    /// Until when the account is locked after failed logins.
+    pub locked_until: Option<DateTime<Utc>>,
+}
+
+/// The live customer with this email or phone.
+pub async fn find_for_login(
+    db: impl PgExecutor<'_>,
+    email: Option<&str>,
+    phone: Option<&str>,
+) -> sqlx::Result<Option<CustomerLogin>> {
+    sqlx::query_as!(
+        CustomerLogin,
+        "select id, email, phone, name, last_name, password_hash, locked_until
+         from customers
+         where not is_deleted and (email = $1 or phone = $2)
+         order by id limit 1",
+        email,
+        phone
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// Counts a failed login; locks the account for `lockout` once `max_failures` is reached.
+pub async fn record_failed_login(
+    db: impl PgExecutor<'_>,
+    id: i32,
+    max_failures: i32,
+    lockout: std::time::Duration,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "update customers
+         set failed_login_count = case when failed_login_count + 1 >= $2 then 0 else failed_login_count + 1 end,
+             locked_until = case when failed_login_count + 1 >= $2 then now() + make_interval(secs => $3) else locked_until end
+         where id = $1",
+        id,
+        max_failures,
+        lockout.as_secs_f64()
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Clears the failure count after a successful login.
+pub async fn record_successful_login(db: impl PgExecutor<'_>, id: i32) -> sqlx::Result<()> {
+    sqlx::query!(
+        "update customers set failed_login_count = 0, locked_until = null
+         where id = $1 and (failed_login_count <> 0 or locked_until is not null)",
+        id
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Live customer `id`.
+pub async fn find(db: impl PgExecutor<'_>, id: i32) -> sqlx::Result<Option<Customer>> {
+    sqlx::query_as!(
+        Customer,
+        "select id, uuid, name, last_name, email, phone, is_guest, customer_type, district, address,
+                referred_by_customer_id, referred_by_code, referred_by_partner_id, referred_channel,
+                referred_at, referral_campaign_id, created_at, updated_at
+         from customers where id = $1 and not is_deleted",
+        id
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// A live customer found by phone, with whether they are a guest (for the guest upgrade).
+#[derive(Debug)]
+pub struct PhoneOwner {
+    /// Customer id.
+    pub id: i32,
+    /// Whether the customer has no password yet.
+    pub is_guest: bool,
+    /// Their email, if any.
+    pub email: Option<String>,
+}
+
+/// The live customer with `phone`, locked for update.
+pub async fn lock_by_phone(
+    db: impl PgExecutor<'_>,
+    phone: &str,
+) -> sqlx::Result<Option<PhoneOwner>> {
+    sqlx::query_as!(
+        PhoneOwner,
+        "select id, is_guest, email from customers where phone = $1 and not is_deleted for update",
+        phone
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// Turns guest `id` into an account: password, and the details given (kept where not given).
+pub async fn upgrade_guest(
+    db: impl PgExecutor<'_>,
+    id: i32,
+    new: &NewCustomer,
+) -> sqlx::Result<Customer> {
+    sqlx::query_as!(
+        Customer,
+        "update customers
+         set password_hash = $2, is_guest = false,
+             name = coalesce($3, name), last_name = coalesce($4, last_name), email = coalesce($5, email),
+             customer_type = coalesce($6, customer_type), district = coalesce($7, district),
+             address = coalesce($8, address), updated_at = now()
+         where id = $1 and is_guest
+         returning id, uuid, name, last_name, email, phone, is_guest, customer_type, district, address,
+                   referred_by_customer_id, referred_by_code, referred_by_partner_id, referred_channel,
+                   referred_at, referral_campaign_id, created_at, updated_at",
+        id,
+        new.password_hash,
+        new.name,
+        new.last_name,
+        new.email,
+        new.customer_type,
+        new.district,
+        new.address,
+    )
+    .fetch_one(db)
+    .await
+}
+
+/// Attribution to record on a customer who has none yet.
+#[derive(Debug, Default)]
+pub struct Attribution {
+    /// The referring customer.
+    pub referred_by_customer_id: Option<i32>,
+    /// The code, canonical spelling.
+    pub referred_by_code: Option<String>,
+    /// The partner.
+    pub referred_by_partner_id: Option<Uuid>,
+    /// The channel.
+    pub referred_channel: String,
+    /// The campaign the referral carries.
+    pub referral_campaign_id: Option<Uuid>,
+}
+
+/// Records attribution on customer `id` unless they already have some (first touch wins).
+/// Returns whether it was recorded.
+pub async fn attribute(
+    db: impl PgExecutor<'_>,
+    id: i32,
+    attribution: &Attribution,
+) -> sqlx::Result<bool> {
+    let updated = sqlx::query!(
+        "update customers
+         set referred_by_customer_id = $2, referred_by_code = $3, referred_by_partner_id = $4,
+             referred_channel = $5, referred_at = now(), referral_campaign_id = $6, updated_at = now()
+         where id = $1 and referred_by_code is null and referred_by_customer_id is null
+           and referred_by_partner_id is null",
+        id,
+        attribution.referred_by_customer_id,
+        attribution.referred_by_code,
+        attribution.referred_by_partner_id,
+        attribution.referred_channel,
+        attribution.referral_campaign_id,
+    )
+    .execute(db)
+    .await?;
+    Ok(updated.rows_affected() == 1)
 }

@@ -5,6 +5,7 @@
 //! hold the transaction. The money core is in SQL functions (see `migrations/`); the
 //! functions here call them and translate their outcomes.
 
+pub mod api_keys;
 pub mod customers;
 pub mod events;
 pub mod kpis;
@@ -12,6 +13,7 @@ pub mod orders;
 pub mod partners;
 pub mod referrals;
 pub mod secrets;
+pub mod users;
 pub mod wallets;
 
 use std::future::Future;

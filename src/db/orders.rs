@@ -23,6 +23,8 @@ pub struct OrderChange<'a> {
     pub sales_order_number: Option<&'a str>,
     /// When the order was placed (used when the order is first recorded).
     pub created_at: Option<DateTime<Utc>>,
+    /// The referral code typed at checkout (kept once set).
+    pub referral_code: Option<&'a str>,
 }
 
 /// What recording a change did.
@@ -57,7 +59,7 @@ pub async fn apply(
                   order_id, order_number, order_customer_id,
                   order_status as "order_status: OrderStatus",
                   order_total_amount, order_delivered_at, order_created_at, order_updated_at
-           from apply_order_status($1, $2, $3, $4, $5, $6, $7)"#,
+           from apply_order_status($1, $2, $3, $4, $5, $6, $7, $8)"#,
         change.order_id,
         change.status as OrderStatus,
         change.upsert,
@@ -65,6 +67,7 @@ pub async fn apply(
         change.total_amount,
         change.sales_order_number,
         change.created_at,
+        change.referral_code,
     )
     .fetch_one(db)
     .await?;

@@ -1,5 +1,6 @@
 //! Referrals, campaigns' terms and the referral statistics.
 
+use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
@@ -54,6 +55,8 @@ pub struct NewReferral<'a> {
     pub source_channel: Option<&'a str>,
     /// The campaign's terms, or `None` when no campaign is running (nothing is promised).
     pub terms: Option<&'a CampaignTerms>,
+    /// When the referral counts as made (now, unless it came with an earlier order).
+    pub created_at: Option<DateTime<Utc>>,
 }
 
 /// Creates a referral with a fresh invite code: `registered` when the referred customer is
@@ -72,9 +75,10 @@ pub async fn insert(conn: &mut PgConnection, new: &NewReferral<'_>) -> sqlx::Res
             r#"insert into customer_referrals
                    (referrer_customer_id, referred_customer_id, referred_email, referred_phone,
                     referral_code, share_code_used, source_channel, campaign_id, status,
-                    reward_type, reward_amount, referred_reward_amount)
+                    reward_type, reward_amount, referred_reward_amount, created_at)
                values ($1, $2, $3, $4, $5, $6, $7, $8, $9,
-                       coalesce($10, 'wallet'), coalesce($11::numeric, 0), coalesce($12::numeric, 0))
+                       coalesce($10, 'wallet'), coalesce($11::numeric, 0), coalesce($12::numeric, 0),
+                       coalesce($13, now()))
                on conflict on constraint customer_referrals_referral_code_key do nothing
                returning *"#,
             new.referrer_customer_id,
@@ -89,6 +93,7 @@ pub async fn insert(conn: &mut PgConnection, new: &NewReferral<'_>) -> sqlx::Res
             new.terms.map(|t| t.reward_type.as_str()),
             new.terms.map(|t| t.referrer_amount),
             new.terms.map(|t| t.referred_amount),
+            new.created_at,
         )
         .fetch_optional(&mut *conn)
         .await?;
@@ -116,6 +121,23 @@ pub async fn claim_invite(
         invite_code,
         referred_customer_id,
         channel,
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// The pending, unclaimed invitation with this code, locked until the transaction ends
+/// (so that whoever matched it can claim it).
+pub async fn find_pending_invite(
+    db: impl PgExecutor<'_>,
+    invite_code: &str,
+) -> sqlx::Result<Option<Referral>> {
+    sqlx::query_as!(
+        Referral,
+        "select * from customer_referrals
+         where referral_code = $1 and status = 'pending' and referred_customer_id is null
+         for update",
+        invite_code
     )
     .fetch_optional(db)
     .await

@@ -14,8 +14,9 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use super::AppState;
-use crate::auth::Principal;
+use crate::auth::{Principal, TokenKind};
 use crate::error::Error;
+use crate::service;
 
 /// A JSON body (request or response).
 ///
@@ -102,11 +103,25 @@ pub struct Query<T>(pub T);
 impl FromRequestParts<AppState> for Principal {
     type Rejection = Error;
 
-    /// Reads `Authorization: Bearer <token>` and verifies the token.
+    /// Reads `X-Api-Key: <key>` (machine clients) or `Authorization: Bearer <token>`,
+    /// verifies it and checks the account behind it.
     async fn from_request_parts(
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        if let Some(key) = parts.headers.get("x-api-key") {
+            let key = key
+                .to_str()
+                .map_err(|_| Error::unauthorized("invalid_api_key", "The API key is not valid"))?;
+            let principal =
+                service::auth::resolve_api_key(&state.db, &state.principals, key).await?;
+            if let Principal::ApiKey { id, .. } = &principal {
+                tracing::Span::current()
+                    .record("user.kind", "api_key")
+                    .record("user.id", id);
+            }
+            return Ok(principal);
+        }
         let header = parts
             .headers
             .get(AUTHORIZATION)
@@ -122,14 +137,15 @@ impl FromRequestParts<AppState> for Principal {
             .ok_or_else(|| {
                 Error::unauthorized("unauthenticated", "Use Authorization: Bearer <token>")
             })?;
-        let principal = state.jwt.verify(token)?;
-        let (kind, id) = match &principal {
-            Principal::Customer { id } => ("customer", *id),
-            Principal::Staff { id, .. } => ("staff", *id),
+        let subject = state.jwt.verify(token)?;
+        let principal = service::auth::resolve_token(&state.db, &state.principals, subject).await?;
+        let kind = match subject.kind {
+            TokenKind::Customer => "customer",
+            TokenKind::User => "staff",
         };
         tracing::Span::current()
             .record("user.kind", kind)
-            .record("user.id", id);
+            .record("user.id", subject.id);
         Ok(principal)
     }
 }

@@ -8,6 +8,7 @@
 pub mod error;
 pub mod extract;
 pub mod openapi;
+pub mod rate_limit;
 pub mod routes;
 
 use std::sync::Arc;
@@ -16,20 +17,23 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
-use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use sqlx::PgPool;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::auth::JwtKeys;
+use crate::auth::cache::PrincipalCache;
 use crate::config::Config;
 use crate::error::Error;
 use error::ErrorBody;
+use rate_limit::RateLimits;
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -38,8 +42,25 @@ pub struct AppState {
     pub db: PgPool,
     /// Token signing and verification.
     pub jwt: Arc<JwtKeys>,
+    /// Recent account checks of tokens and API keys.
+    pub principals: Arc<PrincipalCache>,
+    /// Per-client limits on public routes.
+    pub limits: Arc<RateLimits>,
     /// The configuration.
     pub config: Arc<Config>,
+}
+
+impl AppState {
+    /// The state for `pool`, `config` and the JWT signing `secret`.
+    pub fn new(db: PgPool, config: Config, secret: &secrecy::SecretString) -> Self {
+        Self {
+            db,
+            jwt: Arc::new(JwtKeys::new(secret)),
+            principals: Arc::new(PrincipalCache::new(config.auth_cache_ttl)),
+            limits: Arc::new(RateLimits::new(&config)),
+            config: Arc::new(config),
+        }
+    }
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -48,9 +69,12 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub fn router(state: AppState) -> Router {
     let request_timeout = state.config.request_timeout;
     let body_limit = state.config.body_limit_bytes;
+    let cors = cors(&state.config);
     let (api, openapi) = OpenApiRouter::with_openapi(openapi::base())
         .merge(routes::health::router())
+        .merge(routes::auth::router())
         .merge(routes::customers::router())
+        .merge(routes::codes::router())
         .merge(routes::referrals::router())
         .merge(routes::wallets::router())
         .merge(routes::kpis::router())
@@ -69,6 +93,7 @@ pub fn router(state: AppState) -> Router {
         })
         .with_state(state)
         .layer(middleware::from_fn(json_error_backstop))
+        .layer(cors)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -109,6 +134,40 @@ pub fn router(state: AppState) -> Router {
                 ),
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+/// Browsers may call the API from the configured origins only, matched exactly.
+fn cors(config: &Config) -> CorsLayer {
+    let origins: Vec<HeaderValue> = config
+        .cors_allowed_origins
+        .iter()
+        .filter_map(|origin| origin.parse().ok())
+        .collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_credentials(true)
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::DELETE,
+            Method::PATCH,
+            Method::OPTIONS,
+        ])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            header::ACCEPT,
+            header::ORIGIN,
+            HeaderName::from_static("x-requested-with"),
+            HeaderName::from_static("idempotency-key"),
+        ])
+        .expose_headers([
+            REQUEST_ID,
+            header::RETRY_AFTER,
+            HeaderName::from_static("idempotent-replayed"),
+        ])
+        .max_age(Duration::from_secs(600))
 }
 
 /// Gives a JSON envelope to error responses that middleware produced without a body

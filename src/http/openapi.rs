@@ -3,7 +3,7 @@
 
 use axum::Router;
 use axum::routing::get;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -23,6 +23,7 @@ use super::extract::Json;
     modifiers(&BearerAuth),
     components(schemas(super::error::ErrorBody)),
     tags(
+        (name = "auth", description = "Login and the caller's identity"),
         (name = "referrals", description = "Share codes, invitations and referral completion"),
         (name = "wallets", description = "Wallets and their ledger"),
         (name = "kpis", description = "Programme KPIs for the admin dashboard"),
@@ -33,22 +34,25 @@ use super::extract::Json;
 )]
 struct ApiDoc;
 
+/// Adds the two ways to authenticate: a bearer JWT and a machine client's `X-Api-Key`.
 struct BearerAuth;
 
 impl Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        openapi
-            .components
-            .get_or_insert_with(Default::default)
-            .add_security_scheme(
-                "bearer",
-                SecurityScheme::Http(
-                    HttpBuilder::new()
-                        .scheme(HttpAuthScheme::Bearer)
-                        .bearer_format("JWT")
-                        .build(),
-                ),
-            );
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-Api-Key"))),
+        );
     }
 }
 

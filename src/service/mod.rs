@@ -2,6 +2,8 @@
 //! SQL in [`crate::db`] and turns outcomes into [`crate::error::Error`]s. HTTP handlers
 //! (TrustCart-compatible or not) are thin wrappers around these.
 
+pub mod attribution;
+pub mod auth;
 pub mod orders;
 pub mod referrals;
 pub mod signup;

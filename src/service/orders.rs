@@ -6,8 +6,10 @@ use sqlx::PgPool;
 
 use crate::db;
 use crate::db::orders::{OrderChange, OrderOutcome};
+use crate::domain::channel::Channel;
 use crate::domain::order::{Order, OrderStatus};
 use crate::error::{Error, Result};
+use crate::service::attribution;
 
 /// How far in the future an order's `createdAt` may be (clock skew between systems).
 const MAX_CLOCK_SKEW: Duration = Duration::minutes(5);
@@ -23,6 +25,8 @@ pub struct OrderReport {
     pub sales_order_number: Option<String>,
     /// When it was placed.
     pub created_at: Option<DateTime<Utc>>,
+    /// A referral or partner code typed at checkout.
+    pub referral_code: Option<String>,
 }
 
 /// The order after a change, and the referral it completed.
@@ -81,6 +85,20 @@ pub async fn record(
             "must not be in the future",
         ));
     }
+    let referral_code = report
+        .referral_code
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty());
+    if referral_code.is_some_and(|c| c.chars().count() > 50) {
+        return Err(Error::invalid_field(
+            "referralCode",
+            "must be at most 50 characters",
+        ));
+    }
+    if let (Some(code), Some(customer_id)) = (referral_code, report.customer_id) {
+        attribute_checkout_code(pool, customer_id, code, report.created_at).await?;
+    }
     let change = OrderChange {
         order_id,
         status,
@@ -89,6 +107,7 @@ pub async fn record(
         total_amount: report.total_amount,
         sales_order_number: number,
         created_at: report.created_at,
+        referral_code,
     };
     let outcome =
         db::retry_transient(|| async { Ok(db::orders::apply(pool, &change).await?) }).await?;
@@ -117,4 +136,37 @@ pub async fn record(
             "This order already belongs to another customer",
         )),
     }
+}
+
+/// Attributes the order's customer to the code typed at checkout, if they have no
+/// attribution yet. It commits before the order is recorded, so that an order reported as
+/// delivered at once can complete the referral it creates; a retry finds the customer
+/// attributed and changes nothing.
+async fn attribute_checkout_code(
+    pool: &PgPool,
+    customer_id: i32,
+    code: &str,
+    placed_at: Option<DateTime<Utc>>,
+) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    let customer = db::customers::find_contact(&mut *tx, customer_id)
+        .await?
+        .ok_or_else(|| Error::unprocessable("customer_not_found", "Customer not found"))?;
+    attribution::attribute(
+        &mut tx,
+        attribution::Customer {
+            id: customer.id,
+            phone: &customer.phone,
+            email: customer.email.as_deref(),
+        },
+        attribution::Capture {
+            code,
+            raw_channel: None,
+            default_channel: Channel::Checkout,
+            at: placed_at,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }

@@ -105,6 +105,7 @@ pub async fn invite(
                 "share_link"
             }),
             terms: terms.as_ref(),
+            created_at: None,
         },
     )
     .await?;

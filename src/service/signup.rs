@@ -1,22 +1,16 @@
-//! Signing up (or checking out as a guest) with a referral code: the one place where a
-//! code turns into attribution.
+//! Signing up, or checking out as a guest, possibly with a referral code.
 
 use std::collections::BTreeMap;
 
-use argon2::Argon2;
-use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
-use chrono::Utc;
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgPool;
 
 use crate::db;
 use crate::db::customers::NewCustomer;
-use crate::db::events::NewEvent;
-use crate::db::referrals::NewReferral;
 use crate::domain::channel::Channel;
 use crate::domain::customer::{Customer, normalise_email};
 use crate::domain::phone::Phone;
-use crate::domain::referral_code::{parse_invite_code, parse_share_code, share_code};
 use crate::error::{Error, Result};
+use crate::service::attribution;
 
 /// Shortest accepted password.
 pub const MIN_PASSWORD_LEN: usize = 8;
@@ -50,20 +44,9 @@ pub struct SignupForm {
     pub channel: Option<String>,
 }
 
-/// What a code turned out to be.
-enum CodeMatch {
-    /// An active partner's code.
-    Partner { id: uuid::Uuid, code: String },
-    /// A live customer's share code.
-    Share { referrer_id: i32 },
-    /// A pending invitation's code.
-    Invite { code: String },
-    /// Nothing we know.
-    Unknown { reason: &'static str },
-}
-
-/// Creates a customer (an account with a password, or a guest) and records where they
-/// came from. Attribution never blocks signup: an unknown code is logged and ignored.
+/// Creates a customer (an account with a password, or a guest), or turns a guest into an
+/// account, and records where they came from. Attribution never blocks signup: an
+/// unknown code is logged and ignored.
 pub async fn sign_up(pool: &PgPool, form: SignupForm) -> Result<Customer> {
     let mut errors: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
     let phone = match form
@@ -128,7 +111,7 @@ pub async fn sign_up(pool: &PgPool, form: SignupForm) -> Result<Customer> {
     };
 
     let password_hash = match password {
-        Some(password) => Some(hash_password(password).await?),
+        Some(password) => Some(crate::auth::password::hash(password).await?),
         None => None,
     };
     let code = form
@@ -139,21 +122,7 @@ pub async fn sign_up(pool: &PgPool, form: SignupForm) -> Result<Customer> {
         .channel
         .map(|c| c.trim().to_owned())
         .filter(|c| !c.is_empty());
-    let channel = raw_channel
-        .as_deref()
-        .map_or(Channel::Web, Channel::parse_lenient);
-
-    let mut tx = pool.begin().await?;
-    let matched = match &code {
-        Some(code) => Some(match_code(&mut tx, code).await?),
-        None => None,
-    };
-    let terms = match matched {
-        Some(CodeMatch::Share { .. }) => db::referrals::default_campaign_terms(&mut *tx).await?,
-        _ => None,
-    };
-
-    let mut new = NewCustomer {
+    let new = NewCustomer {
         name,
         last_name,
         email,
@@ -162,41 +131,55 @@ pub async fn sign_up(pool: &PgPool, form: SignupForm) -> Result<Customer> {
         customer_type,
         district,
         address,
-        ..NewCustomer::default()
     };
-    let attributed = !matches!(matched, None | Some(CodeMatch::Unknown { .. }));
-    if attributed {
-        new.referred_channel = Some(channel.as_str().to_owned());
-        new.referred_at = Some(Utc::now());
-    }
-    match &matched {
-        Some(CodeMatch::Partner { id, code }) => {
-            new.referred_by_partner_id = Some(*id);
-            new.referred_by_code = Some(code.clone());
-        }
-        Some(CodeMatch::Share { referrer_id }) => {
-            new.referred_by_customer_id = Some(*referrer_id);
-            new.referred_by_code = Some(share_code(*referrer_id));
-            new.referral_campaign_id = terms.as_ref().map(|t| t.campaign_id);
-        }
-        Some(CodeMatch::Invite { code }) => new.referred_by_code = Some(code.clone()),
-        None | Some(CodeMatch::Unknown { .. }) => {}
-    }
-    let customer = db::customers::insert(&mut tx, &new).await?;
 
-    let payload = raw_channel
-        .filter(|_| channel == Channel::Other)
-        .map(|raw| serde_json::json!({ "rawChannel": truncate(&raw, 50) }));
-    record_attribution(
-        &mut tx,
-        &customer,
-        matched,
-        code.as_deref(),
-        channel,
-        terms.as_ref(),
-        payload,
-    )
-    .await?;
+    let mut tx = pool.begin().await?;
+    let customer = match db::customers::lock_by_phone(&mut *tx, &new.phone).await? {
+        None => db::customers::insert(&mut tx, &new).await?,
+        // A guest (who checked out without an account) registers: the same customer, now
+        // with a password. Their orders, wallet and attribution stay theirs.
+        Some(owner) if owner.is_guest && new.password_hash.is_some() => {
+            if owner.email.is_some() && new.email.is_some() && owner.email != new.email {
+                return Err(Error::conflict(
+                    "guest_email_mismatch",
+                    "This phone number belongs to a guest with another email address",
+                ));
+            }
+            db::customers::upgrade_guest(&mut *tx, owner.id, &new).await?
+        }
+        Some(_) => {
+            return Err(Error::conflict(
+                "phone_taken",
+                "Phone number already exists",
+            ));
+        }
+    };
+    if let Some(code) = &code {
+        attribution::attribute(
+            &mut tx,
+            attribution::Customer {
+                id: customer.id,
+                phone: &customer.phone,
+                email: customer.email.as_deref(),
+            },
+            attribution::Capture {
+                code,
+                raw_channel: raw_channel.as_deref(),
+                default_channel: Channel::Web,
+                at: None,
+            },
+        )
+        .await?;
+    }
+    // Re-read: attribution may have filled the customer's referral columns.
+    let customer = db::customers::find(&mut *tx, customer.id)
+        .await?
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "customer {} vanished inside its own transaction",
+                customer.id
+            )
+        })?;
     tx.commit().await?;
 
     tracing::info!(
@@ -206,161 +189,4 @@ pub async fn sign_up(pool: &PgPool, form: SignupForm) -> Result<Customer> {
         "customer signed up"
     );
     Ok(customer)
-}
-
-/// Decides what a typed code is. A partner code wins over a share code.
-async fn match_code(conn: &mut PgConnection, code: &str) -> Result<CodeMatch> {
-    if let Some(partner) = db::partners::find_active_by_code(&mut *conn, code).await? {
-        return Ok(CodeMatch::Partner {
-            id: partner.id,
-            code: partner.code,
-        });
-    }
-    if let Some(referrer_id) = parse_share_code(code) {
-        return Ok(if db::customers::exists(&mut *conn, referrer_id).await? {
-            CodeMatch::Share { referrer_id }
-        } else {
-            CodeMatch::Unknown {
-                reason: "referrer_not_found",
-            }
-        });
-    }
-    if let Some(invite) = parse_invite_code(code) {
-        return Ok(CodeMatch::Invite { code: invite });
-    }
-    Ok(CodeMatch::Unknown {
-        reason: "no_such_code",
-    })
-}
-
-/// Writes the referral (for share and invite codes) and the attribution event.
-async fn record_attribution(
-    conn: &mut PgConnection,
-    customer: &Customer,
-    matched: Option<CodeMatch>,
-    typed_code: Option<&str>,
-    channel: Channel,
-    terms: Option<&db::referrals::CampaignTerms>,
-    extra: Option<serde_json::Value>,
-) -> Result<()> {
-    let channel_name = channel.as_str();
-    let event = match matched {
-        None => return Ok(()),
-        Some(CodeMatch::Share { referrer_id }) => {
-            let referral = db::referrals::insert(
-                conn,
-                &NewReferral {
-                    referrer_customer_id: referrer_id,
-                    referred_customer_id: Some(customer.id),
-                    referred_email: customer.email.as_deref(),
-                    referred_phone: Some(&customer.phone),
-                    share_code_used: typed_code,
-                    source_channel: Some(channel_name),
-                    terms,
-                },
-            )
-            .await?;
-            registered_event(&referral, extra)
-        }
-        Some(CodeMatch::Invite { code }) => {
-            match db::referrals::claim_invite(&mut *conn, &code, customer.id, channel_name).await? {
-                Some(referral) => registered_event(&referral, extra),
-                None => unknown_code_event(customer.id, typed_code, "invite_not_pending", extra),
-            }
-        }
-        Some(CodeMatch::Partner { code, .. }) => OwnedEvent {
-            event_type: "partner_attributed",
-            referral_id: None,
-            referrer_customer_id: None,
-            referred_customer_id: Some(customer.id),
-            code: None,
-            partner_code: Some(code),
-            payload: extra,
-        },
-        Some(CodeMatch::Unknown { reason }) => {
-            unknown_code_event(customer.id, typed_code, reason, extra)
-        }
-    };
-    db::events::record(
-        &mut *conn,
-        NewEvent {
-            event_type: event.event_type,
-            referral_id: event.referral_id,
-            referrer_customer_id: event.referrer_customer_id,
-            referred_customer_id: event.referred_customer_id,
-            share_code_used: event.code.as_deref(),
-            partner_code: event.partner_code.as_deref(),
-            source_channel: Some(channel_name),
-            payload: event.payload,
-            ..NewEvent::default()
-        },
-    )
-    .await?;
-    Ok(())
-}
-
-/// An event whose strings are owned, built before it is written.
-struct OwnedEvent {
-    event_type: &'static str,
-    referral_id: Option<i32>,
-    referrer_customer_id: Option<i32>,
-    referred_customer_id: Option<i32>,
-    code: Option<String>,
-    partner_code: Option<String>,
-    payload: Option<serde_json::Value>,
-}
-
-fn registered_event(
-    referral: &crate::domain::referral::Referral,
-    payload: Option<serde_json::Value>,
-) -> OwnedEvent {
-    let mut payload = payload.unwrap_or_else(|| serde_json::json!({}));
-    payload["campaignId"] = serde_json::json!(referral.campaign_id);
-    OwnedEvent {
-        event_type: "registered",
-        referral_id: Some(referral.id),
-        referrer_customer_id: Some(referral.referrer_customer_id),
-        referred_customer_id: referral.referred_customer_id,
-        code: referral.share_code_used.clone(),
-        partner_code: None,
-        payload: Some(payload),
-    }
-}
-
-fn unknown_code_event(
-    customer_id: i32,
-    typed_code: Option<&str>,
-    reason: &str,
-    payload: Option<serde_json::Value>,
-) -> OwnedEvent {
-    let mut payload = payload.unwrap_or_else(|| serde_json::json!({}));
-    payload["reason"] = serde_json::json!(reason);
-    OwnedEvent {
-        event_type: "unknown_code",
-        referral_id: None,
-        referrer_customer_id: None,
-        referred_customer_id: Some(customer_id),
-        code: typed_code.map(|c| truncate(c, 50)),
-        partner_code: None,
-        payload: Some(payload),
-    }
-}
-
-fn truncate(s: &str, max_chars: usize) -> String {
-    s.chars().take(max_chars).collect()
-}
-
-/// Hashes a password with argon2id on the blocking pool: it takes tens of milliseconds
-/// of CPU, which must not stall the async workers.
-async fn hash_password(password: String) -> Result<String> {
-    tokio::task::spawn_blocking(move || {
-        let salt = SaltString::generate(&mut OsRng);
-        Argon2::default()
-            .hash_password(password.as_bytes(), &salt)
-            .map(|hash| hash.to_string())
-            .map_err(|e| anyhow::anyhow!("hashing a password: {e}"))
-    })
-    .await
-    .map_err(|e| anyhow::anyhow!("password hashing task failed: {e}"))?
-    .map_err(Error::Internal)
 }

@@ -6,64 +6,97 @@ use bondhu::auth::{JwtKeys, TokenKind};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::helpers::TestApp;
+use crate::helpers::{STAFF_ROLES, TestApp};
 
-/// Every `/api/loyalty` and `/api/orders` route of this issue, with a valid body.
-fn protected_routes(customer: i32, referral: i64) -> Vec<(Method, String, Option<Value>)> {
+/// The permission a staff route needs.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Needs {
+    Reports,
+    Settings,
+    Orders,
+}
+
+/// Every staff route, with a valid body and the permission it needs.
+fn staff_routes(customer: i32, referral: i64) -> Vec<(Method, String, Option<Value>, Needs)> {
     let credit = json!({ "amount": 1, "source": "bonus", "idempotencyKey": "matrix" });
     vec![
         (
             Method::GET,
             format!("/api/loyalty/referral-code/{customer}"),
             None,
+            Needs::Reports,
         ),
         (
             Method::GET,
             format!("/api/loyalty/referrals/{customer}"),
             None,
+            Needs::Reports,
         ),
         (
             Method::GET,
             format!("/api/loyalty/referrals/{customer}/stats"),
             None,
+            Needs::Reports,
+        ),
+        (
+            Method::GET,
+            format!("/api/loyalty/wallet/{customer}"),
+            None,
+            Needs::Reports,
+        ),
+        (
+            Method::GET,
+            format!("/api/loyalty/wallet/{customer}/transactions"),
+            None,
+            Needs::Reports,
+        ),
+        (
+            Method::GET,
+            "/api/loyalty/kpis".into(),
+            None,
+            Needs::Reports,
+        ),
+        (
+            Method::GET,
+            "/api/loyalty/dashboard".into(),
+            None,
+            Needs::Reports,
         ),
         (
             Method::POST,
             "/api/loyalty/referral".into(),
             Some(json!({ "referrerCustomerId": customer, "referredEmail": "m@example.com" })),
+            Needs::Settings,
         ),
         (
             Method::PUT,
             format!("/api/loyalty/referral/{referral}/complete"),
             Some(json!({})),
-        ),
-        (Method::GET, format!("/api/loyalty/wallet/{customer}"), None),
-        (
-            Method::GET,
-            format!("/api/loyalty/wallet/{customer}/transactions"),
-            None,
+            Needs::Settings,
         ),
         (
             Method::POST,
             format!("/api/loyalty/wallet/{customer}/credit"),
             Some(credit.clone()),
+            Needs::Settings,
         ),
         (
             Method::POST,
             format!("/api/loyalty/wallet/{customer}/debit"),
             Some(credit),
+            Needs::Settings,
         ),
-        (Method::GET, "/api/loyalty/kpis".into(), None),
-        (Method::GET, "/api/loyalty/dashboard".into(), None),
         (
             Method::PUT,
             "/api/orders/1".into(),
             Some(json!({ "status": "pending" })),
+            Needs::Orders,
         ),
         (
             Method::POST,
             "/api/orders/1/status".into(),
             Some(json!({ "status": "pending" })),
+            Needs::Orders,
         ),
     ]
 }
@@ -80,7 +113,19 @@ fn self_service_routes() -> Vec<(Method, &'static str, Option<Value>)> {
         ),
         (Method::GET, "/api/loyalty/me/wallet", None),
         (Method::GET, "/api/loyalty/me/wallet/transactions", None),
+        (Method::GET, "/api/customers/me", None),
     ]
+}
+
+/// Which seeded role holds which permission (see the identity migration).
+fn role_passes(role: &str, needs: Needs) -> bool {
+    match role {
+        "admin" | "super-admin" => true,
+        "marketing-manager" => matches!(needs, Needs::Reports | Needs::Settings),
+        "support-agent" => needs == Needs::Reports,
+        "order-desk" => needs == Needs::Orders,
+        _ => false,
+    }
 }
 
 #[sqlx::test(migrator = "bondhu::MIGRATOR")]
@@ -94,18 +139,25 @@ async fn the_authorisation_matrix(pool: PgPool) {
         .fetch_one(&app.pool)
         .await
         .unwrap();
-
     let owner_token = app.customer_token(owner);
     let other_token = app.customer_token(other);
-    let clerk = app.staff_token("support-agent");
-    let admin = app.admin_token();
-    let super_admin = app.staff_token("super-admin");
+    let key = bondhu::auth::api_key::generate();
+    bondhu::db::api_keys::insert(
+        &app.pool,
+        "courier",
+        &key.prefix,
+        &key.hash,
+        &["edit-sales-orders".to_owned()],
+    )
+    .await
+    .unwrap();
 
-    for (method, path, body) in protected_routes(owner, referral) {
+    let mut results = Vec::new();
+    for (method, path, body, needs) in staff_routes(owner, referral) {
         let before = app.snapshot().await;
         let anonymous = app.request(method.clone(), &path, None, body.clone()).await;
         anonymous.assert_error(StatusCode::UNAUTHORIZED, "unauthenticated");
-        // A customer, even the one the route names, gets no admin route.
+        // A customer, even the one the route names, gets no staff route.
         for token in [&owner_token, &other_token] {
             let response = app
                 .request(method.clone(), &path, Some(token), body.clone())
@@ -118,37 +170,69 @@ async fn the_authorisation_matrix(pool: PgPool) {
                     .starts_with("Missing required permission: ")
             );
         }
-        let response = app
-            .request(method.clone(), &path, Some(&clerk), body.clone())
-            .await;
-        response.assert_error(StatusCode::FORBIDDEN, "forbidden");
-        assert_eq!(
-            app.snapshot().await,
-            before,
-            "{method} {path} changed data without permission"
-        );
-
-        for token in [&admin, &super_admin] {
+        for role in STAFF_ROLES.iter().filter(|role| !role_passes(role, needs)) {
             let response = app
-                .request(method.clone(), &path, Some(token), body.clone())
+                .request(
+                    method.clone(),
+                    &path,
+                    Some(&app.staff_token(role)),
+                    body.clone(),
+                )
+                .await;
+            response.assert_error(StatusCode::FORBIDDEN, "forbidden");
+        }
+        let with_key = app
+            .raw_with_api_key(method.clone(), &path, &key.key, body.clone())
+            .await;
+        if needs != Needs::Orders {
+            with_key.assert_error(StatusCode::FORBIDDEN, "forbidden");
+        }
+        if needs != Needs::Orders {
+            assert_eq!(
+                app.snapshot().await,
+                before,
+                "{method} {path} changed data without permission"
+            );
+        } else {
+            assert!(
+                with_key.status.is_success(),
+                "{method} {path} with the API key: {}",
+                with_key.body
+            );
+        }
+
+        for role in STAFF_ROLES.iter().filter(|role| role_passes(role, needs)) {
+            let response = app
+                .request(
+                    method.clone(),
+                    &path,
+                    Some(&app.staff_token(role)),
+                    body.clone(),
+                )
                 .await;
             assert!(
                 response.status.is_success() || response.status == StatusCode::CONFLICT,
-                "{method} {path}: {} {}",
+                "{role}: {method} {path}: {} {}",
                 response.status,
                 response.body
             );
+            results.push(format!("{role} {method} {path}"));
         }
     }
+    assert!(results.len() > 20);
 
     for (method, path, body) in self_service_routes() {
         let anonymous = app.request(method.clone(), path, None, body.clone()).await;
         anonymous.assert_error(StatusCode::UNAUTHORIZED, "unauthenticated");
-        // Staff have no customer account behind /me.
+        // Staff and machines have no customer account behind /me.
         let staff = app
-            .request(method.clone(), path, Some(&admin), body.clone())
+            .request(method.clone(), path, Some(&app.admin_token()), body.clone())
             .await;
         staff.assert_error(StatusCode::FORBIDDEN, "forbidden");
+        let machine = app
+            .raw_with_api_key(method.clone(), path, &key.key, body.clone())
+            .await;
+        machine.assert_error(StatusCode::FORBIDDEN, "forbidden");
         let mine = app
             .request(method.clone(), path, Some(&owner_token), body.clone())
             .await;
@@ -175,6 +259,8 @@ async fn the_authorisation_matrix(pool: PgPool) {
     );
     let their_wallet = app.get("/api/loyalty/me/wallet", &other_token).await;
     assert_eq!(their_wallet.body["customerId"], other);
+    let their_profile = app.get("/api/customers/me", &other_token).await;
+    assert_eq!(their_profile.body["id"], other);
     app.check_invariants().await;
 }
 
@@ -215,7 +301,12 @@ async fn bad_tokens_are_401_json(pool: PgPool) {
         .await;
     basic.assert_error(StatusCode::UNAUTHORIZED, "unauthenticated");
 
-    // A deleted customer's token no longer reaches their wallet.
+    // A deleted customer's token, and an inactive staff user's, stop working.
+    let token = app.customer_token(customer);
+    assert_eq!(
+        app.get("/api/loyalty/me/wallet", &token).await.status,
+        StatusCode::OK
+    );
     sqlx::query!(
         "update customers set is_deleted = true where id = $1",
         customer
@@ -223,8 +314,28 @@ async fn bad_tokens_are_401_json(pool: PgPool) {
     .execute(&app.pool)
     .await
     .unwrap();
-    app.get("/api/loyalty/me/wallet", &app.customer_token(customer))
+    app.get("/api/loyalty/me/wallet", &token)
         .await
-        .assert_error(StatusCode::UNAUTHORIZED, "customer_not_found");
+        .assert_error(StatusCode::UNAUTHORIZED, "account_unavailable");
+    let support = app.staff_token("support-agent");
+    assert_eq!(
+        app.get("/api/loyalty/kpis", &support).await.status,
+        StatusCode::OK
+    );
+    sqlx::query!("update users set status = 'inactive' where email = 'support-agent@staff.test'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    app.get("/api/loyalty/kpis", &support)
+        .await
+        .assert_error(StatusCode::UNAUTHORIZED, "account_unavailable");
+    // A token naming a staff user that never existed is refused too.
+    let ghost = app
+        .keys
+        .issue(TokenKind::User, 999, "admin", None, None)
+        .unwrap();
+    app.get("/api/loyalty/kpis", &ghost)
+        .await
+        .assert_error(StatusCode::UNAUTHORIZED, "account_unavailable");
     app.check_invariants().await;
 }

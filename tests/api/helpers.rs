@@ -23,7 +23,18 @@ pub struct TestApp {
     pub router: Router,
     pub pool: PgPool,
     pub keys: std::sync::Arc<JwtKeys>,
+    /// A staff user for each seeded role: (role slug, user id).
+    pub staff: Vec<(String, i32)>,
 }
+
+/// Roles seeded by the migrations, each given one staff user by the harness.
+pub const STAFF_ROLES: [&str; 5] = [
+    "admin",
+    "super-admin",
+    "marketing-manager",
+    "support-agent",
+    "order-desk",
+];
 
 /// A response: status, headers and parsed JSON body.
 #[derive(Debug)]
@@ -62,27 +73,46 @@ pub fn dec(value: &Value) -> Decimal {
 
 impl TestApp {
     pub async fn new(pool: PgPool) -> Self {
-        let config = config_with_secret();
+        Self::with_config(pool, config_with_secret()).await
+    }
+
+    pub async fn with_config(pool: PgPool, config: Config) -> Self {
         let state = bondhu::startup::app_state(pool.clone(), config)
             .await
             .unwrap();
         let keys = state.jwt.clone();
+        let mut staff = Vec::new();
+        for role in STAFF_ROLES {
+            // Staff in these tests never log in, so the hash is a placeholder.
+            let email = format!("{role}@staff.test");
+            let id = bondhu::db::users::insert(&pool, &email, Some(role), "$argon2id$unused", role)
+                .await
+                .unwrap()
+                .unwrap();
+            staff.push((role.to_owned(), id));
+        }
         Self {
             router: bondhu::http::router(state),
             pool,
             keys,
+            staff,
         }
     }
 
     pub fn admin_token(&self) -> String {
-        self.keys
-            .issue(TokenKind::User, 1, "admin", None, None)
-            .unwrap()
+        self.staff_token("admin")
     }
 
+    /// A token of the harness's staff user with `role`.
     pub fn staff_token(&self, role: &str) -> String {
+        let id = self
+            .staff
+            .iter()
+            .find(|(r, _)| r == role)
+            .map(|(_, id)| *id)
+            .unwrap();
         self.keys
-            .issue(TokenKind::User, 2, role, None, None)
+            .issue(TokenKind::User, id, role, None, None)
             .unwrap()
     }
 
@@ -133,6 +163,33 @@ impl TestApp {
             }
             None => builder.body(Body::empty()).unwrap(),
         };
+        self.send(request).await
+    }
+
+    /// Sends a request authenticated by an API key.
+    pub async fn raw_with_api_key(
+        &self,
+        method: Method,
+        path: &str,
+        key: &str,
+        body: Option<Value>,
+    ) -> TestResponse {
+        let mut builder = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("x-api-key", key);
+        let body = match body {
+            Some(body) => {
+                builder = builder.header(header::CONTENT_TYPE, "application/json");
+                Body::from(body.to_string())
+            }
+            None => Body::empty(),
+        };
+        self.send(builder.body(body).unwrap()).await
+    }
+
+    /// Sends a prepared request.
+    pub async fn send(&self, request: Request<Body>) -> TestResponse {
         let response = self.router.clone().oneshot(request).await.unwrap();
         let status = response.status();
         let headers = response.headers().clone();
@@ -330,7 +387,24 @@ impl TestApp {
     }
 }
 
-/// A configuration for tests: defaults, with a fixed secret.
+/// A configuration for tests: defaults, with a fixed secret, account checks on every
+/// request (no cache), and rate limits out of the way (tests that test them set their own).
 pub fn config_with_secret() -> Config {
-    Config::from_lookup(|name| (name == "JWT_SECRET").then(|| TEST_SECRET.to_owned())).unwrap()
+    test_config(&[])
+}
+
+/// The test configuration with some variables overridden.
+pub fn test_config(overrides: &[(&str, &str)]) -> Config {
+    let defaults = [
+        ("JWT_SECRET", TEST_SECRET),
+        ("AUTH_CACHE_TTL_SECS", "0"),
+        ("PUBLIC_RATE_LIMIT_PER_MINUTE", "100000"),
+        ("LOGIN_RATE_LIMIT_PER_MINUTE", "100000"),
+    ];
+    let vars: std::collections::HashMap<String, String> = defaults
+        .iter()
+        .chain(overrides)
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Config::from_lookup(|name| vars.get(name).cloned()).unwrap()
 }

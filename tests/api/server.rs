@@ -81,8 +81,13 @@ async fn the_server_serves_the_main_path_and_shuts_down(pool: PgPool) {
         .await
         .unwrap();
 
+    let admin_id =
+        bondhu::db::users::insert(&pool, "ops@staff.test", None, "$argon2id$unused", "admin")
+            .await
+            .unwrap()
+            .unwrap();
     let admin = bondhu::auth::JwtKeys::new(&TEST_SECRET.to_owned().into())
-        .issue(bondhu::auth::TokenKind::User, 1, "admin", None, None)
+        .issue(bondhu::auth::TokenKind::User, admin_id, "admin", None, None)
         .unwrap();
     // 32 concurrent deliveries over real connections.
     let deliveries = (0..32).map(|_| {

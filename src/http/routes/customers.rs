@@ -2,19 +2,27 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::domain::customer::Customer;
-use crate::error::Result;
+use crate::auth::{Permission, Principal};
+use crate::db;
+use crate::domain::customer::{Customer, normalise_email};
+use crate::domain::phone::Phone;
+use crate::error::{Error, Result};
 use crate::http::AppState;
 use crate::http::error::ErrorBody;
-use crate::http::extract::Json;
+use crate::http::extract::{Json, Query};
+use crate::http::rate_limit::PublicRateLimit;
 use crate::service::signup::{self, SignupForm};
 
 /// The customer routes.
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(create_public_customer))
+    OpenApiRouter::new()
+        .routes(routes!(create_public_customer))
+        .routes(routes!(get_my_customer))
+        .routes(routes!(lookup_customer))
 }
 
 /// What TrustCart's register and checkout pages send. Only these fields are read; anything
@@ -74,6 +82,7 @@ fn first_present(values: [Option<String>; 4]) -> Option<String> {
               (status = 409, body = ErrorBody, description = "phone_taken or email_taken"),
               (status = 422, body = ErrorBody)))]
 async fn create_public_customer(
+    _limit: PublicRateLimit,
     State(state): State<AppState>,
     Json(body): Json<PublicSignupRequest>,
 ) -> Result<(StatusCode, Json<Customer>)> {
@@ -101,4 +110,72 @@ async fn create_public_customer(
     };
     let customer = signup::sign_up(&state.db, form).await?;
     Ok((StatusCode::CREATED, Json(customer)))
+}
+
+/// The caller's own customer record.
+#[utoipa::path(get, path = "/api/customers/me", tag = "customers", security(("bearer" = [])),
+    responses((status = 200, body = Customer), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn get_my_customer(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Json<Customer>> {
+    let me = principal.own_customer_id(Permission::ViewOwnWallet)?;
+    let customer = db::customers::find(&state.db, me).await?.ok_or_else(|| {
+        Error::unauthorized(
+            "account_unavailable",
+            "This account no longer exists or is inactive",
+        )
+    })?;
+    Ok(Json(customer))
+}
+
+/// `?phone=&email=`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LookupParams {
+    /// A Bangladeshi mobile number, in any common spelling.
+    phone: Option<String>,
+    /// An email address.
+    email: Option<String>,
+}
+
+/// Whether a customer exists.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct LookupResponse {
+    /// The customer's id, or `null`.
+    id: Option<i32>,
+}
+
+/// Finds a customer by phone or email, as TrustCart's checkout does before creating a
+/// guest. Public and rate-limited per client (it tells whether a number is registered).
+#[utoipa::path(get, path = "/api/customers/lookup", tag = "customers", params(LookupParams),
+    responses((status = 200, body = LookupResponse), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
+async fn lookup_customer(
+    _limit: PublicRateLimit,
+    State(state): State<AppState>,
+    Query(params): Query<LookupParams>,
+) -> Result<Json<LookupResponse>> {
+    let phone = match params
+        .phone
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
+        Some(raw) => {
+            Some(Phone::parse(raw).map_err(|e| Error::invalid_field("phone", e.to_string()))?)
+        }
+        None => None,
+    };
+    let email = normalise_email(params.email.as_deref().unwrap_or_default())
+        .map_err(|e| Error::invalid_field("email", e.to_string()))?;
+    if phone.is_none() && email.is_none() {
+        return Err(Error::invalid_field("phone", "give a phone or an email"));
+    }
+    let id = db::customers::id_for_contact(
+        &state.db,
+        phone.as_ref().map(Phone::as_str),
+        email.as_deref(),
+    )
+    .await?;
+    Ok(Json(LookupResponse { id }))
 }

@@ -1,6 +1,8 @@
 //! One module per resource. TrustCart-compatible handlers keep TrustCart's paths, methods
 //! and JSON keys; every handler only parses, authorises and calls [`crate::service`].
 
+pub mod auth;
+pub mod codes;
 pub mod customers;
 pub mod health;
 pub mod kpis;

@@ -62,6 +62,9 @@ pub struct PutOrderRequest {
     /// When it was placed (RFC 3339); fixed when the order is first recorded.
     #[schema(value_type = Option<String>, format = DateTime)]
     created_at: Option<DateTime<Utc>>,
+    /// A referral or partner code typed at checkout: attributes the customer if they have
+    /// no attribution yet (channel `checkout`).
+    referral_code: Option<String>,
 }
 
 /// A status change.
@@ -73,8 +76,8 @@ pub struct OrderStatusRequest {
     status: OrderStatus,
 }
 
-/// Creates or updates an order. Needs `manage-mlm-settings`.
-#[utoipa::path(put, path = "/api/orders/{orderId}", tag = "orders", security(("bearer" = [])),
+/// Creates or updates an order. Needs `edit-sales-orders` (a staff role or an API key).
+#[utoipa::path(put, path = "/api/orders/{orderId}", tag = "orders", security(("bearer" = []), ("api_key" = [])),
     params(("orderId" = i32, Path, description = "The shop's order id")),
     request_body = PutOrderRequest,
     responses((status = 200, body = OrderResponse),
@@ -86,7 +89,7 @@ async fn put_order(
     Path(order_id): Path<i32>,
     Json(body): Json<PutOrderRequest>,
 ) -> Result<Json<OrderResponse>> {
-    principal.require(Permission::ManageMlmSettings)?;
+    principal.require(Permission::EditSalesOrders)?;
     check_order_id(order_id)?;
     let total_amount = match body.total_amount {
         Some(number) => Some(
@@ -100,6 +103,7 @@ async fn put_order(
         total_amount,
         sales_order_number: body.sales_order_number,
         created_at: body.created_at,
+        referral_code: body.referral_code,
     };
     Ok(Json(
         orders::record(&state.db, order_id, body.status, Some(report))
@@ -108,8 +112,8 @@ async fn put_order(
     ))
 }
 
-/// Moves an existing order to a new status. Needs `manage-mlm-settings`.
-#[utoipa::path(post, path = "/api/orders/{orderId}/status", tag = "orders", security(("bearer" = [])),
+/// Moves an existing order to a new status. Needs `edit-sales-orders` (a staff role or an API key).
+#[utoipa::path(post, path = "/api/orders/{orderId}/status", tag = "orders", security(("bearer" = []), ("api_key" = [])),
     params(("orderId" = i32, Path, description = "The shop's order id")),
     request_body = OrderStatusRequest,
     responses((status = 200, body = OrderResponse), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
@@ -119,7 +123,7 @@ async fn post_order_status(
     Path(order_id): Path<i32>,
     Json(body): Json<OrderStatusRequest>,
 ) -> Result<Json<OrderResponse>> {
-    principal.require(Permission::ManageMlmSettings)?;
+    principal.require(Permission::EditSalesOrders)?;
     check_order_id(order_id)?;
     Ok(Json(
         orders::record(&state.db, order_id, body.status, None)

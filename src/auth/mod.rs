@@ -1,9 +1,16 @@
-//! Access tokens and permissions, compatible with TrustCart's.
+//! Access tokens, API keys, passwords and permissions, compatible with TrustCart's.
 //!
 //! Tokens are HS256 JWTs with TrustCart's payloads: `{id, email, phone,
-//! roleSlug: "customer-account", type: "customer"}` for customers and `{id, email, roleSlug,
-//! type: "user"}` for staff. Only HS256 is accepted (never `none`), and `exp` is required.
+//! roleSlug: "customer-account", type: "customer"}` for customers and `{id, email, roleId,
+//! roleSlug, type: "user"}` for staff. Only HS256 is accepted (never `none`), and `exp` is
+//! required. A valid signature is not enough: the account behind it is checked too (see
+//! [`crate::service::auth`]), so a deleted customer's or inactive user's token stops working.
 
+pub mod api_key;
+pub mod cache;
+pub mod password;
+
+use std::sync::Arc;
 use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -17,12 +24,12 @@ use crate::error::{Error, Result};
 pub const TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// Role slugs that pass every permission check.
-const SUPERUSER_ROLES: [&str; 2] = ["admin", "super-admin"];
+pub const SUPERUSER_ROLES: [&str; 2] = ["admin", "super-admin"];
 /// The role slug of every customer token.
 pub const CUSTOMER_ROLE: &str = "customer-account";
 
 /// Who a token belongs to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum TokenKind {
     /// A shop customer (`customers.id`).
@@ -68,6 +75,8 @@ pub enum Permission {
     ViewOwnWallet,
     /// `share-referral-link`: a customer's own referrals.
     ShareReferralLink,
+    /// `edit-sales-orders`: recording orders and their statuses.
+    EditSalesOrders,
 }
 
 impl Permission {
@@ -78,11 +87,12 @@ impl Permission {
             Self::ManageMlmSettings => "manage-mlm-settings",
             Self::ViewOwnWallet => "view-own-wallet",
             Self::ShareReferralLink => "share-referral-link",
+            Self::EditSalesOrders => "edit-sales-orders",
         }
     }
 }
 
-/// The authenticated caller of a request.
+/// The authenticated caller of a request, after its account was checked.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Principal {
     /// A customer, acting on their own data.
@@ -94,18 +104,33 @@ pub enum Principal {
     Staff {
         /// `users.id`.
         id: i32,
-        /// The staff role's slug.
+        /// The staff role's slug, as it is now (not as it was when the token was issued).
         role_slug: String,
+        /// The permission slugs the role grants.
+        permissions: Arc<[String]>,
+    },
+    /// A machine client holding an API key.
+    ApiKey {
+        /// `api_keys.id`.
+        id: i32,
+        /// The permission slugs the key was created with.
+        permissions: Arc<[String]>,
     },
 }
 
 impl Principal {
     /// Checks a permission, in TrustCart's order: superuser roles pass everything;
-    /// customers pass the two self-service permissions; other staff roles need a grant.
-    /// Staff permission grants arrive with staff accounts, so until then they are refused.
+    /// customers pass the two self-service permissions; other staff roles and API keys
+    /// need the permission granted.
     pub fn require(&self, permission: Permission) -> Result<()> {
+        let granted = |permissions: &[String]| permissions.iter().any(|p| p == permission.slug());
         let allowed = match self {
-            Self::Staff { role_slug, .. } => SUPERUSER_ROLES.contains(&role_slug.as_str()),
+            Self::Staff {
+                role_slug,
+                permissions,
+                ..
+            } => SUPERUSER_ROLES.contains(&role_slug.as_str()) || granted(permissions),
+            Self::ApiKey { permissions, .. } => granted(permissions),
             Self::Customer { .. } => matches!(
                 permission,
                 Permission::ViewOwnWallet | Permission::ShareReferralLink
@@ -126,9 +151,20 @@ impl Principal {
         self.require(permission)?;
         match self {
             Self::Customer { id } => Ok(*id),
-            Self::Staff { .. } => Err(Error::forbidden("This route is for customer accounts")),
+            Self::Staff { .. } | Self::ApiKey { .. } => {
+                Err(Error::forbidden("This route is for customer accounts"))
+            }
         }
     }
+}
+
+/// Who a token claims to be, before the account is checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TokenSubject {
+    /// Customer or staff.
+    pub kind: TokenKind,
+    /// `customers.id` or `users.id`.
+    pub id: i32,
 }
 
 /// The keys that sign and verify access tokens.
@@ -161,13 +197,27 @@ impl JwtKeys {
         email: Option<String>,
         phone: Option<String>,
     ) -> Result<String> {
+        self.issue_with_role_id(kind, id, role_slug, None, email, phone)
+    }
+
+    /// As [`issue`](Self::issue), with the staff role's id in the payload (TrustCart's
+    /// staff tokens carry `roleId`).
+    pub fn issue_with_role_id(
+        &self,
+        kind: TokenKind,
+        id: i32,
+        role_slug: &str,
+        role_id: Option<i32>,
+        email: Option<String>,
+        phone: Option<String>,
+    ) -> Result<String> {
         let now = chrono::Utc::now().timestamp();
         let claims = Claims {
             id,
             email,
             phone,
             role_slug: role_slug.to_owned(),
-            role_id: None,
+            role_id,
             kind,
             iat: now,
             exp: now + TOKEN_LIFETIME.as_secs() as i64,
@@ -176,8 +226,8 @@ impl JwtKeys {
             .map_err(|e| Error::Internal(anyhow::Error::new(e).context("signing a token")))
     }
 
-    /// Verifies a bearer token and returns its caller.
-    pub fn verify(&self, token: &str) -> Result<Principal> {
+    /// Verifies a bearer token's signature and expiry and returns whom it names.
+    pub fn verify(&self, token: &str) -> Result<TokenSubject> {
         let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|e| match e.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
@@ -192,12 +242,9 @@ impl JwtKeys {
                 "The access token is not valid",
             ));
         }
-        Ok(match claims.kind {
-            TokenKind::Customer => Principal::Customer { id: claims.id },
-            TokenKind::User => Principal::Staff {
-                id: claims.id,
-                role_slug: claims.role_slug,
-            },
+        Ok(TokenSubject {
+            kind: claims.kind,
+            id: claims.id,
         })
     }
 }
@@ -227,15 +274,17 @@ mod tests {
         let token = keys
             .issue(TokenKind::Customer, 7, CUSTOMER_ROLE, None, None)
             .unwrap();
-        assert_eq!(keys.verify(&token).unwrap(), Principal::Customer { id: 7 });
+        let customer = TokenSubject {
+            kind: TokenKind::Customer,
+            id: 7,
+        };
+        assert_eq!(keys.verify(&token).unwrap(), customer);
         let token = keys.issue(TokenKind::User, 1, "admin", None, None).unwrap();
-        assert_eq!(
-            keys.verify(&token).unwrap(),
-            Principal::Staff {
-                id: 1,
-                role_slug: "admin".into()
-            }
-        );
+        let staff = TokenSubject {
+            kind: TokenKind::User,
+            id: 1,
+        };
+        assert_eq!(keys.verify(&token).unwrap(), staff);
     }
 
     #[test]
@@ -271,14 +320,25 @@ mod tests {
         let admin = Principal::Staff {
             id: 1,
             role_slug: "super-admin".into(),
+            permissions: Arc::from([]),
         };
         assert!(admin.require(Permission::ManageMlmSettings).is_ok());
         assert!(admin.own_customer_id(Permission::ViewOwnWallet).is_err());
 
-        let clerk = Principal::Staff {
+        let support = Principal::Staff {
             id: 2,
-            role_slug: "clerk".into(),
+            role_slug: "support-agent".into(),
+            permissions: Arc::from(["view-mlm-reports".to_owned()]),
         };
-        assert!(clerk.require(Permission::ViewMlmReports).is_err());
+        assert!(support.require(Permission::ViewMlmReports).is_ok());
+        assert!(support.require(Permission::ManageMlmSettings).is_err());
+
+        let courier = Principal::ApiKey {
+            id: 1,
+            permissions: Arc::from(["edit-sales-orders".to_owned()]),
+        };
+        assert!(courier.require(Permission::EditSalesOrders).is_ok());
+        assert!(courier.require(Permission::ViewMlmReports).is_err());
+        assert!(courier.own_customer_id(Permission::ViewOwnWallet).is_err());
     }
 }

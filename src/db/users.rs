@@ -1,0 +1,160 @@
+//! Staff users, their roles and permission slugs.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgExecutor;
+
+/// What login needs to know about a staff account.
+#[derive(Debug)]
+pub struct StaffLogin {
+    /// User id.
+    pub id: i32,
+    /// Email.
+    pub email: String,
+    /// Display name.
+    pub name: Option<String>,
+    /// argon2id hash.
+    pub password_hash: String,
+    /// Role id.
+    pub role_id: i32,
+    /// Role slug.
+    pub role_slug: String,
+    /// `active` or `inactive`.
+    pub status: String,
+    /// Until when the account is locked after failed logins.
+    pub locked_until: Option<DateTime<Utc>>,
+}
+
+/// The live staff account with this email.
+pub async fn find_for_login(
+    db: impl PgExecutor<'_>,
+    email: &str,
+) -> sqlx::Result<Option<StaffLogin>> {
+    sqlx::query_as!(
+        StaffLogin,
+        "select u.id, u.email, u.name, u.password_hash, u.role_id, r.slug as role_slug, u.status, u.locked_until
+         from users u join roles r on r.id = u.role_id
+         where u.email = $1 and not u.is_deleted",
+        email
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// An active staff account's role and granted permissions.
+#[derive(Debug)]
+pub struct StaffAccess {
+    /// Role id.
+    pub role_id: i32,
+    /// Role slug.
+    pub role_slug: String,
+    /// Role name.
+    pub role_name: String,
+    /// Email.
+    pub email: String,
+    /// Display name.
+    pub name: Option<String>,
+    /// Permission slugs granted to the role.
+    pub permissions: Vec<String>,
+}
+
+/// The role and permissions of user `id`, if the account is live and active.
+pub async fn find_active_access(
+    db: impl PgExecutor<'_>,
+    id: i32,
+) -> sqlx::Result<Option<StaffAccess>> {
+    sqlx::query_as!(
+        StaffAccess,
+        r#"select r.id as role_id, r.slug as role_slug, r.name as role_name, u.email, u.name,
+                  coalesce(array_agg(p.slug order by p.slug) filter (where p.slug is not null), '{}') as "permissions!"
+           from users u
+           join roles r on r.id = u.role_id
+           left join role_permissions rp on rp.role_id = r.id
+           left join permissions p on p.id = rp.permission_id
+           where u.id = $1 and not u.is_deleted and u.status = 'active'
+           group by r.id, u.id"#,
+        id
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// A permission, for `GET /api/auth/me`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct PermissionRow {
+    /// Permission id.
+    pub id: i32,
+    /// Slug, e.g. `view-mlm-reports`.
+    pub slug: String,
+    /// Human name.
+    pub name: String,
+}
+
+/// The permissions with these slugs, or every permission when `all` is set.
+pub async fn permissions(
+    db: impl PgExecutor<'_>,
+    slugs: &[String],
+    all: bool,
+) -> sqlx::Result<Vec<PermissionRow>> {
+    sqlx::query_as!(
+        PermissionRow,
+        "select id, slug, name from permissions where $2 or slug = any($1) order by slug",
+        slugs,
+        all
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Creates a staff user with role `role_slug`; `None` if there is no such role.
+pub async fn insert(
+    db: impl PgExecutor<'_>,
+    email: &str,
+    name: Option<&str>,
+    password_hash: &str,
+    role_slug: &str,
+) -> sqlx::Result<Option<i32>> {
+    sqlx::query_scalar!(
+        "insert into users (email, name, password_hash, role_id)
+         select $1, $2, $3, r.id from roles r where r.slug = $4
+         returning id",
+        email,
+        name,
+        password_hash,
+        role_slug
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// Counts a failed login; locks the account for `lockout` once `max_failures` is reached.
+pub async fn record_failed_login(
+    db: impl PgExecutor<'_>,
+    id: i32,
+    max_failures: i32,
+    lockout: std::time::Duration,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "update users
+         set failed_login_count = case when failed_login_count + 1 >= $2 then 0 else failed_login_count + 1 end,
+             locked_until = case when failed_login_count + 1 >= $2 then now() + make_interval(secs => $3) else locked_until end
+         where id = $1",
+        id,
+        max_failures,
+        lockout.as_secs_f64()
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Clears the failure count after a successful login.
+pub async fn record_successful_login(db: impl PgExecutor<'_>, id: i32) -> sqlx::Result<()> {
+    sqlx::query!(
+        "update users set failed_login_count = 0, locked_until = null
+         where id = $1 and (failed_login_count <> 0 or locked_until is not null)",
+        id
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,335 @@
+//! Attribution: turning a code, wherever it was captured, into "who brought this
+//! customer". Signup, guest checkout, a code typed on an order and the landing page all
+//! come through here, so the rules are the same everywhere:
+//!
+//! - a partner code (active, case-insensitive) wins over a share code;
+//! - a share code must name another live customer; an invite code a pending invitation;
+//! - self-referral is refused (by id, phone and email) and logged;
+//! - the first touch wins: an attributed customer is never re-attributed;
+//! - every step writes a `referral_events` row, so the funnel can be counted.
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use sqlx::{PgConnection, PgExecutor};
+use uuid::Uuid;
+
+use crate::db;
+use crate::db::customers::Attribution;
+use crate::db::events::NewEvent;
+use crate::db::referrals::{CampaignTerms, NewReferral};
+use crate::domain::channel::Channel;
+use crate::domain::referral_code::{parse_invite_code, parse_share_code, share_code};
+use crate::error::Result;
+
+/// Longest code kept in an event, as typed.
+const MAX_LOGGED_CODE: usize = 50;
+
+/// What a typed code is.
+#[derive(Debug, Clone)]
+pub enum CodeMatch {
+    /// An active partner's code.
+    Partner {
+        /// Partner id.
+        id: Uuid,
+        /// The code's canonical spelling.
+        code: String,
+    },
+    /// A live customer's share code.
+    Share {
+        /// The customer it belongs to.
+        referrer_id: i32,
+    },
+    /// A pending invitation's code.
+    Invite {
+        /// The invitation.
+        referral: Box<crate::domain::referral::Referral>,
+    },
+    /// Nothing Bondhu knows.
+    Unknown {
+        /// Why: `no_such_code`, `referrer_not_found`, `invite_not_pending`.
+        reason: &'static str,
+    },
+}
+
+impl CodeMatch {
+    /// `partner`, `share`, `invite` or `unknown`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Partner { .. } => "partner",
+            Self::Share { .. } => "share",
+            Self::Invite { .. } => "invite",
+            Self::Unknown { .. } => "unknown",
+        }
+    }
+
+    /// The code's canonical spelling, for known codes.
+    pub fn canonical_code(&self) -> Option<String> {
+        match self {
+            Self::Partner { code, .. } => Some(code.clone()),
+            Self::Share { referrer_id } => Some(share_code(*referrer_id)),
+            Self::Invite { referral } => Some(referral.referral_code.clone()),
+            Self::Unknown { .. } => None,
+        }
+    }
+}
+
+/// Decides what a typed code is. Codes are ASCII: a look-alike from another script
+/// (Cyrillic `Е`, full-width digits) matches nothing.
+pub async fn match_code(db: &mut PgConnection, code: &str) -> Result<CodeMatch> {
+    let code = code.trim();
+    if code.is_empty() || code.len() > MAX_LOGGED_CODE || !code.is_ascii() {
+        return Ok(CodeMatch::Unknown {
+            reason: "no_such_code",
+        });
+    }
+    if let Some(partner) = db::partners::find_active_by_code(&mut *db, code).await? {
+        return Ok(CodeMatch::Partner {
+            id: partner.id,
+            code: partner.code,
+        });
+    }
+    if let Some(referrer_id) = parse_share_code(code) {
+        return Ok(if db::customers::exists(&mut *db, referrer_id).await? {
+            CodeMatch::Share { referrer_id }
+        } else {
+            CodeMatch::Unknown {
+                reason: "referrer_not_found",
+            }
+        });
+    }
+    if let Some(invite) = parse_invite_code(code) {
+        return Ok(
+            match db::referrals::find_pending_invite(&mut *db, &invite).await? {
+                Some(referral) => CodeMatch::Invite {
+                    referral: Box::new(referral),
+                },
+                None => CodeMatch::Unknown {
+                    reason: "invite_not_pending",
+                },
+            },
+        );
+    }
+    Ok(CodeMatch::Unknown {
+        reason: "no_such_code",
+    })
+}
+
+/// The customer being attributed.
+#[derive(Debug, Clone, Copy)]
+pub struct Customer<'a> {
+    /// Customer id.
+    pub id: i32,
+    /// E.164 phone.
+    pub phone: &'a str,
+    /// Email.
+    pub email: Option<&'a str>,
+}
+
+/// Where and how a code arrived.
+#[derive(Debug, Clone, Copy)]
+pub struct Capture<'a> {
+    /// The code as typed.
+    pub code: &'a str,
+    /// The channel as the client named it (`None`: `default_channel`).
+    pub raw_channel: Option<&'a str>,
+    /// The channel when the client named none (`web` at signup, `checkout` on an order).
+    pub default_channel: Channel,
+    /// When the referral counts as made: the order's time for a code typed on an order.
+    pub at: Option<DateTime<Utc>>,
+}
+
+/// What attribution did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// A referral now links the customer to their referrer (share or invite code).
+    Referred {
+        /// The referral.
+        referral_id: i32,
+    },
+    /// The customer is attributed to a partner.
+    Partner,
+    /// The customer already had attribution; nothing changed.
+    AlreadyAttributed,
+    /// The code was the customer's own.
+    SelfReferral,
+    /// Nothing known matched.
+    Unknown,
+}
+
+/// Attributes `customer` to `capture.code`, in the caller's transaction.
+pub async fn attribute(
+    conn: &mut PgConnection,
+    customer: Customer<'_>,
+    capture: Capture<'_>,
+) -> Result<Outcome> {
+    let channel = capture
+        .raw_channel
+        .map_or(capture.default_channel, Channel::parse_lenient);
+    let mut payload = json!({});
+    if let Some(raw) = capture.raw_channel.filter(|_| channel == Channel::Other) {
+        payload["rawChannel"] = json!(truncate(raw));
+    }
+    let typed = truncate(capture.code);
+    let event = |event_type| NewEvent {
+        event_type,
+        referred_customer_id: Some(customer.id),
+        share_code_used: Some(&typed),
+        source_channel: Some(channel.as_str()),
+        ..NewEvent::default()
+    };
+
+    let matched = match_code(conn, capture.code).await?;
+    if let CodeMatch::Unknown { reason } = matched {
+        payload["reason"] = json!(reason);
+        db::events::record(
+            &mut *conn,
+            NewEvent {
+                payload: Some(payload),
+                ..event("unknown_code")
+            },
+        )
+        .await?;
+        return Ok(Outcome::Unknown);
+    }
+    if let Some(referrer_id) = referrer_of(&matched)
+        && is_self_referral(&mut *conn, customer, referrer_id).await?
+    {
+        db::events::record(
+            &mut *conn,
+            NewEvent {
+                referrer_customer_id: Some(referrer_id),
+                payload: Some(payload),
+                ..event("self_referral_blocked")
+            },
+        )
+        .await?;
+        return Ok(Outcome::SelfReferral);
+    }
+
+    let terms = match &matched {
+        CodeMatch::Share { .. } => db::referrals::default_campaign_terms(&mut *conn).await?,
+        _ => None,
+    };
+    let attribution = Attribution {
+        referred_by_customer_id: referrer_of(&matched),
+        referred_by_code: matched.canonical_code(),
+        referred_by_partner_id: match &matched {
+            CodeMatch::Partner { id, .. } => Some(*id),
+            _ => None,
+        },
+        referred_channel: channel.as_str().to_owned(),
+        referral_campaign_id: terms.as_ref().map(|t| t.campaign_id),
+    };
+    if !db::customers::attribute(&mut *conn, customer.id, &attribution).await? {
+        payload["kind"] = json!(matched.kind());
+        db::events::record(
+            &mut *conn,
+            NewEvent {
+                payload: Some(payload),
+                ..event("attribution_ignored")
+            },
+        )
+        .await?;
+        return Ok(Outcome::AlreadyAttributed);
+    }
+
+    match matched {
+        CodeMatch::Partner { code, .. } => {
+            db::events::record(
+                &mut *conn,
+                NewEvent {
+                    partner_code: Some(&code),
+                    payload: Some(payload),
+                    ..event("partner_attributed")
+                },
+            )
+            .await?;
+            Ok(Outcome::Partner)
+        }
+        CodeMatch::Share { referrer_id } => {
+            let referral = db::referrals::insert(
+                conn,
+                &NewReferral {
+                    referrer_customer_id: referrer_id,
+                    referred_customer_id: Some(customer.id),
+                    referred_email: customer.email,
+                    referred_phone: Some(customer.phone),
+                    share_code_used: Some(&typed),
+                    source_channel: Some(channel.as_str()),
+                    terms: terms.as_ref(),
+                    created_at: capture.at,
+                },
+            )
+            .await?;
+            registered(conn, &referral, terms.as_ref(), payload).await
+        }
+        CodeMatch::Invite { referral } => {
+            // `match_code` locked the pending invitation, so the claim cannot miss.
+            let claimed = db::referrals::claim_invite(
+                &mut *conn,
+                &referral.referral_code,
+                customer.id,
+                channel.as_str(),
+            )
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("invitation {} vanished while locked", referral.id))?;
+            registered(conn, &claimed, None, payload).await
+        }
+        CodeMatch::Unknown { .. } => Ok(Outcome::Unknown),
+    }
+}
+
+fn referrer_of(matched: &CodeMatch) -> Option<i32> {
+    match matched {
+        CodeMatch::Share { referrer_id } => Some(*referrer_id),
+        CodeMatch::Invite { referral } => Some(referral.referrer_customer_id),
+        _ => None,
+    }
+}
+
+/// Same customer, or the referrer's phone or email is the customer's.
+async fn is_self_referral(
+    db: impl PgExecutor<'_>,
+    customer: Customer<'_>,
+    referrer_id: i32,
+) -> Result<bool> {
+    if referrer_id == customer.id {
+        return Ok(true);
+    }
+    Ok(db::customers::find_contact(db, referrer_id)
+        .await?
+        .is_some_and(|referrer| {
+            referrer.phone == customer.phone
+                || (referrer.email.is_some() && referrer.email.as_deref() == customer.email)
+        }))
+}
+
+async fn registered(
+    conn: &mut PgConnection,
+    referral: &crate::domain::referral::Referral,
+    terms: Option<&CampaignTerms>,
+    mut payload: Value,
+) -> Result<Outcome> {
+    payload["campaignId"] = json!(terms.map(|t| t.campaign_id).or(referral.campaign_id));
+    db::events::record(
+        &mut *conn,
+        NewEvent {
+            event_type: "registered",
+            referral_id: Some(referral.id),
+            referrer_customer_id: Some(referral.referrer_customer_id),
+            referred_customer_id: referral.referred_customer_id,
+            share_code_used: referral.share_code_used.as_deref(),
+            source_channel: referral.source_channel.as_deref(),
+            payload: Some(payload),
+            ..NewEvent::default()
+        },
+    )
+    .await?;
+    Ok(Outcome::Referred {
+        referral_id: referral.id,
+    })
+}
+
+fn truncate(s: &str) -> String {
+    s.chars().take(MAX_LOGGED_CODE).collect()
+}

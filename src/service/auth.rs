@@ -1,0 +1,318 @@
+//! Logging in, and checking the account behind every token and API key.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use sqlx::PgPool;
+
+use crate::auth::cache::{PrincipalCache, Subject};
+use crate::auth::{
+    CUSTOMER_ROLE, JwtKeys, Principal, SUPERUSER_ROLES, TokenKind, TokenSubject, api_key, password,
+};
+use crate::config::Config;
+use crate::db;
+use crate::db::users::PermissionRow;
+use crate::domain::customer::normalise_email;
+use crate::domain::phone::Phone;
+use crate::error::{Error, Result};
+
+fn account_unavailable() -> Error {
+    Error::unauthorized(
+        "account_unavailable",
+        "This account no longer exists or is inactive",
+    )
+}
+
+/// The account behind a verified token, checked against the database (or the short
+/// cache): a deleted customer's or an inactive user's token stops working.
+pub async fn resolve_token(
+    pool: &PgPool,
+    cache: &PrincipalCache,
+    subject: TokenSubject,
+) -> Result<Principal> {
+    let key = Subject::Token(subject);
+    let principal = match cache.get(&key) {
+        Some(cached) => cached,
+        None => {
+            let principal = match subject.kind {
+                TokenKind::Customer => db::customers::exists(pool, subject.id)
+                    .await?
+                    .then_some(Principal::Customer { id: subject.id }),
+                TokenKind::User => {
+                    db::users::find_active_access(pool, subject.id)
+                        .await?
+                        .map(|access| Principal::Staff {
+                            id: subject.id,
+                            role_slug: access.role_slug,
+                            permissions: Arc::from(access.permissions),
+                        })
+                }
+            };
+            cache.put(key, principal.clone());
+            principal
+        }
+    };
+    principal.ok_or_else(account_unavailable)
+}
+
+/// The machine client holding `key`.
+pub async fn resolve_api_key(
+    pool: &PgPool,
+    cache: &PrincipalCache,
+    key: &str,
+) -> Result<Principal> {
+    let hash = api_key::hash(key.trim());
+    let subject = Subject::ApiKey(hash);
+    let principal = match cache.get(&subject) {
+        Some(cached) => cached,
+        None => {
+            let principal =
+                db::api_keys::find_active(pool, &hash)
+                    .await?
+                    .map(|key| Principal::ApiKey {
+                        id: key.id,
+                        permissions: Arc::from(key.permissions),
+                    });
+            cache.put(subject, principal.clone());
+            principal
+        }
+    };
+    principal.ok_or_else(|| Error::unauthorized("invalid_api_key", "The API key is not valid"))
+}
+
+/// `POST /api/auth/login`'s answer, as TrustCart's.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LoginResponse {
+    /// A bearer token valid for 24 hours.
+    pub access_token: String,
+    /// Who logged in.
+    pub user: LoginUser,
+}
+
+/// The user part of a login or `me` answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LoginUser {
+    /// `customers.id` or `users.id`.
+    pub id: i32,
+    /// Email.
+    pub email: Option<String>,
+    /// First (or display) name.
+    pub name: Option<String>,
+    /// Last name (customers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_name: Option<String>,
+    /// Phone (customers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    /// `customer-account` or the staff role's slug.
+    pub role_slug: String,
+    /// The staff role's id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role_id: Option<i32>,
+    /// `customer` or `user`.
+    #[serde(rename = "type")]
+    pub kind: TokenKind,
+}
+
+/// Why a login failed, before the password was even checked.
+fn locked(until: chrono::DateTime<chrono::Utc>) -> Error {
+    let seconds = (until - chrono::Utc::now()).num_seconds().max(1) as u64;
+    Error::TooManyRequests {
+        code: "account_locked",
+        message: "Too many failed logins; try again later".into(),
+        retry_after: std::time::Duration::from_secs(seconds),
+    }
+}
+
+fn invalid_credentials() -> Error {
+    Error::unauthorized("invalid_credentials", "Invalid credentials")
+}
+
+/// Logs in a staff user (by email) or a customer (by email or phone). After
+/// `LOGIN_MAX_FAILURES` wrong passwords in a row the account is locked for
+/// `LOGIN_LOCKOUT_SECS`. Unknown accounts take as long to refuse as wrong passwords.
+pub async fn login(
+    pool: &PgPool,
+    keys: &JwtKeys,
+    config: &Config,
+    identifier: &str,
+    password: String,
+) -> Result<LoginResponse> {
+    let identifier = identifier.trim();
+    let email = if identifier.contains('@') {
+        normalise_email(identifier).ok().flatten()
+    } else {
+        None
+    };
+    let phone = if email.is_none() {
+        Phone::parse(identifier).ok()
+    } else {
+        None
+    };
+    let now = chrono::Utc::now();
+
+    if let Some(email) = &email
+        && let Some(staff) = db::users::find_for_login(pool, email).await?
+    {
+        if let Some(until) = staff.locked_until.filter(|until| *until > now) {
+            return Err(locked(until));
+        }
+        if !password::verify(password, Some(staff.password_hash.clone())).await? {
+            db::users::record_failed_login(
+                pool,
+                staff.id,
+                config.login_max_failures,
+                config.login_lockout,
+            )
+            .await?;
+            return Err(invalid_credentials());
+        }
+        if staff.status != "active" {
+            return Err(Error::forbidden("This staff account is inactive"));
+        }
+        db::users::record_successful_login(pool, staff.id).await?;
+        let token = keys.issue_with_role_id(
+            TokenKind::User,
+            staff.id,
+            &staff.role_slug,
+            Some(staff.role_id),
+            Some(staff.email.clone()),
+            None,
+        )?;
+        return Ok(LoginResponse {
+            access_token: token,
+            user: LoginUser {
+                id: staff.id,
+                email: Some(staff.email),
+                name: staff.name,
+                last_name: None,
+                phone: None,
+                role_slug: staff.role_slug,
+                role_id: Some(staff.role_id),
+                kind: TokenKind::User,
+            },
+        });
+    }
+
+    let customer = match (&email, &phone) {
+        (None, None) => None,
+        (email, phone) => {
+            db::customers::find_for_login(pool, email.as_deref(), phone.as_ref().map(Phone::as_str))
+                .await?
+        }
+    };
+    let Some(customer) = customer else {
+        // Spend the same time as a real check, so response times do not reveal accounts.
+        password::verify(password, None).await?;
+        return Err(invalid_credentials());
+    };
+    if let Some(until) = customer.locked_until.filter(|until| *until > now) {
+        return Err(locked(until));
+    }
+    if !password::verify(password, customer.password_hash.clone()).await? {
+        db::customers::record_failed_login(
+            pool,
+            customer.id,
+            config.login_max_failures,
+            config.login_lockout,
+        )
+        .await?;
+        return Err(invalid_credentials());
+    }
+    db::customers::record_successful_login(pool, customer.id).await?;
+    let token = keys.issue(
+        TokenKind::Customer,
+        customer.id,
+        CUSTOMER_ROLE,
+        customer.email.clone(),
+        Some(customer.phone.clone()),
+    )?;
+    Ok(LoginResponse {
+        access_token: token,
+        user: LoginUser {
+            id: customer.id,
+            email: customer.email,
+            name: customer.name,
+            last_name: customer.last_name,
+            phone: Some(customer.phone),
+            role_slug: CUSTOMER_ROLE.to_owned(),
+            role_id: None,
+            kind: TokenKind::Customer,
+        },
+    })
+}
+
+/// `GET /api/auth/me`'s answer, as TrustCart's.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MeResponse {
+    /// Who is calling.
+    pub user: LoginUser,
+    /// The staff role (empty for customers).
+    pub roles: Vec<RoleRow>,
+    /// The permissions it grants (empty for customers).
+    pub permissions: Vec<PermissionRow>,
+}
+
+/// A role, for `GET /api/auth/me`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RoleRow {
+    /// Role id.
+    pub id: i32,
+    /// Human name.
+    pub name: String,
+    /// Slug.
+    pub slug: String,
+}
+
+/// Who the caller is, with their roles and permissions.
+pub async fn me(pool: &PgPool, principal: &Principal) -> Result<MeResponse> {
+    match principal {
+        Principal::Customer { id } => {
+            let customer = db::customers::find(pool, *id)
+                .await?
+                .ok_or_else(account_unavailable)?;
+            Ok(MeResponse {
+                user: LoginUser {
+                    id: customer.id,
+                    email: customer.email,
+                    name: customer.name,
+                    last_name: customer.last_name,
+                    phone: Some(customer.phone),
+                    role_slug: CUSTOMER_ROLE.to_owned(),
+                    role_id: None,
+                    kind: TokenKind::Customer,
+                },
+                roles: Vec::new(),
+                permissions: Vec::new(),
+            })
+        }
+        Principal::Staff { id, .. } => {
+            let access = db::users::find_active_access(pool, *id)
+                .await?
+                .ok_or_else(account_unavailable)?;
+            let superuser = SUPERUSER_ROLES.contains(&access.role_slug.as_str());
+            let permissions = db::users::permissions(pool, &access.permissions, superuser).await?;
+            Ok(MeResponse {
+                user: LoginUser {
+                    id: *id,
+                    email: Some(access.email),
+                    name: access.name,
+                    last_name: None,
+                    phone: None,
+                    role_slug: access.role_slug.clone(),
+                    role_id: Some(access.role_id),
+                    kind: TokenKind::User,
+                },
+                roles: vec![RoleRow {
+                    id: access.role_id,
+                    name: access.role_name,
+                    slug: access.role_slug,
+                }],
+                permissions,
+            })
+        }
+        Principal::ApiKey { .. } => Err(Error::forbidden("API keys have no user profile")),
+    }
+}
