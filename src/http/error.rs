@@ -60,14 +60,19 @@ impl IntoResponse for Error {
             other => other.to_string(),
         };
         let mut body = ErrorBody::new(status, self.code(), message);
+        let retry_after = match &self {
+            Self::TooManyRequests { retry_after, .. } => Some(retry_after.as_secs().max(1)),
+            Self::Unavailable(_) => Some(1),
+            _ => None,
+        };
         if let Self::Unprocessable { fields, .. } = self {
             body.fields = fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
         }
         let mut response = (status, axum::Json(body)).into_response();
-        if status == StatusCode::SERVICE_UNAVAILABLE {
+        if let Some(seconds) = retry_after {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }

@@ -5,9 +5,11 @@
 
 mod helpers;
 
+mod attribution;
 mod auth;
 mod bad_input;
 mod customers;
+mod identity;
 mod kpis;
 mod orders;
 mod referrals;
