@@ -27,7 +27,7 @@ pub struct NewCustomer {
     pub address: Option<String>,
 }
 
-/// Inserts a customer and opens their wallet (every customer has exactly one).
+/// Inserts a customer and opens their wallet, points balance and membership.
 pub async fn insert(conn: &mut PgConnection, new: &NewCustomer) -> sqlx::Result<Customer> {
     let customer = sqlx::query_as!(
         Customer,
@@ -48,8 +48,12 @@ pub async fn insert(conn: &mut PgConnection, new: &NewCustomer) -> sqlx::Result<
     )
     .fetch_one(&mut *conn)
     .await?;
+    // Every customer has exactly one wallet, points balance and membership, opened with
+    // them, so that reads never have to create rows (TrustCart D22).
     sqlx::query!(
-        "insert into customer_wallets (customer_id) values ($1)",
+        "with wallet as (insert into customer_wallets (customer_id) values ($1)),
+              points as (insert into customer_points (customer_id) values ($1))
+         insert into customer_memberships (customer_id) values ($1)",
         customer.id
     )
     .execute(&mut *conn)

@@ -25,6 +25,8 @@ pub struct OrderChange<'a> {
     pub created_at: Option<DateTime<Utc>>,
     /// The referral code typed at checkout (kept once set).
     pub referral_code: Option<&'a str>,
+    /// The coupon the order carries; redeemed when the order is delivered.
+    pub coupon_code: Option<&'a str>,
 }
 
 /// What recording a change did.
@@ -59,7 +61,7 @@ pub async fn apply(
                   order_id, order_number, order_customer_id,
                   order_status as "order_status: OrderStatus",
                   order_total_amount, order_delivered_at, order_created_at, order_updated_at
-           from apply_order_status($1, $2, $3, $4, $5, $6, $7, $8)"#,
+           from apply_order_status($1, $2, $3, $4, $5, $6, $7, $8, $9)"#,
         change.order_id,
         change.status as OrderStatus,
         change.upsert,
@@ -68,6 +70,7 @@ pub async fn apply(
         change.sales_order_number,
         change.created_at,
         change.referral_code,
+        change.coupon_code,
     )
     .fetch_one(db)
     .await?;

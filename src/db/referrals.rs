@@ -5,44 +5,71 @@ use rust_decimal::Decimal;
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
+use crate::domain::campaign::{Weighted, pick_variant};
 use crate::domain::referral::{Referral, ReferralListItem, ReferralStats};
 use crate::domain::referral_code::new_invite_code;
 
-/// What a campaign promises, as snapshotted onto a referral when it is made.
+/// The campaign a new referral gets, and its A/B variants.
 #[derive(Clone, Debug)]
-pub struct CampaignTerms {
+pub struct CampaignChoice {
     /// The campaign.
     pub campaign_id: Uuid,
-    /// `wallet`, `points`, …
-    pub reward_type: String,
-    /// Taka for the referrer.
-    pub referrer_amount: Decimal,
-    /// Taka for the referred customer.
-    pub referred_amount: Decimal,
+    /// Its variants (empty when it has none).
+    pub variants: Vec<Weighted>,
 }
 
-/// The default campaign's terms, if it is active and within its dates now.
-pub async fn default_campaign_terms(
-    db: impl PgExecutor<'_>,
-) -> sqlx::Result<Option<CampaignTerms>> {
-    sqlx::query_as!(
-        CampaignTerms,
-        "select id as campaign_id, reward_type, reward_referrer_amount as referrer_amount,
-                reward_referred_amount as referred_amount
-         from referral_campaigns
-         where is_default and is_active
-           and (starts_at is null or starts_at <= now())
-           and (ends_at is null or ends_at > now())"
+/// The campaign for a referral made now: the partner's campaign, else the newest campaign
+/// of the channel, else the default one; each only if active and within its dates.
+pub async fn resolve_campaign(
+    conn: &mut PgConnection,
+    partner_id: Option<Uuid>,
+    channel: &str,
+) -> sqlx::Result<Option<CampaignChoice>> {
+    let campaign_id = sqlx::query_scalar!(
+        "select c.id
+         from referral_campaigns c
+         left join referral_partners p on p.id = $1 and p.campaign_id = c.id
+         where c.is_active
+           and (c.starts_at is null or c.starts_at <= now())
+           and (c.ends_at is null or c.ends_at > now())
+           and (p.id is not null or c.channel = $2 or c.is_default)
+         order by p.id is not null desc, c.channel = $2 desc nulls last, c.is_default desc, c.created_at desc
+         limit 1",
+        partner_id,
+        channel
     )
-    .fetch_optional(db)
-    .await
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(campaign_id) = campaign_id else {
+        return Ok(None);
+    };
+    let variants = sqlx::query_as!(
+        Weighted,
+        "select id, weight from referral_campaign_variants where campaign_id = $1 order by id",
+        campaign_id
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(Some(CampaignChoice {
+        campaign_id,
+        variants,
+    }))
+}
+
+impl CampaignChoice {
+    /// The variant `subject` (a referrer's or partner's id) is assigned to.
+    pub fn variant_for(&self, subject: &str) -> Option<i32> {
+        pick_variant(self.campaign_id, subject, &self.variants)
+    }
 }
 
 /// A referral to create.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct NewReferral<'a> {
-    /// The referring customer.
-    pub referrer_customer_id: i32,
+    /// The referring customer (`None` for a partner's referral).
+    pub referrer_customer_id: Option<i32>,
+    /// The partner whose code brought the customer.
+    pub partner_id: Option<Uuid>,
     /// The referred customer, when they already exist (`registered`); `None` for invitations.
     pub referred_customer_id: Option<i32>,
     /// The invitee's email.
@@ -53,14 +80,17 @@ pub struct NewReferral<'a> {
     pub share_code_used: Option<&'a str>,
     /// Where the code was captured.
     pub source_channel: Option<&'a str>,
-    /// The campaign's terms, or `None` when no campaign is running (nothing is promised).
-    pub terms: Option<&'a CampaignTerms>,
+    /// The campaign whose terms are snapshotted (`None`: nothing is promised).
+    pub campaign_id: Option<Uuid>,
+    /// The campaign variant.
+    pub variant_id: Option<i32>,
     /// When the referral counts as made (now, unless it came with an earlier order).
     pub created_at: Option<DateTime<Utc>>,
 }
 
 /// Creates a referral with a fresh invite code: `registered` when the referred customer is
-/// known, `pending` otherwise.
+/// known, `pending` otherwise. The campaign's terms are snapshotted now: later campaign
+/// edits never change what this referral promised.
 pub async fn insert(conn: &mut PgConnection, new: &NewReferral<'_>) -> sqlx::Result<Referral> {
     let status = if new.referred_customer_id.is_some() {
         "registered"
@@ -72,13 +102,20 @@ pub async fn insert(conn: &mut PgConnection, new: &NewReferral<'_>) -> sqlx::Res
     loop {
         let inserted = sqlx::query_as!(
             Referral,
-            r#"insert into customer_referrals
+            r#"with terms as (select coalesce(campaign_terms($8, $9), '{}'::jsonb) as t)
+               insert into customer_referrals
                    (referrer_customer_id, referred_customer_id, referred_email, referred_phone,
-                    referral_code, share_code_used, source_channel, campaign_id, status,
-                    reward_type, reward_amount, referred_reward_amount, created_at)
-               values ($1, $2, $3, $4, $5, $6, $7, $8, $9,
-                       coalesce($10, 'wallet'), coalesce($11::numeric, 0), coalesce($12::numeric, 0),
-                       coalesce($13, now()))
+                    referral_code, share_code_used, source_channel, campaign_id, variant_id,
+                    partner_id, status, reward_terms, reward_type, reward_amount,
+                    referred_reward_amount, created_at)
+               select $1, $2, $3, $4, $5, $6, $7, $8, (terms.t ->> 'variant_id')::integer, $10, $11,
+                      terms.t, coalesce(terms.t ->> 'reward_type', 'wallet'),
+                      case when terms.t ->> 'reward_referrer_percent' is null
+                           then coalesce((terms.t ->> 'reward_referrer_amount')::numeric, 0) else 0 end,
+                      case when terms.t ->> 'reward_referred_percent' is null
+                           then coalesce((terms.t ->> 'reward_referred_amount')::numeric, 0) else 0 end,
+                      coalesce($12, now())
+               from terms
                on conflict on constraint customer_referrals_referral_code_key do nothing
                returning *"#,
             new.referrer_customer_id,
@@ -88,11 +125,10 @@ pub async fn insert(conn: &mut PgConnection, new: &NewReferral<'_>) -> sqlx::Res
             new_invite_code(),
             new.share_code_used,
             new.source_channel,
-            new.terms.map(|t| t.campaign_id),
+            new.campaign_id,
+            new.variant_id,
+            new.partner_id,
             status,
-            new.terms.map(|t| t.reward_type.as_str()),
-            new.terms.map(|t| t.referrer_amount),
-            new.terms.map(|t| t.referred_amount),
             new.created_at,
         )
         .fetch_optional(&mut *conn)
@@ -101,6 +137,30 @@ pub async fn insert(conn: &mut PgConnection, new: &NewReferral<'_>) -> sqlx::Res
             return Ok(referral);
         }
     }
+}
+
+/// A campaign's terms (with a variant's amounts) as a referral made now would snapshot them.
+pub async fn campaign_terms(
+    db: impl PgExecutor<'_>,
+    campaign_id: Uuid,
+    variant_id: Option<i32>,
+) -> sqlx::Result<serde_json::Value> {
+    sqlx::query_scalar!(
+        r#"select coalesce(campaign_terms($1, $2), '{}'::jsonb) as "terms!""#,
+        campaign_id,
+        variant_id
+    )
+    .fetch_one(db)
+    .await
+}
+
+/// Issues the referred customer's welcome coupon or free product, if the referral's
+/// campaign promises one (see `issue_welcome_rewards` in the migrations).
+pub async fn issue_welcome_rewards(db: impl PgExecutor<'_>, referral_id: i32) -> sqlx::Result<()> {
+    sqlx::query!("select issue_welcome_rewards($1)", referral_id)
+        .execute(db)
+        .await?;
+    Ok(())
 }
 
 /// Attaches a newly registered customer to the pending invitation with this code.
@@ -246,6 +306,7 @@ pub async fn list_for_referrer(
                 source_channel: row.source_channel,
                 campaign_id: row.campaign_id,
                 partner_id: row.partner_id,
+                variant_id: row.variant_id,
                 agent_user_id: row.agent_user_id,
                 qualifying_order_id: row.qualifying_order_id,
                 status: row.status,
@@ -258,6 +319,7 @@ pub async fn list_for_referrer(
                 first_order_date: row.first_order_date,
                 created_at: row.created_at,
                 completed_at: row.completed_at,
+                reward_terms: row.reward_terms,
             },
             reward_transaction_id: row.reward_transaction_id,
             reward_credited_at: row.reward_credited_at,

@@ -1,5 +1,6 @@
 //! The types that carry Bondhu's business rules, independent of HTTP and SQL.
 
+pub mod campaign;
 pub mod channel;
 pub mod customer;
 pub mod kpi;

@@ -13,8 +13,8 @@ use super::time::{millis, millis_opt};
 pub struct Referral {
     /// Referral id.
     pub id: i32,
-    /// The customer who referred.
-    pub referrer_customer_id: i32,
+    /// The customer who referred (`null` when a partner's code brought the customer).
+    pub referrer_customer_id: Option<i32>,
     /// The customer who joined, once they have.
     pub referred_customer_id: Option<i32>,
     /// Who was invited, for invitations by email.
@@ -31,6 +31,8 @@ pub struct Referral {
     pub campaign_id: Option<Uuid>,
     /// The partner who brought the customer, if any.
     pub partner_id: Option<Uuid>,
+    /// The A/B variant of the campaign this referral was assigned to.
+    pub variant_id: Option<i32>,
     /// The call-centre agent who captured the referral, if any.
     pub agent_user_id: Option<i32>,
     /// The order that completed the referral.
@@ -61,6 +63,9 @@ pub struct Referral {
     #[serde(serialize_with = "millis_opt")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub completed_at: Option<DateTime<Utc>>,
+    /// The campaign's terms as they were when the referral was made (what was promised).
+    #[schema(value_type = Object)]
+    pub reward_terms: serde_json::Value,
 }
 
 /// A referral in a list, with the wallet transaction that paid the referrer.

@@ -9,14 +9,14 @@
 //! - every step writes a `referral_events` row, so the funnel can be counted.
 
 use chrono::{DateTime, Utc};
-use serde_json::{Value, json};
+use serde_json::json;
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
 use crate::db;
 use crate::db::customers::Attribution;
 use crate::db::events::NewEvent;
-use crate::db::referrals::{CampaignTerms, NewReferral};
+use crate::db::referrals::NewReferral;
 use crate::domain::channel::Channel;
 use crate::domain::referral_code::{parse_invite_code, parse_share_code, share_code};
 use crate::error::Result;
@@ -206,9 +206,18 @@ pub async fn attribute(
         return Ok(Outcome::SelfReferral);
     }
 
-    let terms = match &matched {
-        CodeMatch::Share { .. } => db::referrals::default_campaign_terms(&mut *conn).await?,
-        _ => None,
+    // The campaign is decided now and kept on the referral: the partner's campaign, the
+    // channel's, or the default one. A/B variants are sticky per referrer (or partner).
+    // An invitation carries the terms snapshotted when it was sent.
+    let (campaign_id, variant_id) = match &matched {
+        CodeMatch::Invite { referral } => (referral.campaign_id, referral.variant_id),
+        CodeMatch::Partner { id, .. } => {
+            choose_campaign(conn, Some(*id), channel, &id.to_string()).await?
+        }
+        CodeMatch::Share { referrer_id } => {
+            choose_campaign(conn, None, channel, &referrer_id.to_string()).await?
+        }
+        CodeMatch::Unknown { .. } => (None, None),
     };
     let attribution = Attribution {
         referred_by_customer_id: referrer_of(&matched),
@@ -218,7 +227,7 @@ pub async fn attribute(
             _ => None,
         },
         referred_channel: channel.as_str().to_owned(),
-        referral_campaign_id: terms.as_ref().map(|t| t.campaign_id),
+        referral_campaign_id: campaign_id,
     };
     if !db::customers::attribute(&mut *conn, customer.id, &attribution).await? {
         payload["kind"] = json!(matched.kind());
@@ -233,35 +242,49 @@ pub async fn attribute(
         return Ok(Outcome::AlreadyAttributed);
     }
 
-    match matched {
-        CodeMatch::Partner { code, .. } => {
+    let new_referral = NewReferral {
+        referred_customer_id: Some(customer.id),
+        referred_email: customer.email,
+        referred_phone: Some(customer.phone),
+        share_code_used: Some(&typed),
+        source_channel: Some(channel.as_str()),
+        campaign_id,
+        variant_id,
+        created_at: capture.at,
+        ..NewReferral::default()
+    };
+    let (referral, event_type) = match matched {
+        CodeMatch::Partner { id, code } => {
+            let referral = db::referrals::insert(
+                conn,
+                &NewReferral {
+                    partner_id: Some(id),
+                    ..new_referral
+                },
+            )
+            .await?;
             db::events::record(
                 &mut *conn,
                 NewEvent {
+                    referral_id: Some(referral.id),
                     partner_code: Some(&code),
-                    payload: Some(payload),
+                    payload: Some(payload.clone()),
                     ..event("partner_attributed")
                 },
             )
             .await?;
-            Ok(Outcome::Partner)
+            (referral, "registered")
         }
         CodeMatch::Share { referrer_id } => {
             let referral = db::referrals::insert(
                 conn,
                 &NewReferral {
-                    referrer_customer_id: referrer_id,
-                    referred_customer_id: Some(customer.id),
-                    referred_email: customer.email,
-                    referred_phone: Some(customer.phone),
-                    share_code_used: Some(&typed),
-                    source_channel: Some(channel.as_str()),
-                    terms: terms.as_ref(),
-                    created_at: capture.at,
+                    referrer_customer_id: Some(referrer_id),
+                    ..new_referral
                 },
             )
             .await?;
-            registered(conn, &referral, terms.as_ref(), payload).await
+            (referral, "registered")
         }
         CodeMatch::Invite { referral } => {
             // `match_code` locked the pending invitation, so the claim cannot miss.
@@ -273,16 +296,58 @@ pub async fn attribute(
             )
             .await?
             .ok_or_else(|| anyhow::anyhow!("invitation {} vanished while locked", referral.id))?;
-            registered(conn, &claimed, None, payload).await
+            (claimed, "registered")
         }
-        CodeMatch::Unknown { .. } => Ok(Outcome::Unknown),
-    }
+        CodeMatch::Unknown { .. } => return Ok(Outcome::Unknown),
+    };
+    payload["campaignId"] = json!(referral.campaign_id);
+    payload["variantId"] = json!(referral.variant_id);
+    db::events::record(
+        &mut *conn,
+        NewEvent {
+            event_type,
+            referral_id: Some(referral.id),
+            referrer_customer_id: referral.referrer_customer_id,
+            referred_customer_id: referral.referred_customer_id,
+            share_code_used: referral.share_code_used.as_deref(),
+            source_channel: referral.source_channel.as_deref(),
+            payload: Some(payload),
+            ..NewEvent::default()
+        },
+    )
+    .await?;
+    db::referrals::issue_welcome_rewards(&mut *conn, referral.id).await?;
+    Ok(
+        if referral.partner_id.is_some() && referral.referrer_customer_id.is_none() {
+            Outcome::Partner
+        } else {
+            Outcome::Referred {
+                referral_id: referral.id,
+            }
+        },
+    )
+}
+
+/// The campaign (and variant, sticky per `subject`) for a referral made now.
+pub async fn choose_campaign(
+    conn: &mut PgConnection,
+    partner_id: Option<Uuid>,
+    channel: Channel,
+    subject: &str,
+) -> Result<(Option<Uuid>, Option<i32>)> {
+    Ok(
+        db::referrals::resolve_campaign(conn, partner_id, channel.as_str())
+            .await?
+            .map_or((None, None), |choice| {
+                (Some(choice.campaign_id), choice.variant_for(subject))
+            }),
+    )
 }
 
 fn referrer_of(matched: &CodeMatch) -> Option<i32> {
     match matched {
         CodeMatch::Share { referrer_id } => Some(*referrer_id),
-        CodeMatch::Invite { referral } => Some(referral.referrer_customer_id),
+        CodeMatch::Invite { referral } => referral.referrer_customer_id,
         _ => None,
     }
 }
@@ -302,32 +367,6 @@ async fn is_self_referral(
             referrer.phone == customer.phone
                 || (referrer.email.is_some() && referrer.email.as_deref() == customer.email)
         }))
-}
-
-async fn registered(
-    conn: &mut PgConnection,
-    referral: &crate::domain::referral::Referral,
-    terms: Option<&CampaignTerms>,
-    mut payload: Value,
-) -> Result<Outcome> {
-    payload["campaignId"] = json!(terms.map(|t| t.campaign_id).or(referral.campaign_id));
-    db::events::record(
-        &mut *conn,
-        NewEvent {
-            event_type: "registered",
-            referral_id: Some(referral.id),
-            referrer_customer_id: Some(referral.referrer_customer_id),
-            referred_customer_id: referral.referred_customer_id,
-            share_code_used: referral.share_code_used.as_deref(),
-            source_channel: referral.source_channel.as_deref(),
-            payload: Some(payload),
-            ..NewEvent::default()
-        },
-    )
-    .await?;
-    Ok(Outcome::Referred {
-        referral_id: referral.id,
-    })
 }
 
 fn truncate(s: &str) -> String {

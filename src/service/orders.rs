@@ -27,6 +27,8 @@ pub struct OrderReport {
     pub created_at: Option<DateTime<Utc>>,
     /// A referral or partner code typed at checkout.
     pub referral_code: Option<String>,
+    /// A coupon (or free product) code applied to the order.
+    pub coupon_code: Option<String>,
 }
 
 /// The order after a change, and the referral it completed.
@@ -96,6 +98,17 @@ pub async fn record(
             "must be at most 50 characters",
         ));
     }
+    let coupon_code = report
+        .coupon_code
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty());
+    if coupon_code.is_some_and(|c| c.chars().count() > 20) {
+        return Err(Error::invalid_field(
+            "couponCode",
+            "must be at most 20 characters",
+        ));
+    }
     if let (Some(code), Some(customer_id)) = (referral_code, report.customer_id) {
         attribute_checkout_code(pool, customer_id, code, report.created_at).await?;
     }
@@ -108,6 +121,7 @@ pub async fn record(
         sales_order_number: number,
         created_at: report.created_at,
         referral_code,
+        coupon_code,
     };
     let outcome =
         db::retry_transient(|| async { Ok(db::orders::apply(pool, &change).await?) }).await?;

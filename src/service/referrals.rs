@@ -5,11 +5,13 @@ use sqlx::PgPool;
 use crate::db;
 use crate::db::events::NewEvent;
 use crate::db::referrals::{Completion, NewReferral};
+use crate::domain::channel::Channel;
 use crate::domain::customer::normalise_email;
 use crate::domain::phone::Phone;
 use crate::domain::referral::{Referral, ReferralListItem, ReferralStats};
 use crate::domain::referral_code::share_code;
 use crate::error::{Error, Result};
+use crate::service::attribution;
 
 fn customer_not_found() -> Error {
     Error::not_found("customer_not_found", "Customer not found")
@@ -90,22 +92,23 @@ pub async fn invite(
             "This friend is already a customer, so they cannot be referred",
         ));
     }
-    let terms = db::referrals::default_campaign_terms(&mut *tx).await?;
+    let channel = if agent_user_id.is_some() {
+        Channel::AgentReferral
+    } else {
+        Channel::ShareLink
+    };
+    let (campaign_id, variant_id) =
+        attribution::choose_campaign(&mut tx, None, channel, &referrer_id.to_string()).await?;
     let referral = db::referrals::insert(
         &mut tx,
         &NewReferral {
-            referrer_customer_id: referrer_id,
-            referred_customer_id: None,
+            referrer_customer_id: Some(referrer_id),
             referred_email: email.as_deref(),
             referred_phone: phone,
-            share_code_used: None,
-            source_channel: Some(if agent_user_id.is_some() {
-                "agent_referral"
-            } else {
-                "share_link"
-            }),
-            terms: terms.as_ref(),
-            created_at: None,
+            source_channel: Some(channel.as_str()),
+            campaign_id,
+            variant_id,
+            ..NewReferral::default()
         },
     )
     .await?;

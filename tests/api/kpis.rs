@@ -28,10 +28,13 @@ async fn kpis_are_json_numbers_computed_from_the_data(pool: PgPool) {
     app.order(2, b, "delivered").await;
     app.order(3, c, "pending").await;
     app.order(4, a, "completed").await;
-    sqlx::query!("insert into customer_memberships (customer_id, membership_tier) values ($1, 'gold'), ($2, 'none')", a, c)
-        .execute(&app.pool)
-        .await
-        .unwrap();
+    sqlx::query!(
+        "update customer_memberships set membership_tier = 'gold' where customer_id = $1",
+        a
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
 
     let dashboard = app.get("/api/loyalty/dashboard", &admin).await;
     let body = &dashboard.body;

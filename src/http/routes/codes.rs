@@ -12,6 +12,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::db;
 use crate::db::events::NewEvent;
 use crate::domain::channel::Channel;
+use crate::domain::money::parse_decimal;
 use crate::error::Result;
 use crate::http::AppState;
 use crate::http::error::ErrorBody;
@@ -27,7 +28,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// What a code is worth, for a page to say "Referral applied: you get ৳100" before signup.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Default, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CodeCheckResponse {
     /// Whether the code will attribute a new customer.
@@ -36,14 +37,57 @@ pub struct CodeCheckResponse {
     kind: Option<&'static str>,
     /// The code's canonical spelling.
     code: Option<String>,
-    /// The reward kind a referral made now would carry (`wallet`, …).
+    /// The reward kind a referral made now would carry (`wallet`, `points`, `coupon`, …);
+    /// `null` when no campaign is running.
     reward_type: Option<String>,
-    /// Taka the new customer gets after their first delivered order.
+    /// Fixed taka for the new customer (for `wallet`, or a fixed `coupon`).
     #[schema(value_type = Option<f64>)]
     referred_reward: Option<Decimal>,
-    /// Taka the referrer gets then.
+    /// Fixed taka for the referrer.
     #[schema(value_type = Option<f64>)]
     referrer_reward: Option<Decimal>,
+    /// The new customer's reward as a % of the first order, when it is a percentage.
+    #[schema(value_type = Option<f64>)]
+    referred_reward_percent: Option<Decimal>,
+    /// The referrer's reward as a % of the friend's first order.
+    #[schema(value_type = Option<f64>)]
+    referrer_reward_percent: Option<Decimal>,
+    /// Points for the new customer (for `points`).
+    referred_points: Option<i64>,
+    /// Points for the referrer.
+    referrer_points: Option<i64>,
+    /// The smallest first order that earns the rewards.
+    #[schema(value_type = Option<f64>)]
+    min_order_amount: Option<Decimal>,
+}
+
+impl CodeCheckResponse {
+    /// Fills the reward fields from a referral's (or campaign's) terms.
+    fn with_terms(mut self, terms: &serde_json::Value) -> Self {
+        let decimal = |key: &str| {
+            terms
+                .get(key)
+                .filter(|v| !v.is_null())
+                .and_then(|v| parse_decimal(&v.to_string()))
+        };
+        let integer = |key: &str| terms.get(key).and_then(serde_json::Value::as_i64);
+        self.reward_type = terms
+            .get("reward_type")
+            .and_then(|v| v.as_str())
+            .map(str::to_owned);
+        self.referred_reward_percent = decimal("reward_referred_percent");
+        self.referrer_reward_percent = decimal("reward_referrer_percent");
+        if self.referred_reward_percent.is_none() {
+            self.referred_reward = decimal("reward_referred_amount");
+        }
+        if self.referrer_reward_percent.is_none() {
+            self.referrer_reward = decimal("reward_referrer_amount");
+        }
+        self.referred_points = integer("reward_referred_points");
+        self.referrer_points = integer("reward_referrer_points");
+        self.min_order_amount = decimal("min_order_amount");
+        self
+    }
 }
 
 /// Checks a share, partner or invite code. Public, rate-limited; writes nothing.
@@ -57,32 +101,37 @@ async fn check_code(
 ) -> Result<Json<CodeCheckResponse>> {
     let mut tx = state.db.begin().await?;
     let matched = attribution::match_code(&mut tx, &code).await?;
-    let (reward_type, referred_reward, referrer_reward) = match &matched {
-        CodeMatch::Share { .. } => match db::referrals::default_campaign_terms(&mut *tx).await? {
-            Some(terms) => (
-                Some(terms.reward_type),
-                Some(terms.referred_amount),
-                Some(terms.referrer_amount),
-            ),
-            None => (None, None, None),
-        },
-        CodeMatch::Invite { referral } => (
-            Some(referral.reward_type.clone()),
-            Some(referral.referred_reward_amount),
-            Some(referral.reward_amount),
-        ),
-        CodeMatch::Partner { .. } | CodeMatch::Unknown { .. } => (None, None, None),
+    let (campaign, subject) = match &matched {
+        CodeMatch::Share { referrer_id } => (None, Some(referrer_id.to_string())),
+        CodeMatch::Partner { id, .. } => (Some(*id), Some(id.to_string())),
+        CodeMatch::Invite { .. } | CodeMatch::Unknown { .. } => (None, None),
+    };
+    let terms = match (&matched, subject) {
+        (CodeMatch::Invite { referral }, _) => Some(referral.reward_terms.clone()),
+        (_, Some(subject)) => {
+            match attribution::choose_campaign(&mut tx, campaign, Channel::ShareLink, &subject)
+                .await?
+            {
+                (Some(campaign_id), variant_id) => {
+                    Some(db::referrals::campaign_terms(&mut *tx, campaign_id, variant_id).await?)
+                }
+                (None, _) => None,
+            }
+        }
+        _ => None,
     };
     // Read-only: release the invitation row that matching locked.
     tx.rollback().await?;
     let valid = !matches!(matched, CodeMatch::Unknown { .. });
-    Ok(Json(CodeCheckResponse {
+    let response = CodeCheckResponse {
         valid,
         kind: valid.then(|| matched.kind()),
         code: matched.canonical_code(),
-        reward_type,
-        referred_reward,
-        referrer_reward,
+        ..CodeCheckResponse::default()
+    };
+    Ok(Json(match terms {
+        Some(terms) => response.with_terms(&terms),
+        None => response,
     }))
 }
 
@@ -116,7 +165,7 @@ async fn land(
     let canonical = matched.canonical_code();
     let (event_type, referrer, partner_code) = match &matched {
         CodeMatch::Share { referrer_id } => ("clicked", Some(*referrer_id), None),
-        CodeMatch::Invite { referral } => ("clicked", Some(referral.referrer_customer_id), None),
+        CodeMatch::Invite { referral } => ("clicked", referral.referrer_customer_id, None),
         CodeMatch::Partner { code, .. } => ("clicked", None, Some(code.as_str())),
         CodeMatch::Unknown { .. } => ("unknown_code", None, None),
     };

@@ -65,6 +65,9 @@ pub struct PutOrderRequest {
     /// A referral or partner code typed at checkout: attributes the customer if they have
     /// no attribution yet (channel `checkout`).
     referral_code: Option<String>,
+    /// A coupon or free-product code applied at checkout: redeemed, once, when the order
+    /// is delivered.
+    coupon_code: Option<String>,
 }
 
 /// A status change.
@@ -104,6 +107,7 @@ async fn put_order(
         sales_order_number: body.sales_order_number,
         created_at: body.created_at,
         referral_code: body.referral_code,
+        coupon_code: body.coupon_code,
     };
     Ok(Json(
         orders::record(&state.db, order_id, body.status, Some(report))
