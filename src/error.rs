@@ -239,6 +239,36 @@ const CONSTRAINT_ERRORS: &[(&str, u16, &str, &str)] = &[
         "Insufficient wallet balance",
     ),
     (
+        "customer_referrals_variant_id_fkey",
+        409,
+        "variants_in_use",
+        "Referrals use a variant this change would remove",
+    ),
+    (
+        "referral_rewards_variant_id_fkey",
+        409,
+        "variants_in_use",
+        "Rewards use a variant this change would remove",
+    ),
+    (
+        "milestone_awards_milestone_id_fkey",
+        409,
+        "milestones_in_use",
+        "A milestone this change would remove was already awarded",
+    ),
+    (
+        "referral_partners_campaign_id_fkey",
+        422,
+        "campaign_not_found",
+        "Campaign not found",
+    ),
+    (
+        "referral_partners_code_format",
+        422,
+        "invalid_partner_code",
+        "Partner codes are 3 to 50 letters, digits, - or _, and never look like REF123",
+    ),
+    (
         "referral_partners_code_key",
         409,
         "partner_code_taken",

@@ -6,9 +6,11 @@
 //! functions here call them and translate their outcomes.
 
 pub mod api_keys;
+pub mod campaigns;
 pub mod customers;
 pub mod events;
 pub mod kpis;
+pub mod loyalty;
 pub mod orders;
 pub mod partners;
 pub mod referrals;

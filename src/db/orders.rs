@@ -110,3 +110,10 @@ pub async fn customer_of(
     .fetch_optional(db)
     .await
 }
+
+/// An order id no order has, for simulations inside a transaction that is rolled back.
+pub async fn next_free_id(db: impl PgExecutor<'_>) -> sqlx::Result<i32> {
+    sqlx::query_scalar!(r#"select coalesce(max(id), 0) + 1 as "id!" from sales_orders"#)
+        .fetch_one(db)
+        .await
+}

@@ -359,3 +359,37 @@ pub async fn stats(
         total_rewards_earned: row.earned.to_string(),
     })
 }
+
+/// The referral that brought customer `referred_customer_id`, if any.
+pub async fn find_by_referred(
+    db: impl PgExecutor<'_>,
+    referred_customer_id: i32,
+) -> sqlx::Result<Option<Referral>> {
+    sqlx::query_as!(
+        Referral,
+        "select * from customer_referrals where referred_customer_id = $1",
+        referred_customer_id
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// Every reward decision made for referral `referral_id`, milestones included.
+pub async fn reward_decisions(
+    db: impl PgExecutor<'_>,
+    referral_id: i32,
+) -> sqlx::Result<Vec<crate::domain::campaign::RewardDecision>> {
+    sqlx::query_as!(
+        crate::domain::campaign::RewardDecision,
+        r#"select side as "side!", kind as "kind!", status as "status!", reason, amount, points, membership_tier
+           from referral_rewards where referral_id = $1
+           union all
+           select 'referrer', 'milestone', 'issued', null, m.reward_amount, null::integer, null::varchar
+           from milestone_awards a join referral_campaign_milestones m on m.id = a.milestone_id
+           where a.referral_id = $1
+           order by 1, 2"#,
+        referral_id
+    )
+    .fetch_all(db)
+    .await
+}

@@ -108,11 +108,18 @@ pub async fn post(db: impl PgExecutor<'_>, posting: &Posting<'_>) -> sqlx::Resul
     )
     .fetch_one(db)
     .await?;
-    Ok(match (row.outcome.as_str(), row.transaction_id) {
-        ("posted", Some(id)) => PostOutcome::Posted(id),
-        ("replayed", Some(id)) => PostOutcome::Replayed(id),
-        ("key_conflict", _) => PostOutcome::KeyConflict,
-        ("insufficient_balance", _) => PostOutcome::InsufficientBalance,
-        _ => PostOutcome::WalletNotFound,
-    })
+    Ok(PostOutcome::from_sql(&row.outcome, row.transaction_id))
+}
+
+impl PostOutcome {
+    /// Reads the `(outcome, transaction_id)` the posting functions return.
+    pub fn from_sql(outcome: &str, transaction_id: Option<i32>) -> Self {
+        match (outcome, transaction_id) {
+            ("posted", Some(id)) => Self::Posted(id),
+            ("replayed", Some(id)) => Self::Replayed(id),
+            ("key_conflict", _) => Self::KeyConflict,
+            ("insufficient_balance" | "insufficient_points", _) => Self::InsufficientBalance,
+            _ => Self::WalletNotFound,
+        }
+    }
 }

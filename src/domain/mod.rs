@@ -4,6 +4,7 @@ pub mod campaign;
 pub mod channel;
 pub mod customer;
 pub mod kpi;
+pub mod loyalty;
 pub mod money;
 pub mod order;
 pub mod phone;

@@ -79,6 +79,9 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::wallets::router())
         .merge(routes::kpis::router())
         .merge(routes::orders::router())
+        .merge(routes::campaigns::router())
+        .merge(routes::partners::router())
+        .merge(routes::loyalty::router())
         .split_for_parts();
 
     api.merge(openapi::docs_router(openapi))

@@ -25,6 +25,8 @@ use super::extract::Json;
     tags(
         (name = "auth", description = "Login and the caller's identity"),
         (name = "referrals", description = "Share codes, invitations and referral completion"),
+        (name = "campaigns", description = "Referral campaigns, partners, the dry run and reports"),
+        (name = "rewards", description = "Points, coupons, free products and membership tiers"),
         (name = "wallets", description = "Wallets and their ledger"),
         (name = "kpis", description = "Programme KPIs for the admin dashboard"),
         (name = "customers", description = "Signup with a referral code"),

@@ -4,7 +4,10 @@
 
 pub mod attribution;
 pub mod auth;
+pub mod campaigns;
+pub mod loyalty;
 pub mod orders;
+pub mod partners;
 pub mod referrals;
 pub mod signup;
 pub mod wallets;

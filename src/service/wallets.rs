@@ -17,6 +17,42 @@ fn customer_not_found() -> Error {
     Error::not_found("customer_not_found", "Customer not found")
 }
 
+/// Validates what every ledger movement carries: a required idempotency key, an optional
+/// description and reference. Returns the trimmed key and description.
+pub(crate) fn check_movement<'a>(
+    key: &'a str,
+    description: Option<&'a str>,
+    reference_id: Option<i32>,
+) -> Result<(&'a str, Option<&'a str>)> {
+    let key = key.trim();
+    if key.is_empty() {
+        return Err(Error::invalid_field(
+            "idempotencyKey",
+            "is required: send a key that stays the same when you retry",
+        ));
+    }
+    if key.len() > MAX_IDEMPOTENCY_KEY_LEN || key.chars().any(char::is_control) {
+        return Err(Error::invalid_field(
+            "idempotencyKey",
+            format!("must be at most {MAX_IDEMPOTENCY_KEY_LEN} printable characters"),
+        ));
+    }
+    let description = description.map(str::trim).filter(|d| !d.is_empty());
+    if description.is_some_and(|d| d.chars().count() > MAX_DESCRIPTION_LEN) {
+        return Err(Error::invalid_field(
+            "description",
+            format!("must be at most {MAX_DESCRIPTION_LEN} characters"),
+        ));
+    }
+    if reference_id.is_some_and(|id| id <= 0) {
+        return Err(Error::invalid_field(
+            "referenceId",
+            "must be a positive integer",
+        ));
+    }
+    Ok((key, description))
+}
+
 /// A customer's wallet.
 pub async fn wallet(pool: &PgPool, customer_id: i32) -> Result<Wallet> {
     db::wallets::find_by_customer(pool, customer_id)
@@ -69,36 +105,11 @@ pub async fn post(
     direction: Direction,
     movement: Movement,
 ) -> Result<Posted> {
-    let key = movement.idempotency_key.trim();
-    if key.is_empty() {
-        return Err(Error::invalid_field(
-            "idempotencyKey",
-            "is required: send a key that stays the same when you retry",
-        ));
-    }
-    if key.len() > MAX_IDEMPOTENCY_KEY_LEN || key.chars().any(char::is_control) {
-        return Err(Error::invalid_field(
-            "idempotencyKey",
-            format!("must be at most {MAX_IDEMPOTENCY_KEY_LEN} printable characters"),
-        ));
-    }
-    let description = movement
-        .description
-        .as_deref()
-        .map(str::trim)
-        .filter(|d| !d.is_empty());
-    if description.is_some_and(|d| d.chars().count() > MAX_DESCRIPTION_LEN) {
-        return Err(Error::invalid_field(
-            "description",
-            format!("must be at most {MAX_DESCRIPTION_LEN} characters"),
-        ));
-    }
-    if movement.reference_id.is_some_and(|id| id <= 0) {
-        return Err(Error::invalid_field(
-            "referenceId",
-            "must be a positive integer",
-        ));
-    }
+    let (key, description) = check_movement(
+        &movement.idempotency_key,
+        movement.description.as_deref(),
+        movement.reference_id,
+    )?;
     let posting = Posting {
         customer_id,
         direction,

@@ -2,11 +2,14 @@
 //! and JSON keys; every handler only parses, authorises and calls [`crate::service`].
 
 pub mod auth;
+pub mod campaigns;
 pub mod codes;
 pub mod customers;
 pub mod health;
 pub mod kpis;
+pub mod loyalty;
 pub mod orders;
+pub mod partners;
 pub mod referrals;
 pub mod wallets;
 

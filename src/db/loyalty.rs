@@ -1,0 +1,215 @@
+//! Points, coupons and memberships.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use sqlx::PgExecutor;
+
+use crate::domain::loyalty::{Coupon, Membership, PointTransaction, Points};
+
+/// Customer `customer_id`'s points balance (if the customer is live).
+pub async fn points(db: impl PgExecutor<'_>, customer_id: i32) -> sqlx::Result<Option<Points>> {
+    sqlx::query_as!(
+        Points,
+        "select p.id, p.customer_id, p.active_points, p.lifetime_earned, p.lifetime_redeemed, p.created_at, p.updated_at
+         from customer_points p join customers c on c.id = p.customer_id
+         where p.customer_id = $1 and not c.is_deleted",
+        customer_id
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// A page of a customer's points ledger, newest first.
+pub async fn point_transactions(
+    db: impl PgExecutor<'_>,
+    customer_id: i32,
+    limit: i64,
+    before_id: Option<i32>,
+) -> sqlx::Result<Vec<PointTransaction>> {
+    sqlx::query_as!(
+        PointTransaction,
+        "select id, customer_id, idempotency_key, transaction_type, points, source, reference_id,
+                description, balance_after, created_at
+         from point_transactions
+         where customer_id = $1 and ($3::integer is null or id < $3)
+         order by id desc limit $2",
+        customer_id,
+        limit,
+        before_id
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Points ledger row `id`.
+pub async fn point_transaction(db: impl PgExecutor<'_>, id: i32) -> sqlx::Result<PointTransaction> {
+    sqlx::query_as!(
+        PointTransaction,
+        "select id, customer_id, idempotency_key, transaction_type, points, source, reference_id,
+                description, balance_after, created_at
+         from point_transactions where id = $1",
+        id
+    )
+    .fetch_one(db)
+    .await
+}
+
+/// What posting points did (see `post_points_transaction` in the migrations).
+pub use crate::db::wallets::PostOutcome;
+
+/// Earns or redeems points exactly once per (customer, key).
+#[allow(clippy::too_many_arguments)]
+pub async fn post_points(
+    db: impl PgExecutor<'_>,
+    customer_id: i32,
+    transaction_type: &str,
+    points: i32,
+    source: &str,
+    reference_id: Option<i32>,
+    description: Option<&str>,
+    idempotency_key: &str,
+) -> sqlx::Result<PostOutcome> {
+    let row = sqlx::query!(
+        r#"select outcome as "outcome!", transaction_id
+           from post_points_transaction($1, $2, $3, $4, $5, $6, $7)"#,
+        customer_id,
+        transaction_type,
+        points,
+        source,
+        reference_id,
+        description,
+        idempotency_key
+    )
+    .fetch_one(db)
+    .await?;
+    Ok(PostOutcome::from_sql(&row.outcome, row.transaction_id))
+}
+
+/// The coupon with `code`.
+pub async fn coupon(db: impl PgExecutor<'_>, code: &str) -> sqlx::Result<Option<Coupon>> {
+    sqlx::query_as!(
+        Coupon,
+        "select id, code, customer_id, kind, discount_type, discount_value, max_discount, product_id, product_name,
+                first_order_only, valid_from, valid_until, status, redeemed_order_id, redeemed_at,
+                referral_id, created_at
+         from coupons where code = upper($1)",
+        code
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// A customer's coupons and free products: usable ones first, then the rest, newest first.
+pub async fn coupons_of(db: impl PgExecutor<'_>, customer_id: i32) -> sqlx::Result<Vec<Coupon>> {
+    sqlx::query_as!(
+        Coupon,
+        "select id, code, customer_id, kind, discount_type, discount_value, max_discount, product_id, product_name,
+                first_order_only, valid_from, valid_until, status, redeemed_order_id, redeemed_at,
+                referral_id, created_at
+         from coupons where customer_id = $1
+         order by (status = 'active' and (valid_until is null or valid_until > now())) desc, id desc
+         limit 200",
+        customer_id
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Whether the customer has an order that reached a successful status.
+pub async fn has_successful_order(db: impl PgExecutor<'_>, customer_id: i32) -> sqlx::Result<bool> {
+    sqlx::query_scalar!(
+        r#"select exists (select 1 from sales_orders
+                          where customer_id = $1 and order_status_is_success(status)) as "exists!""#,
+        customer_id
+    )
+    .fetch_one(db)
+    .await
+}
+
+/// Customer `customer_id`'s membership, with spend computed from delivered orders.
+pub async fn membership(
+    db: impl PgExecutor<'_>,
+    customer_id: i32,
+) -> sqlx::Result<Option<Membership>> {
+    Ok(memberships(db, Some(customer_id), None, 1)
+        .await?
+        .into_iter()
+        .next())
+}
+
+/// Memberships (of one customer, or of a tier), the highest current-month spend first.
+pub async fn memberships(
+    db: impl PgExecutor<'_>,
+    customer_id: Option<i32>,
+    tier: Option<&str>,
+    limit: i64,
+) -> sqlx::Result<Vec<Membership>> {
+    sqlx::query_as!(
+        Membership,
+        r#"select m.id, m.customer_id, m.membership_tier, m.permanent_card_number, m.discount_percentage,
+                  m.free_delivery_count, m.free_delivery_used,
+                  coalesce(s.current_month, 0) as "current_month_spend!: Decimal",
+                  coalesce(s.total, 0) as "total_monthly_spend!: Decimal",
+                  s.last_order as "last_order_date?: DateTime<Utc>",
+                  m.price_lock_enabled, m.birthday_gift_sent, m.eid_gift_sent, m.tier_achieved_at,
+                  m.tier_expires_at, m.tier_source, m.created_at, m.updated_at
+           from customer_memberships m
+           join customers c on c.id = m.customer_id and not c.is_deleted
+           left join lateral (
+               select sum(o.total_amount) filter (
+                          where order_status_is_success(o.status)
+                            and date_trunc('month', o.created_at at time zone 'Asia/Dhaka')
+                                = date_trunc('month', now() at time zone 'Asia/Dhaka')) as current_month,
+                      sum(o.total_amount) filter (where order_status_is_success(o.status)) as total,
+                      max(o.created_at) as last_order
+               from sales_orders o where o.customer_id = m.customer_id
+           ) s on true
+           where ($1::integer is null or m.customer_id = $1) and ($2::text is null or m.membership_tier = $2)
+           order by 8 desc, m.customer_id
+           limit $3"#,
+        customer_id,
+        tier,
+        limit
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Sets a customer's tier and its benefits (`set_tier_benefits` in the migrations).
+pub async fn set_tier(
+    db: impl PgExecutor<'_>,
+    customer_id: i32,
+    tier: &str,
+    source: &str,
+) -> sqlx::Result<bool> {
+    let updated = sqlx::query_scalar!(
+        r#"with updated as (
+               update customer_memberships
+               set membership_tier = $2::varchar, tier_source = $3, updated_at = now(),
+                   tier_achieved_at = case when membership_tier = $2::varchar then tier_achieved_at else now() end
+               where customer_id = $1
+               returning customer_id)
+           select set_tier_benefits(customer_id) is null as "done!" from updated"#,
+        customer_id,
+        tier,
+        source
+    )
+    .fetch_optional(db)
+    .await?;
+    Ok(updated.is_some())
+}
+
+/// Successful orders and their value, per customer, for tier evaluation.
+pub async fn order_totals(
+    db: impl PgExecutor<'_>,
+    customer_id: i32,
+) -> sqlx::Result<(i64, Decimal)> {
+    let row = sqlx::query!(
+        r#"select count(*) as "orders!", coalesce(sum(total_amount), 0) as "spend!: Decimal"
+           from sales_orders where customer_id = $1 and order_status_is_success(status)"#,
+        customer_id
+    )
+    .fetch_one(db)
+    .await?;
+    Ok((row.orders, row.spend))
+}

@@ -1,0 +1,167 @@
+//! Points, coupons and membership tiers, in TrustCart's entity shapes.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+use super::time::{millis, millis_opt};
+
+/// A customer's points balance.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Points {
+    /// Row id.
+    pub id: i32,
+    /// The customer.
+    pub customer_id: i32,
+    /// Spendable points.
+    pub active_points: i32,
+    /// All points ever earned.
+    pub lifetime_earned: i32,
+    /// All points ever redeemed.
+    pub lifetime_redeemed: i32,
+    /// Created.
+    #[serde(serialize_with = "millis")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: DateTime<Utc>,
+    /// Last changed.
+    #[serde(serialize_with = "millis")]
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One movement in the points ledger (append-only).
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PointTransaction {
+    /// Id.
+    pub id: i32,
+    /// The customer.
+    pub customer_id: i32,
+    /// Makes the movement happen once per customer.
+    pub idempotency_key: String,
+    /// `earn` or `redeem`.
+    pub transaction_type: String,
+    /// Points moved, always positive.
+    pub points: i32,
+    /// Why (`referral`, `purchase`, `bonus`, …).
+    pub source: String,
+    /// The referral, order or request it belongs to.
+    pub reference_id: Option<i32>,
+    /// Statement text.
+    pub description: Option<String>,
+    /// The balance right after.
+    pub balance_after: i32,
+    /// When.
+    #[serde(serialize_with = "millis")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: DateTime<Utc>,
+}
+
+/// A single-use coupon or free product assigned to one customer.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Coupon {
+    /// Id.
+    pub id: i32,
+    /// The code to type at checkout.
+    pub code: String,
+    /// The only customer who can use it.
+    pub customer_id: i32,
+    /// `discount` or `free_product`.
+    pub kind: String,
+    /// `fixed` (taka) or `percent`, for discounts.
+    pub discount_type: Option<String>,
+    /// Taka off, or percent off.
+    pub discount_value: Option<Decimal>,
+    /// The most a percent discount takes off.
+    pub max_discount: Option<Decimal>,
+    /// The free product's id in the shop.
+    pub product_id: Option<i32>,
+    /// The free product's name.
+    pub product_name: Option<String>,
+    /// Valid only on the customer's first order.
+    pub first_order_only: bool,
+    /// Usable from.
+    #[serde(serialize_with = "millis")]
+    #[schema(value_type = String, format = DateTime)]
+    pub valid_from: DateTime<Utc>,
+    /// Usable until.
+    #[serde(serialize_with = "millis_opt")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub valid_until: Option<DateTime<Utc>>,
+    /// `active`, `redeemed` or `void`.
+    pub status: String,
+    /// The order that redeemed it.
+    pub redeemed_order_id: Option<i32>,
+    /// When it was redeemed.
+    #[serde(serialize_with = "millis_opt")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub redeemed_at: Option<DateTime<Utc>>,
+    /// The referral that earned it.
+    pub referral_id: Option<i32>,
+    /// Issued.
+    #[serde(serialize_with = "millis")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: DateTime<Utc>,
+}
+
+/// A customer's membership, in TrustCart's entity shape.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Membership {
+    /// Id.
+    pub id: i32,
+    /// The customer.
+    pub customer_id: i32,
+    /// `none`, `silver`, `gold` or `permanent`.
+    pub membership_tier: String,
+    /// `PERM-{id}-{code}` for permanent members.
+    pub permanent_card_number: Option<String>,
+    /// Discount on orders, percent.
+    pub discount_percentage: Decimal,
+    /// Free deliveries a month.
+    pub free_delivery_count: i32,
+    /// Free deliveries used.
+    pub free_delivery_used: i32,
+    /// Delivered order value in the current calendar month (Dhaka time).
+    pub current_month_spend: Decimal,
+    /// Delivered order value ever.
+    pub total_monthly_spend: Decimal,
+    /// The customer's last order.
+    #[serde(serialize_with = "millis_opt")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub last_order_date: Option<DateTime<Utc>>,
+    /// Prices locked at the member's last purchase.
+    pub price_lock_enabled: bool,
+    /// Birthday gift sent this year.
+    pub birthday_gift_sent: bool,
+    /// Eid gift sent this year.
+    pub eid_gift_sent: bool,
+    /// When the tier was reached.
+    #[serde(serialize_with = "millis_opt")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub tier_achieved_at: Option<DateTime<Utc>>,
+    /// When the tier lapses.
+    #[serde(serialize_with = "millis_opt")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub tier_expires_at: Option<DateTime<Utc>>,
+    /// Who set the tier: `manual`, `evaluation` or `referral`.
+    pub tier_source: Option<String>,
+    /// Created.
+    #[serde(serialize_with = "millis")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: DateTime<Utc>,
+    /// Last changed.
+    #[serde(serialize_with = "millis")]
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Membership tiers, lowest first.
+pub const TIERS: [&str; 4] = ["none", "silver", "gold", "permanent"];
+
+/// The rank of a tier (higher is better), or `None` for an unknown name.
+pub fn tier_rank(tier: &str) -> Option<usize> {
+    TIERS.iter().position(|t| *t == tier)
+}

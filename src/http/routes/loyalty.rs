@@ -1,0 +1,308 @@
+//! Points (TrustCart routes 19–22), coupons and free products, and membership tiers
+//! (routes 33–36).
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::IntoResponse;
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::PageParams;
+use crate::auth::{Permission, Principal};
+use crate::domain::loyalty::{Coupon, Membership, PointTransaction, Points};
+use crate::domain::money::parse_decimal;
+use crate::error::{Error, Result};
+use crate::http::AppState;
+use crate::http::error::ErrorBody;
+use crate::http::extract::{Json, OptionalJson, Path, Query};
+use crate::service::loyalty::{self, CouponCheck, Evaluation, PointsRequest, Thresholds};
+
+const DEFAULT_PAGE: i64 = 50;
+const MAX_PAGE: i64 = 200;
+const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
+
+/// The points, coupon and membership routes.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(get_my_points))
+        .routes(routes!(list_my_point_transactions))
+        .routes(routes!(get_points))
+        .routes(routes!(list_point_transactions))
+        .routes(routes!(earn_points))
+        .routes(routes!(redeem_points))
+        .routes(routes!(list_my_rewards))
+        .routes(routes!(list_rewards))
+        .routes(routes!(validate_coupon))
+        .routes(routes!(get_membership))
+        .routes(routes!(list_memberships))
+        .routes(routes!(set_membership_tier))
+        .routes(routes!(evaluate_membership))
+}
+
+/// The caller's points.
+#[utoipa::path(get, path = "/api/loyalty/me/points", tag = "rewards", security(("bearer" = [])),
+    responses((status = 200, body = Points), (status = 403, body = ErrorBody)))]
+async fn get_my_points(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Json<Points>> {
+    let me = principal.own_customer_id(Permission::ViewOwnWallet)?;
+    Ok(Json(loyalty::points(&state.db, me).await?))
+}
+
+/// The caller's points ledger, newest first.
+#[utoipa::path(get, path = "/api/loyalty/me/points/transactions", tag = "rewards", security(("bearer" = [])),
+    params(PageParams), responses((status = 200, body = Vec<PointTransaction>)))]
+async fn list_my_point_transactions(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(page): Query<PageParams>,
+) -> Result<Json<Vec<PointTransaction>>> {
+    let me = principal.own_customer_id(Permission::ViewOwnWallet)?;
+    let limit = page.limit(DEFAULT_PAGE, MAX_PAGE)?;
+    Ok(Json(
+        loyalty::point_transactions(&state.db, me, limit, page.before_id).await?,
+    ))
+}
+
+/// A customer's points. Needs `view-mlm-reports`.
+#[utoipa::path(get, path = "/api/loyalty/points/{customerId}", tag = "rewards", security(("bearer" = [])),
+    params(("customerId" = i32, Path)), responses((status = 200, body = Points), (status = 404, body = ErrorBody)))]
+async fn get_points(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(customer_id): Path<i32>,
+) -> Result<Json<Points>> {
+    principal.require(Permission::ViewMlmReports)?;
+    Ok(Json(loyalty::points(&state.db, customer_id).await?))
+}
+
+/// A customer's points ledger, newest first. Needs `view-mlm-reports`.
+#[utoipa::path(get, path = "/api/loyalty/points/{customerId}/transactions", tag = "rewards", security(("bearer" = [])),
+    params(("customerId" = i32, Path), PageParams),
+    responses((status = 200, body = Vec<PointTransaction>), (status = 404, body = ErrorBody)))]
+async fn list_point_transactions(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(customer_id): Path<i32>,
+    Query(page): Query<PageParams>,
+) -> Result<Json<Vec<PointTransaction>>> {
+    principal.require(Permission::ViewMlmReports)?;
+    let limit = page.limit(DEFAULT_PAGE, MAX_PAGE)?;
+    Ok(Json(
+        loyalty::point_transactions(&state.db, customer_id, limit, page.before_id).await?,
+    ))
+}
+
+/// Gives a customer points, once per idempotency key. Needs `manage-mlm-settings`.
+#[utoipa::path(post, path = "/api/loyalty/points/{customerId}/earn", tag = "rewards", security(("bearer" = [])),
+    params(("customerId" = i32, Path)), request_body = PointsRequest,
+    responses((status = 201, body = PointTransaction), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn earn_points(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(customer_id): Path<i32>,
+    headers: HeaderMap,
+    Json(body): Json<PointsRequest>,
+) -> Result<impl IntoResponse> {
+    principal.require(Permission::ManageMlmSettings)?;
+    move_points(&state, customer_id, false, body, &headers).await
+}
+
+/// Takes points from a customer, never below zero. Needs `manage-mlm-settings`.
+#[utoipa::path(post, path = "/api/loyalty/points/{customerId}/redeem", tag = "rewards", security(("bearer" = [])),
+    params(("customerId" = i32, Path)), request_body = PointsRequest,
+    responses((status = 201, body = PointTransaction), (status = 409, body = ErrorBody),
+              (status = 422, body = ErrorBody, description = "insufficient_points")))]
+async fn redeem_points(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(customer_id): Path<i32>,
+    headers: HeaderMap,
+    Json(body): Json<PointsRequest>,
+) -> Result<impl IntoResponse> {
+    principal.require(Permission::ManageMlmSettings)?;
+    move_points(&state, customer_id, true, body, &headers).await
+}
+
+async fn move_points(
+    state: &AppState,
+    customer_id: i32,
+    redeem: bool,
+    body: PointsRequest,
+    headers: &HeaderMap,
+) -> Result<impl IntoResponse + use<>> {
+    let header_key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let (transaction, created) =
+        loyalty::post_points(&state.db, customer_id, redeem, body, header_key).await?;
+    let replayed = HeaderValue::from_static(if created { "false" } else { "true" });
+    Ok((
+        StatusCode::CREATED,
+        [(REPLAYED, replayed)],
+        Json(transaction),
+    ))
+}
+
+/// The caller's coupons and free products: usable ones first.
+#[utoipa::path(get, path = "/api/loyalty/me/rewards", tag = "rewards", security(("bearer" = [])),
+    responses((status = 200, body = Vec<Coupon>)))]
+async fn list_my_rewards(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Json<Vec<Coupon>>> {
+    let me = principal.own_customer_id(Permission::ViewOwnWallet)?;
+    Ok(Json(loyalty::coupons(&state.db, me).await?))
+}
+
+/// A customer's coupons and free products. Needs `view-mlm-reports`.
+#[utoipa::path(get, path = "/api/loyalty/rewards/{customerId}", tag = "rewards", security(("bearer" = [])),
+    params(("customerId" = i32, Path)), responses((status = 200, body = Vec<Coupon>), (status = 404, body = ErrorBody)))]
+async fn list_rewards(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(customer_id): Path<i32>,
+) -> Result<Json<Vec<Coupon>>> {
+    principal.require(Permission::ViewMlmReports)?;
+    Ok(Json(loyalty::coupons(&state.db, customer_id).await?))
+}
+
+/// A coupon check at checkout.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CouponValidateRequest {
+    /// The code typed.
+    code: String,
+    /// The customer (a customer token may leave it out: it is theirs).
+    customer_id: Option<i32>,
+    /// The order's total, taka.
+    #[schema(value_type = f64)]
+    order_amount: serde_json::Number,
+}
+
+/// Does this coupon apply to this order, and for how much? Writes nothing. A customer
+/// checks their own; the shop's system (`edit-sales-orders`) checks any.
+#[utoipa::path(post, path = "/api/coupons/validate", tag = "rewards", security(("bearer" = []), ("api_key" = [])),
+    request_body = CouponValidateRequest,
+    responses((status = 200, body = CouponCheck, description = "valid, or the reason it does not apply"),
+              (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn validate_coupon(
+    State(state): State<AppState>,
+    principal: Principal,
+    Json(body): Json<CouponValidateRequest>,
+) -> Result<Json<CouponCheck>> {
+    let customer_id = match &principal {
+        Principal::Customer { id } => match body.customer_id {
+            Some(other) if other != *id => {
+                return Err(Error::forbidden(
+                    "A customer can only check their own coupons",
+                ));
+            }
+            _ => *id,
+        },
+        _ => {
+            principal.require(Permission::EditSalesOrders)?;
+            body.customer_id
+                .ok_or_else(|| Error::invalid_field("customerId", "is required"))?
+        }
+    };
+    let order_amount = parse_decimal(&body.order_amount.to_string())
+        .filter(|a| *a >= Decimal::ZERO && a.normalize().scale() <= 2)
+        .ok_or_else(|| {
+            Error::invalid_field(
+                "orderAmount",
+                "must be a non-negative amount with at most 2 decimals",
+            )
+        })?;
+    Ok(Json(
+        loyalty::validate_coupon(&state.db, &body.code, customer_id, order_amount).await?,
+    ))
+}
+
+/// A customer's membership, with spend from delivered orders. Needs `view-mlm-reports`.
+#[utoipa::path(get, path = "/api/loyalty/membership/{customerId}", tag = "rewards", security(("bearer" = [])),
+    params(("customerId" = i32, Path)), responses((status = 200, body = Membership), (status = 404, body = ErrorBody)))]
+async fn get_membership(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(customer_id): Path<i32>,
+) -> Result<Json<Membership>> {
+    principal.require(Permission::ViewMlmReports)?;
+    Ok(Json(loyalty::membership(&state.db, customer_id).await?))
+}
+
+/// `?tier=&limit=`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct MembershipParams {
+    /// Only this tier.
+    tier: Option<String>,
+    /// At most this many (1–1000, default 200).
+    limit: Option<i64>,
+}
+
+/// Memberships, highest current-month spend first. Needs `view-mlm-reports`.
+#[utoipa::path(get, path = "/api/loyalty/memberships", tag = "rewards", security(("bearer" = [])),
+    params(MembershipParams), responses((status = 200, body = Vec<Membership>)))]
+async fn list_memberships(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(params): Query<MembershipParams>,
+) -> Result<Json<Vec<Membership>>> {
+    principal.require(Permission::ViewMlmReports)?;
+    let limit = params.limit.unwrap_or(200);
+    if !(1..=1000).contains(&limit) {
+        return Err(Error::bad_request(
+            "invalid_query",
+            "limit must be between 1 and 1000",
+        ));
+    }
+    Ok(Json(
+        loyalty::memberships(&state.db, params.tier.as_deref(), limit).await?,
+    ))
+}
+
+/// A tier change.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct TierRequest {
+    /// `none`, `silver`, `gold` or `permanent`.
+    tier: String,
+}
+
+/// Sets a customer's tier and its benefits (discount, free deliveries, price lock, card).
+/// Needs `manage-mlm-settings`.
+#[utoipa::path(put, path = "/api/loyalty/membership/{customerId}/tier", tag = "rewards", security(("bearer" = [])),
+    params(("customerId" = i32, Path)), request_body = TierRequest,
+    responses((status = 200, body = Membership), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn set_membership_tier(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(customer_id): Path<i32>,
+    Json(body): Json<TierRequest>,
+) -> Result<Json<Membership>> {
+    principal.require(Permission::ManageMlmSettings)?;
+    Ok(Json(
+        loyalty::set_tier(&state.db, customer_id, &body.tier).await?,
+    ))
+}
+
+/// Raises a customer's tier to what their delivered orders earn (never lowers it).
+/// Needs `manage-mlm-settings`.
+#[utoipa::path(post, path = "/api/loyalty/membership/{customerId}/evaluate", tag = "rewards", security(("bearer" = [])),
+    params(("customerId" = i32, Path)), request_body(content = Thresholds, description = "Optional thresholds"),
+    responses((status = 201, body = Evaluation), (status = 404, body = ErrorBody)))]
+async fn evaluate_membership(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(customer_id): Path<i32>,
+    OptionalJson(thresholds): OptionalJson<Thresholds>,
+) -> Result<(StatusCode, Json<Evaluation>)> {
+    principal.require(Permission::ManageMlmSettings)?;
+    let evaluation =
+        loyalty::evaluate(&state.db, customer_id, thresholds.unwrap_or_default()).await?;
+    Ok((StatusCode::CREATED, Json(evaluation)))
+}

@@ -1,0 +1,106 @@
+//! Referral partners (TrustCart routes 29–32).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+use super::campaigns::ListParams;
+use crate::auth::{Permission, Principal};
+use crate::db::partners::Partner;
+use crate::error::{Error, Result};
+use crate::http::AppState;
+use crate::http::error::ErrorBody;
+use crate::http::extract::{Json, Path, Query};
+use crate::service::partners::{self, PartnerInput, PartnerReport};
+
+/// The partner routes.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_partners, create_partner))
+        .routes(routes!(update_partner))
+        .routes(routes!(get_partner_report))
+}
+
+/// Partners, newest first. Needs `view-mlm-reports`.
+#[utoipa::path(get, path = "/api/loyalty/referral-partners", tag = "campaigns", security(("bearer" = [])),
+    params(ListParams), responses((status = 200, body = Vec<Partner>)))]
+async fn list_partners(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(params): Query<ListParams>,
+) -> Result<Json<Vec<Partner>>> {
+    principal.require(Permission::ViewMlmReports)?;
+    Ok(Json(
+        partners::list(&state.db, params.include_inactive()).await?,
+    ))
+}
+
+/// Creates a partner. Codes are unique case-insensitively. Needs `manage-mlm-settings`.
+#[utoipa::path(post, path = "/api/loyalty/referral-partners", tag = "campaigns", security(("bearer" = [])),
+    request_body = PartnerInput,
+    responses((status = 201, body = Partner), (status = 409, body = ErrorBody, description = "partner_code_taken"),
+              (status = 422, body = ErrorBody)))]
+async fn create_partner(
+    State(state): State<AppState>,
+    principal: Principal,
+    Json(input): Json<PartnerInput>,
+) -> Result<(StatusCode, Json<Partner>)> {
+    principal.require(Permission::ManageMlmSettings)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(partners::save(&state.db, None, input).await?),
+    ))
+}
+
+/// Updates a partner: absent keys are kept. Needs `manage-mlm-settings`.
+#[utoipa::path(put, path = "/api/loyalty/referral-partners/{id}", tag = "campaigns", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = PartnerInput,
+    responses((status = 200, body = Partner), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn update_partner(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+    Json(input): Json<PartnerInput>,
+) -> Result<Json<Partner>> {
+    principal.require(Permission::ManageMlmSettings)?;
+    Ok(Json(partners::save(&state.db, Some(id), input).await?))
+}
+
+/// `?from=&to=&limit=`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ReportParams {
+    /// From (RFC 3339, inclusive).
+    from: Option<DateTime<Utc>>,
+    /// To (RFC 3339, exclusive).
+    to: Option<DateTime<Utc>>,
+    /// Orders listed, 1–2000 (default 50).
+    limit: Option<i64>,
+}
+
+/// The partner's funnel, revenue and orders. Needs `view-mlm-reports`.
+#[utoipa::path(get, path = "/api/loyalty/referral-partners/{code}/report", tag = "campaigns", security(("bearer" = [])),
+    params(("code" = String, Path), ReportParams),
+    responses((status = 200, body = PartnerReport), (status = 404, body = ErrorBody)))]
+async fn get_partner_report(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(code): Path<String>,
+    Query(params): Query<ReportParams>,
+) -> Result<Json<PartnerReport>> {
+    principal.require(Permission::ViewMlmReports)?;
+    let limit = params.limit.unwrap_or(50);
+    if !(1..=2000).contains(&limit) {
+        return Err(Error::bad_request(
+            "invalid_query",
+            "limit must be between 1 and 2000",
+        ));
+    }
+    Ok(Json(
+        partners::report(&state.db, &code, params.from, params.to, limit).await?,
+    ))
+}

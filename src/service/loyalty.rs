@@ -1,0 +1,315 @@
+//! Points, coupons and membership tiers.
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
+
+use crate::db;
+use crate::db::wallets::PostOutcome;
+use crate::domain::loyalty::{Coupon, Membership, PointTransaction, Points, TIERS, tier_rank};
+use crate::error::{Error, Result};
+use crate::service::wallets::check_movement;
+
+fn customer_not_found() -> Error {
+    Error::not_found("customer_not_found", "Customer not found")
+}
+
+/// A customer's points balance.
+pub async fn points(pool: &PgPool, customer_id: i32) -> Result<Points> {
+    db::loyalty::points(pool, customer_id)
+        .await?
+        .ok_or_else(customer_not_found)
+}
+
+/// A page of a customer's points ledger, newest first.
+pub async fn point_transactions(
+    pool: &PgPool,
+    customer_id: i32,
+    limit: i64,
+    before_id: Option<i32>,
+) -> Result<Vec<PointTransaction>> {
+    let rows = db::loyalty::point_transactions(pool, customer_id, limit, before_id).await?;
+    if rows.is_empty() && !db::customers::exists(pool, customer_id).await? {
+        return Err(customer_not_found());
+    }
+    Ok(rows)
+}
+
+/// An operator's points movement, as TrustCart's admin sends it.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PointsRequest {
+    /// A positive whole number of points (at most 1,000,000).
+    pub points: i32,
+    /// Why (`bonus`, `purchase`, `referral`, …), up to 50 characters.
+    pub source: String,
+    /// Statement text.
+    pub description: Option<String>,
+    /// The order or request it belongs to.
+    pub reference_id: Option<i32>,
+    /// Required (here or as the `Idempotency-Key` header).
+    pub idempotency_key: Option<String>,
+}
+
+/// Earns (`redeem` = false) or redeems points exactly once per (customer, key). Returns the
+/// transaction and whether it is new (false on a replay).
+pub async fn post_points(
+    pool: &PgPool,
+    customer_id: i32,
+    redeem: bool,
+    request: PointsRequest,
+    header_key: Option<String>,
+) -> Result<(PointTransaction, bool)> {
+    if !(1..=1_000_000).contains(&request.points) {
+        return Err(Error::invalid_field(
+            "points",
+            "must be a whole number from 1 to 1000000",
+        ));
+    }
+    let source = request.source.trim().to_ascii_lowercase();
+    if source.is_empty() || source.chars().count() > 50 {
+        return Err(Error::invalid_field("source", "must be 1 to 50 characters"));
+    }
+    let key = request.idempotency_key.or(header_key).unwrap_or_default();
+    let (key, description) =
+        check_movement(&key, request.description.as_deref(), request.reference_id)?;
+    let kind = if redeem { "redeem" } else { "earn" };
+    let outcome = db::retry_transient(|| async {
+        Ok(db::loyalty::post_points(
+            pool,
+            customer_id,
+            kind,
+            request.points,
+            &source,
+            request.reference_id,
+            description,
+            key,
+        )
+        .await?)
+    })
+    .await?;
+    let (id, created) = match outcome {
+        PostOutcome::Posted(id) => (id, true),
+        PostOutcome::Replayed(id) => (id, false),
+        PostOutcome::KeyConflict => {
+            return Err(Error::conflict(
+                "idempotency_key_reused",
+                "This idempotency key was already used for a different movement",
+            ));
+        }
+        PostOutcome::InsufficientBalance => {
+            return Err(Error::unprocessable(
+                "insufficient_points",
+                "Insufficient points",
+            ));
+        }
+        PostOutcome::WalletNotFound => return Err(customer_not_found()),
+    };
+    Ok((db::loyalty::point_transaction(pool, id).await?, created))
+}
+
+/// A customer's coupons and free products.
+pub async fn coupons(pool: &PgPool, customer_id: i32) -> Result<Vec<Coupon>> {
+    if !db::customers::exists(pool, customer_id).await? {
+        return Err(customer_not_found());
+    }
+    Ok(db::loyalty::coupons_of(pool, customer_id).await?)
+}
+
+/// The answer to "does this coupon apply to this order?".
+#[derive(Debug, Default, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CouponCheck {
+    /// Whether the coupon applies.
+    pub valid: bool,
+    /// Why not: `not_found`, `not_yours`, `already_redeemed`, `void`, `not_yet_valid`,
+    /// `expired`, `not_first_order`.
+    pub reason: Option<&'static str>,
+    /// `discount` or `free_product`.
+    pub kind: Option<String>,
+    /// Taka off this order.
+    #[schema(value_type = Option<f64>)]
+    pub discount: Option<Decimal>,
+    /// The free product's id.
+    pub product_id: Option<i32>,
+    /// The free product's name.
+    pub product_name: Option<String>,
+}
+
+/// Checks a coupon for a customer's order of `order_amount`. Writes nothing: the coupon
+/// is redeemed when an order carrying it is delivered.
+pub async fn validate_coupon(
+    pool: &PgPool,
+    code: &str,
+    customer_id: i32,
+    order_amount: Decimal,
+) -> Result<CouponCheck> {
+    let refused = |reason| {
+        Ok(CouponCheck {
+            reason: Some(reason),
+            ..CouponCheck::default()
+        })
+    };
+    let Some(coupon) = db::loyalty::coupon(pool, code.trim()).await? else {
+        return refused("not_found");
+    };
+    let now = chrono::Utc::now();
+    // Not "not_found": someone else's code must not be usable, but saying so leaks nothing
+    // the code itself did not.
+    if coupon.customer_id != customer_id {
+        return refused("not_yours");
+    }
+    match coupon.status.as_str() {
+        "redeemed" => return refused("already_redeemed"),
+        "void" => return refused("void"),
+        _ => {}
+    }
+    if coupon.valid_from > now {
+        return refused("not_yet_valid");
+    }
+    if coupon.valid_until.is_some_and(|until| until <= now) {
+        return refused("expired");
+    }
+    if coupon.first_order_only && db::loyalty::has_successful_order(pool, customer_id).await? {
+        return refused("not_first_order");
+    }
+    let discount = match (
+        coupon.kind.as_str(),
+        coupon.discount_type.as_deref(),
+        coupon.discount_value,
+    ) {
+        ("discount", Some("fixed"), Some(value)) => Some(value.min(order_amount)),
+        ("discount", Some("percent"), Some(percent)) => {
+            let off = (order_amount * percent / Decimal::ONE_HUNDRED).round_dp(2);
+            Some(coupon.max_discount.map_or(off, |max| off.min(max)))
+        }
+        _ => None,
+    };
+    Ok(CouponCheck {
+        valid: true,
+        reason: None,
+        kind: Some(coupon.kind),
+        discount,
+        product_id: coupon.product_id,
+        product_name: coupon.product_name,
+    })
+}
+
+/// A customer's membership.
+pub async fn membership(pool: &PgPool, customer_id: i32) -> Result<Membership> {
+    db::loyalty::membership(pool, customer_id)
+        .await?
+        .ok_or_else(customer_not_found)
+}
+
+/// Memberships of a tier (or all), highest current-month spend first.
+pub async fn memberships(pool: &PgPool, tier: Option<&str>, limit: i64) -> Result<Vec<Membership>> {
+    if let Some(tier) = tier
+        && tier_rank(tier).is_none()
+    {
+        return Err(Error::bad_request(
+            "invalid_query",
+            "tier must be none, silver, gold or permanent",
+        ));
+    }
+    Ok(db::loyalty::memberships(pool, None, tier, limit).await?)
+}
+
+/// An operator sets a tier (up or down).
+pub async fn set_tier(pool: &PgPool, customer_id: i32, tier: &str) -> Result<Membership> {
+    let tier = tier.trim().to_ascii_lowercase();
+    if tier_rank(&tier).is_none() {
+        return Err(Error::invalid_field(
+            "tier",
+            "must be none, silver, gold or permanent",
+        ));
+    }
+    if !db::loyalty::set_tier(pool, customer_id, &tier, "manual").await? {
+        return Err(customer_not_found());
+    }
+    membership(pool, customer_id).await
+}
+
+/// Tier thresholds: delivered orders or delivered spend reach a tier.
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", default)]
+#[allow(missing_docs)]
+pub struct Thresholds {
+    pub silver_orders: i64,
+    #[schema(value_type = f64)]
+    pub silver_spend: Decimal,
+    pub gold_orders: i64,
+    #[schema(value_type = f64)]
+    pub gold_spend: Decimal,
+    pub permanent_orders: i64,
+    #[schema(value_type = f64)]
+    pub permanent_spend: Decimal,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Self {
+            silver_orders: 3,
+            silver_spend: Decimal::from(5000),
+            gold_orders: 6,
+            gold_spend: Decimal::from(12000),
+            permanent_orders: 12,
+            permanent_spend: Decimal::from(25000),
+        }
+    }
+}
+
+/// What an evaluation found.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Evaluation {
+    /// The customer.
+    pub customer_id: i32,
+    /// Delivered orders counted.
+    pub total_orders: i64,
+    /// Their value.
+    #[schema(value_type = f64)]
+    pub total_spend: Decimal,
+    /// The tier now.
+    pub tier: String,
+    /// The permanent card, if any.
+    pub permanent_card_number: Option<String>,
+    /// The thresholds used.
+    pub thresholds: Thresholds,
+}
+
+/// Raises a customer's tier to what their delivered orders earn. Only delivered orders
+/// count (TrustCart counted every order), and a tier is never lowered by an evaluation,
+/// so a VIP tier earned by referrals survives the next order (TrustCart D10).
+pub async fn evaluate(
+    pool: &PgPool,
+    customer_id: i32,
+    thresholds: Thresholds,
+) -> Result<Evaluation> {
+    let current = membership(pool, customer_id).await?;
+    let (orders, spend) = db::loyalty::order_totals(pool, customer_id).await?;
+    let earned = if orders >= thresholds.permanent_orders || spend >= thresholds.permanent_spend {
+        "permanent"
+    } else if orders >= thresholds.gold_orders || spend >= thresholds.gold_spend {
+        "gold"
+    } else if orders >= thresholds.silver_orders || spend >= thresholds.silver_spend {
+        "silver"
+    } else {
+        "none"
+    };
+    let membership = if tier_rank(earned) > tier_rank(&current.membership_tier) {
+        db::loyalty::set_tier(pool, customer_id, earned, "evaluation").await?;
+        membership(pool, customer_id).await?
+    } else {
+        current
+    };
+    debug_assert!(TIERS.contains(&membership.membership_tier.as_str()));
+    Ok(Evaluation {
+        customer_id,
+        total_orders: orders,
+        total_spend: spend,
+        tier: membership.membership_tier,
+        permanent_card_number: membership.permanent_card_number,
+        thresholds,
+    })
+}

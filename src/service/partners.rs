@@ -1,0 +1,166 @@
+//! Referral partners: influencers, communities and shops with their own codes.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::db;
+use crate::db::partners::{Partner, PartnerFunnel, PartnerOrder};
+use crate::error::{Error, Result};
+
+/// A partner as an admin sends it (snake_case or camelCase keys). On update, absent keys
+/// are kept and `null` clears `name` or `campaign_id`.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[allow(missing_docs)]
+pub struct PartnerInput {
+    pub code: Option<String>,
+    #[serde(alias = "partnerType")]
+    pub partner_type: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub name: Option<Option<String>>,
+    #[serde(alias = "isActive")]
+    pub is_active: Option<bool>,
+    #[serde(default, alias = "campaignId", deserialize_with = "nullable")]
+    pub campaign_id: Option<Option<Uuid>>,
+}
+
+fn nullable<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> std::result::Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+fn partner_not_found() -> Error {
+    Error::not_found("partner_not_found", "Partner not found")
+}
+
+/// Partners, newest first.
+pub async fn list(pool: &PgPool, include_inactive: bool) -> Result<Vec<Partner>> {
+    Ok(db::partners::list(pool, include_inactive).await?)
+}
+
+/// Creates (`id` = `None`) or updates a partner.
+pub async fn save(pool: &PgPool, id: Option<Uuid>, input: PartnerInput) -> Result<Partner> {
+    let mut tx = pool.begin().await?;
+    let current = match id {
+        Some(id) => Some(
+            db::partners::lock(&mut *tx, id)
+                .await?
+                .ok_or_else(partner_not_found)?,
+        ),
+        None => None,
+    };
+    let code = match (input.code.map(|c| c.trim().to_owned()), &current) {
+        (Some(code), _) => code,
+        (None, Some(current)) => current.code.clone(),
+        (None, None) => return Err(Error::invalid_field("code", "is required")),
+    };
+    let partner_type = input
+        .partner_type
+        .map(|t| t.trim().to_ascii_lowercase())
+        .or_else(|| current.as_ref().map(|c| c.partner_type.clone()))
+        .unwrap_or_else(|| "influencer".to_owned());
+    if partner_type.is_empty() || partner_type.chars().count() > 30 {
+        return Err(Error::invalid_field(
+            "partner_type",
+            "must be 1 to 30 characters",
+        ));
+    }
+    let name = match input.name {
+        Some(name) => name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()),
+        None => current.as_ref().and_then(|c| c.name.clone()),
+    };
+    if name.as_ref().is_some_and(|n| n.chars().count() > 200) {
+        return Err(Error::invalid_field(
+            "name",
+            "must be at most 200 characters",
+        ));
+    }
+    let is_active = input
+        .is_active
+        .or(current.as_ref().map(|c| c.is_active))
+        .unwrap_or(true);
+    let campaign_id = match input.campaign_id {
+        Some(campaign_id) => campaign_id,
+        None => current.as_ref().and_then(|c| c.campaign_id),
+    };
+    let partner = db::partners::save(
+        &mut *tx,
+        id,
+        &code,
+        &partner_type,
+        name.as_deref(),
+        is_active,
+        campaign_id,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(partner)
+}
+
+/// TrustCart's partner report: the funnel, revenue and orders of the customers a partner
+/// brought, in a window.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PartnerReport {
+    /// The partner's code.
+    pub partner_code: String,
+    /// The window.
+    pub window: ReportWindow,
+    /// Clicks, signups, completions, rewards.
+    pub funnel: PartnerFunnel,
+    /// Successful orders of the partner's customers.
+    pub revenue: PartnerRevenue,
+    /// The newest orders of the partner's customers.
+    pub orders: Vec<PartnerOrder>,
+}
+
+/// A report's time window (either end open).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ReportWindow {
+    /// From (inclusive).
+    #[serde(serialize_with = "crate::domain::time::millis_opt")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub from: Option<DateTime<Utc>>,
+    /// To (exclusive).
+    #[serde(serialize_with = "crate::domain::time::millis_opt")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// Revenue brought by a partner.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PartnerRevenue {
+    /// Successful orders.
+    pub order_count: i64,
+    /// Their total, taka.
+    #[schema(value_type = f64)]
+    pub total_revenue: Decimal,
+}
+
+/// The report of the partner with `code`.
+pub async fn report(
+    pool: &PgPool,
+    code: &str,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    limit: i64,
+) -> Result<PartnerReport> {
+    let partner = db::partners::find_by_code(pool, code)
+        .await?
+        .ok_or_else(partner_not_found)?;
+    let funnel = db::partners::funnel(pool, partner.id, &partner.code, from, to).await?;
+    let (order_count, total_revenue) = db::partners::revenue(pool, partner.id, from, to).await?;
+    let orders = db::partners::orders(pool, partner.id, from, to, limit).await?;
+    Ok(PartnerReport {
+        partner_code: partner.code,
+        window: ReportWindow { from, to },
+        funnel,
+        revenue: PartnerRevenue {
+            order_count,
+            total_revenue,
+        },
+        orders,
+    })
+}
