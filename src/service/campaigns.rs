@@ -239,12 +239,15 @@ fn new_fields() -> CampaignFields {
     }
 }
 
+/// The variants and milestones a campaign input replaces, when it names them.
+type Replacements = (Option<Vec<Variant>>, Option<Vec<Milestone>>);
+
 /// Applies `input` to `f` and validates the result as a whole.
 fn apply(
     f: &mut CampaignFields,
     input: CampaignInput,
     creating: bool,
-) -> Result<(Option<Vec<Variant>>, Option<Vec<Milestone>>)> {
+) -> Result<Replacements> {
     let mut problems = Problems::default();
     if creating {
         problems.check(
