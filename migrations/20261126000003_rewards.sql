@@ -21,7 +21,7 @@ alter table referral_campaigns
     add column referrer_lifetime_limit  integer,
     add column budget_amount            numeric(12,2),
     add column budget_count             integer,
-    -- What the campaign has paid so far, counted in the transaction that pays.
+    -- What a campaign with a budget has paid so far, counted in the transaction that pays.
     add column spent_amount             numeric(12,2) not null default 0,
     add column spent_count              integer not null default 0,
     add constraint referral_campaigns_percent_range check (

@@ -275,8 +275,9 @@ end
 $$;
 
 -- Why a completed referral's rewards cannot be issued, or null when they can.
--- Takes the locks that make the answer hold until commit: the referrer (limits) and the
--- campaign (budget).
+-- Takes the locks that keep the answer true until commit, referrer first, then campaign:
+-- the referrer's row for per-referrer limits, the campaign's row for its budget. Both are
+-- "no key update" locks, which foreign-key checks (key share) never wait for.
 create function reward_gate(r customer_referrals, p_order sales_orders, p_cash numeric)
 returns text
 language plpgsql as $$
@@ -293,7 +294,7 @@ begin
     if r.campaign_id is null then
         return null;
     end if;
-    select * into v_campaign from referral_campaigns where id = r.campaign_id for update;
+    select * into v_campaign from referral_campaigns where id = r.campaign_id;
     if not found then
         return null;
     end if;
@@ -302,7 +303,7 @@ begin
        and coalesce(v_campaign.referrer_daily_limit, v_campaign.referrer_monthly_limit,
                     v_campaign.referrer_lifetime_limit) is not null then
         -- Serialise this referrer's completions so the counts below stay true until commit.
-        perform 1 from customers where id = r.referrer_customer_id for update;
+        perform 1 from customers where id = r.referrer_customer_id for no key update;
         select count(distinct rr.referral_id) filter (where rr.created_at > now() - interval '1 day'),
                count(distinct rr.referral_id) filter (where rr.created_at > now() - interval '1 month'),
                count(distinct rr.referral_id)
@@ -318,13 +319,18 @@ begin
         end if;
     end if;
 
-    if v_campaign.spent_count + 1 > coalesce(v_campaign.budget_count, 2147483647)
-       or v_campaign.spent_amount + p_cash > coalesce(v_campaign.budget_amount, 'Infinity'::numeric) then
-        return 'budget_exhausted';
+    -- Only a campaign with a budget is locked and counted: campaigns without one never
+    -- make concurrent deliveries queue on a shared row.
+    if v_campaign.budget_count is not null or v_campaign.budget_amount is not null then
+        select * into v_campaign from referral_campaigns where id = r.campaign_id for no key update;
+        if v_campaign.spent_count + 1 > coalesce(v_campaign.budget_count, 2147483647)
+           or v_campaign.spent_amount + p_cash > coalesce(v_campaign.budget_amount, 'Infinity'::numeric) then
+            return 'budget_exhausted';
+        end if;
+        update referral_campaigns
+        set spent_count = spent_count + 1, spent_amount = spent_amount + p_cash
+        where id = r.campaign_id;
     end if;
-    update referral_campaigns
-    set spent_count = spent_count + 1, spent_amount = spent_amount + p_cash
-    where id = r.campaign_id;
     return null;
 end
 $$;

@@ -243,11 +243,7 @@ fn new_fields() -> CampaignFields {
 type Replacements = (Option<Vec<Variant>>, Option<Vec<Milestone>>);
 
 /// Applies `input` to `f` and validates the result as a whole.
-fn apply(
-    f: &mut CampaignFields,
-    input: CampaignInput,
-    creating: bool,
-) -> Result<Replacements> {
+fn apply(f: &mut CampaignFields, input: CampaignInput, creating: bool) -> Result<Replacements> {
     let mut problems = Problems::default();
     if creating {
         problems.check(

@@ -317,8 +317,9 @@ impl TestApp {
     /// The ledger invariants, checked at the end of every test:
     /// - every wallet's balance, total_earned and total_spent equal the sums of its ledger;
     /// - its newest ledger row's balance_after equals its balance;
-    /// - every completed wallet referral has exactly one ledger credit per rewarded side,
-    ///   and no other referral has any.
+    /// - every referral credit in the ledger is an issued reward and the reverse (so each is
+    ///   paid once), milestones likewise, and nothing is issued before completion
+    ///   (except the friend's welcome coupon).
     pub async fn check_invariants(&self) {
         let drift = sqlx::query!(
             r#"select w.customer_id, w.balance, w.total_earned, w.total_spent,
@@ -357,25 +358,45 @@ impl TestApp {
                 wallet.customer_id
             );
         }
-        let wrong = sqlx::query!(
-            r#"select r.id, r.status,
-                      (select count(*) from wallet_transactions t
-                       where t.source = 'referral' and t.reference_id = r.id) as "credits!",
-                      (case when r.status = 'completed' and r.reward_type = 'wallet'
-                            then (r.reward_amount > 0)::int + (r.referred_reward_amount > 0)::int
-                            else 0 end) as "expected!"
-               from customer_referrals r"#
+        // Every wallet credit of a referral is an issued wallet reward, and the reverse;
+        // every milestone credit is a milestone award, and the reverse.
+        let unmatched = sqlx::query!(
+            r#"select
+                 (select count(*) from wallet_transactions t
+                  where t.idempotency_key like 'referral:%:wallet'
+                    and not exists (select 1 from referral_rewards rr
+                                    where rr.wallet_transaction_id = t.id and rr.status = 'issued'
+                                      and rr.kind = 'wallet' and rr.amount = t.amount)) as "credits_without_reward!",
+                 (select count(*) from referral_rewards rr
+                  where rr.kind = 'wallet' and rr.status = 'issued'
+                    and not exists (select 1 from wallet_transactions t
+                                    where t.id = rr.wallet_transaction_id
+                                      and t.idempotency_key = format('referral:%s:%s:wallet', rr.referral_id, rr.side))) as "rewards_without_credit!",
+                 (select count(*) from wallet_transactions t where t.idempotency_key like 'milestone:%') as "milestone_credits!",
+                 (select count(*) from milestone_awards) as "milestone_awards!",
+                 (select count(*) from referral_rewards rr join customer_referrals r on r.id = rr.referral_id
+                  where rr.status = 'issued' and rr.kind <> 'membership' and r.status <> 'completed'
+                    and not (rr.side = 'referred' and rr.kind in ('coupon', 'free_product'))) as "issued_before_completion!""#
         )
-        .fetch_all(&self.pool)
+        .fetch_one(&self.pool)
         .await
         .unwrap();
-        for referral in wrong {
-            assert_eq!(
-                referral.credits, referral.expected as i64,
-                "referral {} ({}) has {} referral credits",
-                referral.id, referral.status, referral.credits
-            );
-        }
+        assert_eq!(
+            unmatched.credits_without_reward, 0,
+            "referral credits without an issued reward"
+        );
+        assert_eq!(
+            unmatched.rewards_without_credit, 0,
+            "issued wallet rewards without their credit"
+        );
+        assert_eq!(
+            unmatched.milestone_credits, unmatched.milestone_awards,
+            "milestone credits and awards"
+        );
+        assert_eq!(
+            unmatched.issued_before_completion, 0,
+            "rewards issued for uncompleted referrals"
+        );
         let customers_without_wallet = sqlx::query_scalar!(
             r#"select count(*) as "n!" from customers c
                where not exists (select 1 from customer_wallets w where w.customer_id = c.id)"#

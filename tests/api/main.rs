@@ -8,6 +8,7 @@ mod helpers;
 mod attribution;
 mod auth;
 mod bad_input;
+mod campaigns;
 mod customers;
 mod identity;
 mod kpis;
