@@ -376,12 +376,6 @@ begin
         v_gate := reward_gate(r, p_order, case when v_type = 'wallet' then v_referrer_amount + v_referred_amount else 0 end);
     end if;
 
-    -- The amounts actually earned (a percentage becomes taka here).
-    update customer_referrals
-    set reward_amount = case when v_type = 'wallet' then v_referrer_amount else reward_amount end,
-        referred_reward_amount = case when v_type = 'wallet' then v_referred_amount else referred_reward_amount end
-    where id = r.id;
-
     foreach v_side in array array['referrer', 'referred'] loop
         v_customer := case v_side when 'referrer' then r.referrer_customer_id else r.referred_customer_id end;
         v_amount := case v_side when 'referrer' then v_referrer_amount else v_referred_amount end;
@@ -442,8 +436,11 @@ begin
         end if;
     end loop;
 
+    -- The amounts actually earned (a percentage became taka above), and what was paid.
     update customer_referrals rr
-    set reward_credited = exists (select 1 from referral_rewards x
+    set reward_amount = case when v_type = 'wallet' then v_referrer_amount else rr.reward_amount end,
+        referred_reward_amount = case when v_type = 'wallet' then v_referred_amount else rr.referred_reward_amount end,
+        reward_credited = exists (select 1 from referral_rewards x
                                   where x.referral_id = rr.id and x.side = 'referrer' and x.status = 'issued'),
         referred_reward_credited = exists (select 1 from referral_rewards x
                                            where x.referral_id = rr.id and x.side = 'referred' and x.status = 'issued')
@@ -524,7 +521,8 @@ declare
     v_outcome   text;
     v_txn       integer;
 begin
-    if r.campaign_id is null then
+    if r.campaign_id is null
+       or not exists (select 1 from referral_campaign_milestones where campaign_id = r.campaign_id) then
         return;
     end if;
     select count(*) into v_completed from customer_referrals
