@@ -97,6 +97,11 @@ impl Error {
         }
     }
 
+    /// The 404 of a customer id that names no live customer.
+    pub fn customer_not_found() -> Self {
+        Self::not_found("customer_not_found", "Customer not found")
+    }
+
     /// A 409.
     pub fn conflict(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
         Self::Conflict {

@@ -204,3 +204,36 @@ async fn json_error_backstop(request: Request, next: Next) -> Response {
 
 /// How long a shutdown waits for in-flight requests before giving up on them.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    #[tokio::test]
+    async fn bodiless_errors_from_middleware_become_json() {
+        let app = Router::new()
+            .route("/slow", get(|| async { StatusCode::REQUEST_TIMEOUT }))
+            .route("/fine", get(|| async { "ok" }))
+            .layer(middleware::from_fn(json_error_backstop));
+        let request = |path: &str| Request::builder().uri(path).body(Body::empty()).unwrap();
+
+        let response = app.clone().oneshot(request("/slow")).await.unwrap();
+        assert_eq!(response.status(), StatusCode::REQUEST_TIMEOUT);
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
+        let body = axum::body::to_bytes(response.into_body(), 1024)
+            .await
+            .unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(json["code"], "request_timeout");
+        assert_eq!(json["statusCode"], 408);
+
+        let response = app.oneshot(request("/fine")).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let body = axum::body::to_bytes(response.into_body(), 1024)
+            .await
+            .unwrap();
+        assert_eq!(&body[..], b"ok");
+    }
+}

@@ -116,6 +116,48 @@ pub struct LoginUser {
     pub kind: TokenKind,
 }
 
+impl LoginUser {
+    /// A customer, as TrustCart's login and `me` describe one.
+    fn customer(
+        id: i32,
+        email: Option<String>,
+        name: Option<String>,
+        last_name: Option<String>,
+        phone: String,
+    ) -> Self {
+        Self {
+            id,
+            email,
+            name,
+            last_name,
+            phone: Some(phone),
+            role_slug: CUSTOMER_ROLE.to_owned(),
+            role_id: None,
+            kind: TokenKind::Customer,
+        }
+    }
+
+    /// A staff user.
+    fn staff(
+        id: i32,
+        email: String,
+        name: Option<String>,
+        role_slug: String,
+        role_id: i32,
+    ) -> Self {
+        Self {
+            id,
+            email: Some(email),
+            name,
+            last_name: None,
+            phone: None,
+            role_slug,
+            role_id: Some(role_id),
+            kind: TokenKind::User,
+        }
+    }
+}
+
 /// Why a login failed, before the password was even checked.
 fn locked(until: chrono::DateTime<chrono::Utc>) -> Error {
     let seconds = (until - chrono::Utc::now()).num_seconds().max(1) as u64;
@@ -183,16 +225,13 @@ pub async fn login(
         )?;
         return Ok(LoginResponse {
             access_token: token,
-            user: LoginUser {
-                id: staff.id,
-                email: Some(staff.email),
-                name: staff.name,
-                last_name: None,
-                phone: None,
-                role_slug: staff.role_slug,
-                role_id: Some(staff.role_id),
-                kind: TokenKind::User,
-            },
+            user: LoginUser::staff(
+                staff.id,
+                staff.email,
+                staff.name,
+                staff.role_slug,
+                staff.role_id,
+            ),
         });
     }
 
@@ -231,16 +270,13 @@ pub async fn login(
     )?;
     Ok(LoginResponse {
         access_token: token,
-        user: LoginUser {
-            id: customer.id,
-            email: customer.email,
-            name: customer.name,
-            last_name: customer.last_name,
-            phone: Some(customer.phone),
-            role_slug: CUSTOMER_ROLE.to_owned(),
-            role_id: None,
-            kind: TokenKind::Customer,
-        },
+        user: LoginUser::customer(
+            customer.id,
+            customer.email,
+            customer.name,
+            customer.last_name,
+            customer.phone,
+        ),
     })
 }
 
@@ -274,16 +310,13 @@ pub async fn me(pool: &PgPool, principal: &Principal) -> Result<MeResponse> {
                 .await?
                 .ok_or_else(account_unavailable)?;
             Ok(MeResponse {
-                user: LoginUser {
-                    id: customer.id,
-                    email: customer.email,
-                    name: customer.name,
-                    last_name: customer.last_name,
-                    phone: Some(customer.phone),
-                    role_slug: CUSTOMER_ROLE.to_owned(),
-                    role_id: None,
-                    kind: TokenKind::Customer,
-                },
+                user: LoginUser::customer(
+                    customer.id,
+                    customer.email,
+                    customer.name,
+                    customer.last_name,
+                    customer.phone,
+                ),
                 roles: Vec::new(),
                 permissions: Vec::new(),
             })
@@ -295,16 +328,13 @@ pub async fn me(pool: &PgPool, principal: &Principal) -> Result<MeResponse> {
             let superuser = SUPERUSER_ROLES.contains(&access.role_slug.as_str());
             let permissions = db::users::permissions(pool, &access.permissions, superuser).await?;
             Ok(MeResponse {
-                user: LoginUser {
-                    id: *id,
-                    email: Some(access.email),
-                    name: access.name,
-                    last_name: None,
-                    phone: None,
-                    role_slug: access.role_slug.clone(),
-                    role_id: Some(access.role_id),
-                    kind: TokenKind::User,
-                },
+                user: LoginUser::staff(
+                    *id,
+                    access.email,
+                    access.name,
+                    access.role_slug.clone(),
+                    access.role_id,
+                ),
                 roles: vec![RoleRow {
                     id: access.role_id,
                     name: access.role_name,

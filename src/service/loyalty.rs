@@ -10,15 +10,11 @@ use crate::domain::loyalty::{Coupon, Membership, PointTransaction, Points, TIERS
 use crate::error::{Error, Result};
 use crate::service::wallets::check_movement;
 
-fn customer_not_found() -> Error {
-    Error::not_found("customer_not_found", "Customer not found")
-}
-
 /// A customer's points balance.
 pub async fn points(pool: &PgPool, customer_id: i32) -> Result<Points> {
     db::loyalty::points(pool, customer_id)
         .await?
-        .ok_or_else(customer_not_found)
+        .ok_or_else(Error::customer_not_found)
 }
 
 /// A page of a customer's points ledger, newest first.
@@ -30,7 +26,7 @@ pub async fn point_transactions(
 ) -> Result<Vec<PointTransaction>> {
     let rows = db::loyalty::point_transactions(pool, customer_id, limit, before_id).await?;
     if rows.is_empty() && !db::customers::exists(pool, customer_id).await? {
-        return Err(customer_not_found());
+        return Err(Error::customer_not_found());
     }
     Ok(rows)
 }
@@ -103,7 +99,7 @@ pub async fn post_points(
                 "Insufficient points",
             ));
         }
-        PostOutcome::WalletNotFound => return Err(customer_not_found()),
+        PostOutcome::WalletNotFound => return Err(Error::customer_not_found()),
     };
     Ok((db::loyalty::point_transaction(pool, id).await?, created))
 }
@@ -111,7 +107,7 @@ pub async fn post_points(
 /// A customer's coupons and free products.
 pub async fn coupons(pool: &PgPool, customer_id: i32) -> Result<Vec<Coupon>> {
     if !db::customers::exists(pool, customer_id).await? {
-        return Err(customer_not_found());
+        return Err(Error::customer_not_found());
     }
     Ok(db::loyalty::coupons_of(pool, customer_id).await?)
 }
@@ -199,7 +195,7 @@ pub async fn validate_coupon(
 pub async fn membership(pool: &PgPool, customer_id: i32) -> Result<Membership> {
     db::loyalty::membership(pool, customer_id)
         .await?
-        .ok_or_else(customer_not_found)
+        .ok_or_else(Error::customer_not_found)
 }
 
 /// Memberships of a tier (or all), highest current-month spend first.
@@ -225,7 +221,7 @@ pub async fn set_tier(pool: &PgPool, customer_id: i32, tier: &str) -> Result<Mem
         ));
     }
     if !db::loyalty::set_tier(pool, customer_id, &tier, "manual").await? {
-        return Err(customer_not_found());
+        return Err(Error::customer_not_found());
     }
     membership(pool, customer_id).await
 }

@@ -13,16 +13,12 @@ use crate::domain::referral_code::share_code;
 use crate::error::{Error, Result};
 use crate::service::attribution;
 
-fn customer_not_found() -> Error {
-    Error::not_found("customer_not_found", "Customer not found")
-}
-
 /// Customer `customer_id`'s share code, if the customer exists.
 pub async fn share_code_of(pool: &PgPool, customer_id: i32) -> Result<String> {
     if db::customers::exists(pool, customer_id).await? {
         Ok(share_code(customer_id))
     } else {
-        Err(customer_not_found())
+        Err(Error::customer_not_found())
     }
 }
 
@@ -35,7 +31,7 @@ pub async fn list(
 ) -> Result<Vec<ReferralListItem>> {
     let items = db::referrals::list_for_referrer(pool, referrer_id, limit, before_id).await?;
     if items.is_empty() && !db::customers::exists(pool, referrer_id).await? {
-        return Err(customer_not_found());
+        return Err(Error::customer_not_found());
     }
     Ok(items)
 }
@@ -43,7 +39,7 @@ pub async fn list(
 /// A referrer's statistics.
 pub async fn stats(pool: &PgPool, referrer_id: i32) -> Result<ReferralStats> {
     if !db::customers::exists(pool, referrer_id).await? {
-        return Err(customer_not_found());
+        return Err(Error::customer_not_found());
     }
     Ok(db::referrals::stats(pool, referrer_id).await?)
 }
@@ -75,7 +71,7 @@ pub async fn invite(
     let mut tx = pool.begin().await?;
     let referrer = db::customers::find_contact(&mut *tx, referrer_id)
         .await?
-        .ok_or_else(customer_not_found)?;
+        .ok_or_else(Error::customer_not_found)?;
     let phone = phone.as_ref().map(Phone::as_str);
     if phone == Some(referrer.phone.as_str()) || (email.is_some() && email == referrer.email) {
         return Err(Error::unprocessable(

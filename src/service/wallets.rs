@@ -13,10 +13,6 @@ pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 100;
 /// Longest accepted description.
 pub const MAX_DESCRIPTION_LEN: usize = 500;
 
-fn customer_not_found() -> Error {
-    Error::not_found("customer_not_found", "Customer not found")
-}
-
 /// Validates what every ledger movement carries: a required idempotency key, an optional
 /// description and reference. Returns the trimmed key and description.
 pub(crate) fn check_movement<'a>(
@@ -57,7 +53,7 @@ pub(crate) fn check_movement<'a>(
 pub async fn wallet(pool: &PgPool, customer_id: i32) -> Result<Wallet> {
     db::wallets::find_by_customer(pool, customer_id)
         .await?
-        .ok_or_else(customer_not_found)
+        .ok_or_else(Error::customer_not_found)
 }
 
 /// A page of a customer's ledger, newest first.
@@ -69,7 +65,7 @@ pub async fn transactions(
 ) -> Result<Vec<WalletTransaction>> {
     let rows = db::wallets::transactions(pool, customer_id, limit, before_id).await?;
     if rows.is_empty() && !db::customers::exists(pool, customer_id).await? {
-        return Err(customer_not_found());
+        return Err(Error::customer_not_found());
     }
     Ok(rows)
 }
@@ -136,7 +132,7 @@ pub async fn post(
                 "Insufficient wallet balance",
             ));
         }
-        PostOutcome::WalletNotFound => return Err(customer_not_found()),
+        PostOutcome::WalletNotFound => return Err(Error::customer_not_found()),
     };
     let transaction = db::wallets::find_transaction(pool, id).await?;
     Ok(Posted {

@@ -9,6 +9,7 @@ mod attribution;
 mod auth;
 mod bad_input;
 mod campaigns;
+mod cli;
 mod customers;
 mod identity;
 mod kpis;
