@@ -964,3 +964,50 @@ async fn the_dry_run_says_what_would_be_issued_and_why_not(pool: PgPool) {
         .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
     app.check_invariants().await;
 }
+
+#[sqlx::test(migrator = "bondhu::MIGRATOR")]
+async fn campaign_dates_and_money_budgets_are_enforced(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let admin = app.admin_token();
+    // A default campaign that has ended promises nothing to new referrals.
+    let ended = create_campaign(
+        &app,
+        json!({ "name": "Ended", "reward_referrer_amount": 100, "starts_at": "2020-01-01T00:00:00Z", "ends_at": "2020-02-01T00:00:00Z" }),
+    )
+    .await;
+    make_default(&app, &ended["id"]).await;
+    let (_, late) = pair(&app, 51).await;
+    let customer = app
+        .get("/api/customers/me", &app.customer_token(late))
+        .await;
+    assert_eq!(customer.body["referralCampaignId"], json!(null));
+
+    // A budget in taka: ৳250 pays two ৳100 referrals, not a third.
+    let budgeted = create_campaign(
+        &app,
+        json!({ "name": "Money budget", "reward_referrer_amount": 100, "budget_amount": 250 }),
+    )
+    .await;
+    make_default(&app, &budgeted["id"]).await;
+    let mut paid = Decimal::ZERO;
+    for n in 52..55 {
+        let (referrer, friend) = pair(&app, n).await;
+        app.order(n as i32, friend, "delivered").await;
+        paid += app.balance(referrer).await;
+    }
+    assert_eq!(paid, Decimal::from(200));
+    let campaign = app
+        .get(&format!("{CAMPAIGNS}?includeInactive=true"), &admin)
+        .await;
+    let row = campaign
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == budgeted["id"])
+        .unwrap()
+        .clone();
+    assert_eq!(row["spent_amount"], "200.00");
+    assert_eq!(row["spent_count"], 2);
+    app.check_invariants().await;
+}

@@ -321,90 +321,7 @@ impl TestApp {
     ///   paid once), milestones likewise, and nothing is issued before completion
     ///   (except the friend's welcome coupon).
     pub async fn check_invariants(&self) {
-        let drift = sqlx::query!(
-            r#"select w.customer_id, w.balance, w.total_earned, w.total_spent,
-                      coalesce(sum(t.amount) filter (where t.transaction_type = 'credit'), 0) as "credits!",
-                      coalesce(sum(t.amount) filter (where t.transaction_type = 'debit'), 0) as "debits!",
-                      (select t2.balance_after from wallet_transactions t2
-                       where t2.wallet_id = w.id order by t2.id desc limit 1) as last_balance
-               from customer_wallets w
-               left join wallet_transactions t on t.wallet_id = w.id
-               group by w.id"#
-        )
-        .fetch_all(&self.pool)
-        .await
-        .unwrap();
-        for wallet in drift {
-            assert_eq!(
-                wallet.balance,
-                wallet.credits - wallet.debits,
-                "customer {}",
-                wallet.customer_id
-            );
-            assert_eq!(
-                wallet.total_earned, wallet.credits,
-                "customer {}",
-                wallet.customer_id
-            );
-            assert_eq!(
-                wallet.total_spent, wallet.debits,
-                "customer {}",
-                wallet.customer_id
-            );
-            assert_eq!(
-                wallet.last_balance.unwrap_or(Decimal::ZERO),
-                wallet.balance,
-                "customer {}: last balance_after",
-                wallet.customer_id
-            );
-        }
-        // Every wallet credit of a referral is an issued wallet reward, and the reverse;
-        // every milestone credit is a milestone award, and the reverse.
-        let unmatched = sqlx::query!(
-            r#"select
-                 (select count(*) from wallet_transactions t
-                  where t.idempotency_key like 'referral:%:wallet'
-                    and not exists (select 1 from referral_rewards rr
-                                    where rr.wallet_transaction_id = t.id and rr.status = 'issued'
-                                      and rr.kind = 'wallet' and rr.amount = t.amount)) as "credits_without_reward!",
-                 (select count(*) from referral_rewards rr
-                  where rr.kind = 'wallet' and rr.status = 'issued'
-                    and not exists (select 1 from wallet_transactions t
-                                    where t.id = rr.wallet_transaction_id
-                                      and t.idempotency_key = format('referral:%s:%s:wallet', rr.referral_id, rr.side))) as "rewards_without_credit!",
-                 (select count(*) from wallet_transactions t where t.idempotency_key like 'milestone:%') as "milestone_credits!",
-                 (select count(*) from milestone_awards) as "milestone_awards!",
-                 (select count(*) from referral_rewards rr join customer_referrals r on r.id = rr.referral_id
-                  where rr.status = 'issued' and rr.kind <> 'membership' and r.status <> 'completed'
-                    and not (rr.side = 'referred' and rr.kind in ('coupon', 'free_product'))) as "issued_before_completion!""#
-        )
-        .fetch_one(&self.pool)
-        .await
-        .unwrap();
-        assert_eq!(
-            unmatched.credits_without_reward, 0,
-            "referral credits without an issued reward"
-        );
-        assert_eq!(
-            unmatched.rewards_without_credit, 0,
-            "issued wallet rewards without their credit"
-        );
-        assert_eq!(
-            unmatched.milestone_credits, unmatched.milestone_awards,
-            "milestone credits and awards"
-        );
-        assert_eq!(
-            unmatched.issued_before_completion, 0,
-            "rewards issued for uncompleted referrals"
-        );
-        let customers_without_wallet = sqlx::query_scalar!(
-            r#"select count(*) as "n!" from customers c
-               where not exists (select 1 from customer_wallets w where w.customer_id = c.id)"#
-        )
-        .fetch_one(&self.pool)
-        .await
-        .unwrap();
-        assert_eq!(customers_without_wallet, 0, "every customer has a wallet");
+        assert_invariants(&self.pool).await;
     }
 }
 
@@ -428,4 +345,92 @@ pub fn test_config(overrides: &[(&str, &str)]) -> Config {
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     Config::from_lookup(|name| vars.get(name).cloned()).unwrap()
+}
+
+/// The ledger invariants (see [`TestApp::check_invariants`]), for any database.
+pub async fn assert_invariants(pool: &PgPool) {
+    let drift = sqlx::query!(
+        r#"select w.customer_id, w.balance, w.total_earned, w.total_spent,
+                  coalesce(sum(t.amount) filter (where t.transaction_type = 'credit'), 0) as "credits!",
+                  coalesce(sum(t.amount) filter (where t.transaction_type = 'debit'), 0) as "debits!",
+                  (select t2.balance_after from wallet_transactions t2
+                   where t2.wallet_id = w.id order by t2.id desc limit 1) as last_balance
+           from customer_wallets w
+           left join wallet_transactions t on t.wallet_id = w.id
+           group by w.id"#
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    for wallet in drift {
+        assert_eq!(
+            wallet.balance,
+            wallet.credits - wallet.debits,
+            "customer {}",
+            wallet.customer_id
+        );
+        assert_eq!(
+            wallet.total_earned, wallet.credits,
+            "customer {}",
+            wallet.customer_id
+        );
+        assert_eq!(
+            wallet.total_spent, wallet.debits,
+            "customer {}",
+            wallet.customer_id
+        );
+        assert_eq!(
+            wallet.last_balance.unwrap_or(Decimal::ZERO),
+            wallet.balance,
+            "customer {}: last balance_after",
+            wallet.customer_id
+        );
+    }
+    // Every wallet credit of a referral is an issued wallet reward, and the reverse;
+    // every milestone credit is a milestone award, and the reverse.
+    let unmatched = sqlx::query!(
+        r#"select
+             (select count(*) from wallet_transactions t
+              where t.idempotency_key like 'referral:%:wallet'
+                and not exists (select 1 from referral_rewards rr
+                                where rr.wallet_transaction_id = t.id and rr.status = 'issued'
+                                  and rr.kind = 'wallet' and rr.amount = t.amount)) as "credits_without_reward!",
+             (select count(*) from referral_rewards rr
+              where rr.kind = 'wallet' and rr.status = 'issued'
+                and not exists (select 1 from wallet_transactions t
+                                where t.id = rr.wallet_transaction_id
+                                  and t.idempotency_key = format('referral:%s:%s:wallet', rr.referral_id, rr.side))) as "rewards_without_credit!",
+             (select count(*) from wallet_transactions t where t.idempotency_key like 'milestone:%') as "milestone_credits!",
+             (select count(*) from milestone_awards) as "milestone_awards!",
+             (select count(*) from referral_rewards rr join customer_referrals r on r.id = rr.referral_id
+              where rr.status = 'issued' and rr.kind <> 'membership' and r.status <> 'completed'
+                and not (rr.side = 'referred' and rr.kind in ('coupon', 'free_product'))) as "issued_before_completion!""#
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        unmatched.credits_without_reward, 0,
+        "referral credits without an issued reward"
+    );
+    assert_eq!(
+        unmatched.rewards_without_credit, 0,
+        "issued wallet rewards without their credit"
+    );
+    assert_eq!(
+        unmatched.milestone_credits, unmatched.milestone_awards,
+        "milestone credits and awards"
+    );
+    assert_eq!(
+        unmatched.issued_before_completion, 0,
+        "rewards issued for uncompleted referrals"
+    );
+    let customers_without_wallet = sqlx::query_scalar!(
+        r#"select count(*) as "n!" from customers c
+           where not exists (select 1 from customer_wallets w where w.customer_id = c.id)"#
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!(customers_without_wallet, 0, "every customer has a wallet");
 }

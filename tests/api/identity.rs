@@ -452,6 +452,7 @@ async fn cors_allows_only_the_configured_origins_exactly(pool: PgPool) {
             "{refused}"
         );
     }
+    app.check_invariants().await;
 }
 
 /// `oneshot` for raw responses (headers only).

@@ -159,6 +159,26 @@ async fn the_server_serves_the_main_path_and_shuts_down(pool: PgPool) {
         "/api/orders/{orderId}/status",
         "/healthz",
         "/readyz",
+        "/api/loyalty/referral-campaigns",
+        "/api/loyalty/referral-campaigns/{id}",
+        "/api/loyalty/referral-campaigns/dry-run",
+        "/api/loyalty/referral-campaigns/{id}/report",
+        "/api/loyalty/referral-partners",
+        "/api/loyalty/referral-partners/{id}",
+        "/api/loyalty/referral-partners/{code}/report",
+        "/api/loyalty/points/{customerId}",
+        "/api/loyalty/points/{customerId}/transactions",
+        "/api/loyalty/points/{customerId}/earn",
+        "/api/loyalty/points/{customerId}/redeem",
+        "/api/loyalty/me/points",
+        "/api/loyalty/me/points/transactions",
+        "/api/loyalty/me/rewards",
+        "/api/loyalty/rewards/{customerId}",
+        "/api/coupons/validate",
+        "/api/loyalty/membership/{customerId}",
+        "/api/loyalty/memberships",
+        "/api/loyalty/membership/{customerId}/tier",
+        "/api/loyalty/membership/{customerId}/evaluate",
     ] {
         assert!(
             paths.contains_key(path),
@@ -179,4 +199,5 @@ async fn the_server_serves_the_main_path_and_shuts_down(pool: PgPool) {
         .await
         .unwrap()
         .unwrap();
+    crate::helpers::assert_invariants(&pool).await;
 }
