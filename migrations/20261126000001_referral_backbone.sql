@@ -202,6 +202,8 @@ create table wallet_transactions (
     reference_id    integer,
     description     text,
     balance_after   numeric(12,2) not null,
+    -- Who posted it: 'system' (the reward engine), 'user:{id}' or 'api_key:{id}'.
+    created_by      varchar(40)   not null default 'system',
     created_at      timestamptz   not null default now(),
     constraint wallet_transactions_idempotency_key_key unique (wallet_id, idempotency_key),
     constraint wallet_transactions_idempotency_key_present check (btrim(idempotency_key) <> ''),

@@ -152,6 +152,8 @@ create table point_transactions (
     reference_id     integer,
     description      text,
     balance_after    integer      not null,
+    -- Who posted it: 'system' (the reward engine), 'user:{id}' or 'api_key:{id}'.
+    created_by       varchar(40)  not null default 'system',
     created_at       timestamptz  not null default now(),
     constraint point_transactions_idempotency_key_key unique (customer_id, idempotency_key),
     constraint point_transactions_type_known check (transaction_type in ('earn', 'redeem')),

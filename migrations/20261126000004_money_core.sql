@@ -1,5 +1,9 @@
 -- The money core: the operations that move money, issue rewards or complete a referral.
 --
+-- Every function here takes row locks in one order: order, referral, the referrer's
+-- customer row, campaign, wallets, memberships. That order keeps concurrent deliveries
+-- free of deadlocks.
+--
 -- They are SQL functions so that each is one round trip and one atomic unit: an
 -- application crash or a dropped connection can never leave a referral completed
 -- without its rewards, or a balance changed without its ledger row (TrustCart D5).
@@ -31,7 +35,8 @@ create function post_wallet_transaction(
     p_source          varchar,
     p_reference_id    integer,
     p_description     text,
-    p_idempotency_key varchar)
+    p_idempotency_key varchar,
+    p_created_by      varchar default 'system')
 returns table (outcome text, transaction_id integer)
 language plpgsql as $$
 declare
@@ -76,10 +81,10 @@ begin
     return query
     insert into wallet_transactions as t
         (wallet_id, customer_id, idempotency_key, transaction_type, amount, source,
-         reference_id, description, balance_after)
+         reference_id, description, balance_after, created_by)
     values
         (v_wallet.id, p_customer_id, p_idempotency_key, p_type, p_amount, p_source,
-         p_reference_id, p_description, v_balance)
+         p_reference_id, p_description, v_balance, p_created_by)
     returning 'posted'::text, t.id;
 end
 $$;
@@ -93,7 +98,8 @@ create function post_points_transaction(
     p_source          varchar,
     p_reference_id    integer,
     p_description     text,
-    p_idempotency_key varchar)
+    p_idempotency_key varchar,
+    p_created_by      varchar default 'system')
 returns table (outcome text, transaction_id integer)
 language plpgsql as $$
 declare
@@ -136,10 +142,10 @@ begin
     return query
     insert into point_transactions as t
         (customer_id, idempotency_key, transaction_type, points, source, reference_id,
-         description, balance_after)
+         description, balance_after, created_by)
     values
         (p_customer_id, p_idempotency_key, p_type, p_points, p_source, p_reference_id,
-         p_description, v_balance)
+         p_description, v_balance, p_created_by)
     returning 'posted'::text, t.id;
 end
 $$;
@@ -228,8 +234,21 @@ declare
     v_percent    numeric := (v_terms ->> ('reward_' || p_side || '_percent'))::numeric;
     v_product_id integer := (v_terms ->> (p_side || '_free_product_id'))::integer;
     v_coupon     integer;
+    v_reward     bigint;
 begin
     if (v_free and v_product_id is null) or (not v_free and coalesce(v_percent, p_amount) <= 0) then
+        return;
+    end if;
+    -- The decision first: if this referral, side and kind already has one, nothing more
+    -- is issued (the unique constraint makes the coupon once-only, not luck).
+    insert into referral_rewards
+        (referral_id, campaign_id, variant_id, side, kind, status, amount)
+    values
+        (r.id, r.campaign_id, r.variant_id, p_side, case when v_free then 'free_product' else 'coupon' end,
+         'issued', case when v_percent is null and not v_free then p_amount end)
+    on conflict on constraint referral_rewards_once do nothing
+    returning id into v_reward;
+    if v_reward is null then
         return;
     end if;
     insert into coupons
@@ -246,9 +265,7 @@ begin
          p_side = 'referred',
          now() + make_interval(days => coalesce((v_terms ->> 'coupon_valid_days')::integer, 30)))
     returning id into v_coupon;
-    perform record_reward(r, p_side, case when v_free then 'free_product' else 'coupon' end, 'issued',
-                          null, case when v_percent is null and not v_free then p_amount end,
-                          null, v_coupon, null, null, null);
+    update referral_rewards set coupon_id = v_coupon where id = v_reward;
     insert into referral_events
         (event_type, referral_id, referrer_customer_id, referred_customer_id, share_code_used,
          source_channel, payload)
@@ -274,10 +291,10 @@ begin
 end
 $$;
 
--- Why a completed referral's rewards cannot be issued, or null when they can.
--- Takes the locks that keep the answer true until commit, referrer first, then campaign:
--- the referrer's row for per-referrer limits, the campaign's row for its budget. Both are
--- "no key update" locks, which foreign-key checks (key share) never wait for.
+-- Why a completed referral's rewards cannot be issued, or null when they can. The caller
+-- holds the referrer's row lock (limits); this takes the campaign's row lock (budget),
+-- only for campaigns with a budget. Both are "no key update" locks, which foreign-key
+-- checks (key share) never wait for.
 create function reward_gate(r customer_referrals, p_order sales_orders, p_cash numeric)
 returns text
 language plpgsql as $$
@@ -302,8 +319,7 @@ begin
     if r.referrer_customer_id is not null
        and coalesce(v_campaign.referrer_daily_limit, v_campaign.referrer_monthly_limit,
                     v_campaign.referrer_lifetime_limit) is not null then
-        -- Serialise this referrer's completions so the counts below stay true until commit.
-        perform 1 from customers where id = r.referrer_customer_id for no key update;
+        -- The caller holds the referrer's row lock, so these counts stay true until commit.
         select count(distinct rr.referral_id) filter (where rr.created_at > now() - interval '1 day'),
                count(distinct rr.referral_id) filter (where rr.created_at > now() - interval '1 month'),
                count(distinct rr.referral_id)
@@ -355,6 +371,12 @@ declare
     v_outcome  text;
     v_txn      integer;
 begin
+    -- One completion at a time per referrer: limits, milestones and VIP thresholds count
+    -- the referrer's completed referrals, and those counts must hold until commit.
+    if r.referrer_customer_id is not null then
+        perform 1 from customers where id = r.referrer_customer_id for no key update;
+    end if;
+
     if v_terms = '{}'::jsonb then
         -- A referral made without a campaign promises what its columns say.
         v_referrer_amount := r.reward_amount;
@@ -518,6 +540,8 @@ language plpgsql as $$
 declare
     v_completed integer;
     m           referral_campaign_milestones%rowtype;
+    v_award     integer;
+    v_campaign  referral_campaigns%rowtype;
     v_outcome   text;
     v_txn       integer;
 begin
@@ -525,9 +549,12 @@ begin
        or not exists (select 1 from referral_campaign_milestones where campaign_id = r.campaign_id) then
         return;
     end if;
-    select count(*) into v_completed from customer_referrals
-    where referrer_customer_id = r.referrer_customer_id and campaign_id = r.campaign_id
-      and status = 'completed';
+    -- Referrals whose referrer reward was refused (minimum, limits, budget) do not count.
+    select count(*) into v_completed from customer_referrals cr
+    where cr.referrer_customer_id = r.referrer_customer_id and cr.campaign_id = r.campaign_id
+      and cr.status = 'completed'
+      and not exists (select 1 from referral_rewards x
+                      where x.referral_id = cr.id and x.side = 'referrer' and x.status = 'skipped');
     for m in
         select * from referral_campaign_milestones ms
         where ms.campaign_id = r.campaign_id and ms.referral_count <= v_completed
@@ -535,6 +562,20 @@ begin
                           where a.milestone_id = ms.id and a.customer_id = r.referrer_customer_id)
         order by ms.referral_count
     loop
+        -- Milestone cash counts against the campaign's money budget; a milestone the
+        -- budget cannot pay waits, and is tried again at the referrer's next completion.
+        select * into v_campaign from referral_campaigns where id = r.campaign_id for no key update;
+        continue when v_campaign.budget_amount is not null
+                  and v_campaign.spent_amount + m.reward_amount > v_campaign.budget_amount;
+        insert into milestone_awards (milestone_id, customer_id, referral_id)
+        values (m.id, r.referrer_customer_id, r.id)
+        on conflict on constraint milestone_awards_once do nothing
+        returning id into v_award;
+        continue when v_award is null;
+        if v_campaign.budget_amount is not null then
+            update referral_campaigns set spent_amount = spent_amount + m.reward_amount
+            where id = r.campaign_id;
+        end if;
         select p.outcome, p.transaction_id into v_outcome, v_txn
         from post_wallet_transaction(r.referrer_customer_id, 'credit', m.reward_amount, 'referral', r.id,
              format('Referral milestone: %s friends', m.referral_count),
@@ -542,8 +583,7 @@ begin
         if v_outcome not in ('posted', 'replayed') then
             raise exception 'milestone % could not be credited: %', m.id, v_outcome;
         end if;
-        insert into milestone_awards (milestone_id, customer_id, referral_id, wallet_transaction_id)
-        values (m.id, r.referrer_customer_id, r.id, v_txn);
+        update milestone_awards set wallet_transaction_id = v_txn where id = v_award;
         insert into referral_events
             (event_type, referral_id, referrer_customer_id, payload)
         values
@@ -615,7 +655,7 @@ begin
         v_reason := 'expired';
     elsif v_coupon.first_order_only and exists (
             select 1 from sales_orders x
-            where x.customer_id = o.customer_id and x.id <> o.id and order_status_is_success(x.status)) then
+            where x.customer_id = o.customer_id and x.id <> o.id and x.delivered_at is not null) then
         v_reason := 'not_first_order';
     end if;
 
@@ -632,7 +672,8 @@ $$;
 
 -- Records an order's status as the shop's system knows it and, when the order first
 -- reaches a successful status, completes the customer's referral if this order qualifies:
--- placed at or after the referral, and no other order of the customer ever succeeded.
+-- placed at or after the referral, and no other order of the customer was ever delivered
+-- (`delivered_at` is set once and kept, even if the order is later returned).
 --
 -- p_upsert = true creates or updates the order (PUT); false only moves an existing
 -- order's status (POST …/status). The order's customer can be set once, never changed;
@@ -730,7 +771,7 @@ begin
                 v_reason := 'order_before_referral';
             elsif exists (select 1 from sales_orders o
                           where o.customer_id = v_order.customer_id and o.id <> v_order.id
-                            and order_status_is_success(o.status)) then
+                            and o.delivered_at is not null) then
                 v_reason := 'not_first_order';
             end if;
 

@@ -274,6 +274,12 @@ const CONSTRAINT_ERRORS: &[(&str, u16, &str, &str)] = &[
         "Partner codes are 3 to 50 letters, digits, - or _, and never look like REF123",
     ),
     (
+        "referral_campaigns_single_default",
+        409,
+        "default_campaign_conflict",
+        "Another campaign became the default at the same moment; try again",
+    ),
+    (
         "referral_partners_code_key",
         409,
         "partner_code_taken",
@@ -304,11 +310,22 @@ impl From<sqlx::Error> for Error {
                     _ => Self::unprocessable(code, message),
                 };
             }
-            if matches!(
-                db.code().as_deref(),
-                Some(SERIALIZATION_FAILURE | DEADLOCK_DETECTED)
-            ) {
-                return Self::Unavailable(err);
+            match db.code().as_deref() {
+                Some(SERIALIZATION_FAILURE | DEADLOCK_DETECTED) => return Self::Unavailable(err),
+                // A constraint this table does not name still means bad input or a
+                // conflict, never a server error; the detail is logged, not sent.
+                Some("23505") => {
+                    tracing::warn!(constraint = ?db.constraint(), "unmapped unique violation");
+                    return Self::conflict("conflict", "This conflicts with existing data");
+                }
+                Some("23503" | "23514" | "23502" | "22001" | "22003") => {
+                    tracing::warn!(constraint = ?db.constraint(), code = ?db.code(), "unmapped constraint violation");
+                    return Self::unprocessable(
+                        "constraint_violation",
+                        "The request breaks a data rule",
+                    );
+                }
+                _ => {}
             }
         }
         Self::Internal(anyhow::Error::new(err))

@@ -146,6 +146,15 @@ impl Principal {
         }
     }
 
+    /// Who this is, for audit columns: `customer:7`, `user:3` or `api_key:2`.
+    pub fn actor(&self) -> String {
+        match self {
+            Self::Customer { id } => format!("customer:{id}"),
+            Self::Staff { id, .. } => format!("user:{id}"),
+            Self::ApiKey { id, .. } => format!("api_key:{id}"),
+        }
+    }
+
     /// The caller's own customer id, for `/me` routes, after checking `permission`.
     pub fn own_customer_id(&self, permission: Permission) -> Result<i32> {
         self.require(permission)?;

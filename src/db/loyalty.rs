@@ -68,17 +68,19 @@ pub async fn post_points(
     reference_id: Option<i32>,
     description: Option<&str>,
     idempotency_key: &str,
+    created_by: &str,
 ) -> sqlx::Result<PostOutcome> {
     let row = sqlx::query!(
         r#"select outcome as "outcome!", transaction_id
-           from post_points_transaction($1, $2, $3, $4, $5, $6, $7)"#,
+           from post_points_transaction($1, $2, $3, $4, $5, $6, $7, $8)"#,
         customer_id,
         transaction_type,
         points,
         source,
         reference_id,
         description,
-        idempotency_key
+        idempotency_key,
+        created_by
     )
     .fetch_one(db)
     .await?;
@@ -175,12 +177,15 @@ pub async fn memberships(
     .await
 }
 
-/// Sets a customer's tier and its benefits (`set_tier_benefits` in the migrations).
+/// Sets a customer's tier and its benefits (`set_tier_benefits` in the migrations). With
+/// `raise_only`, a tier at or above `tier` is kept (the check and the write are one
+/// statement, so a concurrent referral upgrade is never undone).
 pub async fn set_tier(
     db: impl PgExecutor<'_>,
     customer_id: i32,
     tier: &str,
     source: &str,
+    raise_only: bool,
 ) -> sqlx::Result<bool> {
     let updated = sqlx::query_scalar!(
         r#"with updated as (
@@ -188,11 +193,14 @@ pub async fn set_tier(
                set membership_tier = $2::varchar, tier_source = $3, updated_at = now(),
                    tier_achieved_at = case when membership_tier = $2::varchar then tier_achieved_at else now() end
                where customer_id = $1
+                 and (not $4 or array_position(array['none', 'silver', 'gold', 'permanent'], membership_tier)
+                                < array_position(array['none', 'silver', 'gold', 'permanent'], $2::varchar))
                returning customer_id)
            select set_tier_benefits(customer_id) is null as "done!" from updated"#,
         customer_id,
         tier,
-        source
+        source,
+        raise_only
     )
     .fetch_optional(db)
     .await?;

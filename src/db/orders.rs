@@ -111,9 +111,19 @@ pub async fn customer_of(
     .await
 }
 
-/// An order id no order has, for simulations inside a transaction that is rolled back.
-pub async fn next_free_id(db: impl PgExecutor<'_>) -> sqlx::Result<i32> {
-    sqlx::query_scalar!(r#"select coalesce(max(id), 0) + 1 as "id!" from sales_orders"#)
-        .fetch_one(db)
-        .await
+/// The order id reserved for the campaign dry run, whose order only ever exists inside a
+/// transaction that is rolled back. The shop's own orders may not use it.
+pub const SIMULATION_ORDER_ID: i32 = i32::MAX;
+
+/// When order `order_id` was placed, if it is recorded.
+pub async fn created_at(
+    db: impl PgExecutor<'_>,
+    order_id: i32,
+) -> sqlx::Result<Option<DateTime<Utc>>> {
+    sqlx::query_scalar!(
+        "select created_at from sales_orders where id = $1",
+        order_id
+    )
+    .fetch_optional(db)
+    .await
 }

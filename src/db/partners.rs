@@ -187,8 +187,13 @@ pub struct PartnerOrder {
     #[serde(serialize_with = "crate::domain::campaign::money_string")]
     #[schema(value_type = String)]
     pub total_amount: rust_decimal::Decimal,
+    /// Order discounts are not recorded by Bondhu: always `null` (kept for TrustCart's shape).
+    #[schema(value_type = Option<String>)]
+    pub discount_amount: Option<String>,
     /// The coupon the order carried, if any.
-    pub coupon_code: Option<String>,
+    pub offer_code: Option<String>,
+    /// TrustCart's offer id: always `null` (Bondhu issues its own coupons).
+    pub offer_id: Option<i32>,
     /// Status.
     pub status: crate::domain::order::OrderStatus,
     /// Placed.
@@ -211,7 +216,8 @@ pub async fn orders(
 ) -> sqlx::Result<Vec<PartnerOrder>> {
     sqlx::query_as!(
         PartnerOrder,
-        r#"select o.id, o.sales_order_number, o.customer_id, o.total_amount, o.coupon_code,
+        r#"select o.id, o.sales_order_number, o.customer_id, o.total_amount,
+                  null::text as "discount_amount?", o.coupon_code as offer_code, null::integer as "offer_id?",
                   o.status as "status: crate::domain::order::OrderStatus", o.created_at, o.delivered_at
            from sales_orders o join customers c on c.id = o.customer_id
            where c.referred_by_partner_id = $1

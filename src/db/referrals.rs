@@ -175,7 +175,10 @@ pub async fn claim_invite(
         Referral,
         "update customer_referrals
          set referred_customer_id = $2, status = 'registered', share_code_used = $1,
-             source_channel = coalesce(source_channel, $3)
+             source_channel = coalesce(source_channel, $3),
+             -- A referral counts from when the friend joined, not from when the
+             -- invitation was sent: an order placed before joining never qualifies.
+             created_at = now()
          where referral_code = $1 and status = 'pending' and referred_customer_id is null
          returning *",
         invite_code,
@@ -186,21 +189,33 @@ pub async fn claim_invite(
     .await
 }
 
-/// The pending, unclaimed invitation with this code, locked until the transaction ends
-/// (so that whoever matched it can claim it).
+/// The pending, unclaimed invitation with this code; with `lock`, locked until the
+/// transaction ends (so that whoever matched it can claim it).
 pub async fn find_pending_invite(
     db: impl PgExecutor<'_>,
     invite_code: &str,
+    lock: bool,
 ) -> sqlx::Result<Option<Referral>> {
-    sqlx::query_as!(
-        Referral,
-        "select * from customer_referrals
-         where referral_code = $1 and status = 'pending' and referred_customer_id is null
-         for update",
-        invite_code
-    )
-    .fetch_optional(db)
-    .await
+    if lock {
+        sqlx::query_as!(
+            Referral,
+            "select * from customer_referrals
+             where referral_code = $1 and status = 'pending' and referred_customer_id is null
+             for update",
+            invite_code
+        )
+        .fetch_optional(db)
+        .await
+    } else {
+        sqlx::query_as!(
+            Referral,
+            "select * from customer_referrals
+             where referral_code = $1 and status = 'pending' and referred_customer_id is null",
+            invite_code
+        )
+        .fetch_optional(db)
+        .await
+    }
 }
 
 /// Attaches a customer to a pending referral (an operator completing an invitation).
@@ -210,7 +225,7 @@ pub async fn attach_customer(
     referred_customer_id: i32,
 ) -> sqlx::Result<bool> {
     let updated = sqlx::query!(
-        "update customer_referrals set referred_customer_id = $2, status = 'registered'
+        "update customer_referrals set referred_customer_id = $2, status = 'registered', created_at = now()
          where id = $1 and status = 'pending' and referred_customer_id is null",
         referral_id,
         referred_customer_id,
@@ -284,7 +299,7 @@ pub async fn list_for_referrer(
                order by t.id desc limit 1
            ) t on true
            where r.referrer_customer_id = $1 and ($3::integer is null or r.id < $3)
-           order by r.created_at desc, r.id desc
+           order by r.id desc
            limit $2"#,
         referrer_customer_id,
         limit,
@@ -391,5 +406,20 @@ pub async fn reward_decisions(
         referral_id
     )
     .fetch_all(db)
+    .await
+}
+
+/// Invitations customer `referrer_customer_id` sent in the last 24 hours.
+pub async fn recent_invitations(
+    db: impl PgExecutor<'_>,
+    referrer_customer_id: i32,
+) -> sqlx::Result<i64> {
+    sqlx::query_scalar!(
+        r#"select count(*) as "n!" from referral_events
+           where event_type = 'invited' and referrer_customer_id = $1
+             and created_at > now() - interval '1 day'"#,
+        referrer_customer_id
+    )
+    .fetch_one(db)
     .await
 }

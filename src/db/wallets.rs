@@ -76,6 +76,8 @@ pub struct Posting<'a> {
     pub description: Option<&'a str>,
     /// Makes the movement happen once per wallet.
     pub idempotency_key: &'a str,
+    /// Who posts it (`user:3`, `api_key:2`), kept on the ledger row.
+    pub created_by: &'a str,
 }
 
 /// What posting did (see `post_wallet_transaction` in the migrations).
@@ -97,7 +99,7 @@ pub enum PostOutcome {
 pub async fn post(db: impl PgExecutor<'_>, posting: &Posting<'_>) -> sqlx::Result<PostOutcome> {
     let row = sqlx::query!(
         r#"select outcome as "outcome!", transaction_id
-           from post_wallet_transaction($1, $2, $3, $4, $5, $6, $7)"#,
+           from post_wallet_transaction($1, $2, $3, $4, $5, $6, $7, $8)"#,
         posting.customer_id,
         posting.direction.as_str(),
         posting.amount,
@@ -105,6 +107,7 @@ pub async fn post(db: impl PgExecutor<'_>, posting: &Posting<'_>) -> sqlx::Resul
         posting.reference_id,
         posting.description,
         posting.idempotency_key,
+        posting.created_by,
     )
     .fetch_one(db)
     .await?;

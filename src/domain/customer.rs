@@ -54,6 +54,24 @@ pub struct Customer {
     pub updated_at: DateTime<Utc>,
 }
 
+impl Customer {
+    /// The record without what only the customer should see: delivery details and
+    /// where they came from.
+    pub fn redacted(self) -> Self {
+        Self {
+            district: None,
+            address: None,
+            referred_by_customer_id: None,
+            referred_by_code: None,
+            referred_by_partner_id: None,
+            referred_channel: None,
+            referred_at: None,
+            referral_campaign_id: None,
+            ..self
+        }
+    }
+}
+
 /// Why a string is not a usable email address.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("must be an email address such as name@example.com")]

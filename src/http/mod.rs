@@ -2,8 +2,8 @@
 //!
 //! Each module under [`routes`] owns one resource and returns its [`OpenApiRouter`], so a
 //! route and its OpenAPI entry are registered together. The middleware stack is applied
-//! once, to the merged router, outermost first: request id, trace span, panic catcher,
-//! timeout, JSON backstop for errors that never reached a handler.
+//! once, to the merged router, outermost first: request id, trace span, CORS, the JSON
+//! backstop for errors that never reached a handler, panic catcher, timeout, body limit.
 
 pub mod error;
 pub mod extract;
@@ -95,8 +95,7 @@ pub fn router(state: AppState) -> Router {
             (StatusCode::METHOD_NOT_ALLOWED, axum::Json(body))
         })
         .with_state(state)
-        .layer(middleware::from_fn(json_error_backstop))
-        .layer(cors)
+        // Inner to outer: each `.layer` wraps everything above it.
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -106,6 +105,10 @@ pub fn router(state: AppState) -> Router {
             tracing::error!("a handler panicked");
             Error::Internal(anyhow::anyhow!("handler panicked")).into_response()
         }))
+        // Outside the timeout and the panic catcher, so their bodiless answers get the
+        // JSON envelope too.
+        .layer(middleware::from_fn(json_error_backstop))
+        .layer(cors)
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(
             TraceLayer::new_for_http()

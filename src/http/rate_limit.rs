@@ -73,6 +73,27 @@ fn check(limiter: &DefaultKeyedRateLimiter<IpAddr>, client: IpAddr) -> Result<()
     })
 }
 
+/// The key a client is limited by: its IPv4 address, or its IPv6 /64 (one household or
+/// phone gets a whole /64, so a per-address key would be no limit at all).
+fn limit_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => {
+            let segments = v6.segments();
+            IpAddr::V6(std::net::Ipv6Addr::new(
+                segments[0],
+                segments[1],
+                segments[2],
+                segments[3],
+                0,
+                0,
+                0,
+                0,
+            ))
+        }
+    }
+}
+
 /// Admits a request to a public route (signup, lookup, code check, landing).
 pub struct PublicRateLimit;
 
@@ -83,7 +104,7 @@ impl FromRequestParts<AppState> for PublicRateLimit {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        check(&state.limits.public, state.limits.client(parts)).map(|()| Self)
+        check(&state.limits.public, limit_key(state.limits.client(parts))).map(|()| Self)
     }
 }
 
@@ -97,6 +118,22 @@ impl FromRequestParts<AppState> for LoginRateLimit {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        check(&state.limits.login, state.limits.client(parts)).map(|()| Self)
+        check(&state.limits.login, limit_key(state.limits.client(parts))).map(|()| Self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_clients_are_limited_per_64() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:bbbb::9".parse().unwrap();
+        let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(limit_key(a), limit_key(b));
+        assert_ne!(limit_key(a), limit_key(c));
+        let v4: IpAddr = "203.0.113.7".parse().unwrap();
+        assert_eq!(limit_key(v4), v4);
     }
 }

@@ -73,9 +73,18 @@ impl CodeMatch {
     }
 }
 
+/// Whether matching a code locks a pending invitation it finds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lock {
+    /// The caller will claim the invitation in this transaction: lock it.
+    ForClaim,
+    /// The caller only reads.
+    No,
+}
+
 /// Decides what a typed code is. Codes are ASCII: a look-alike from another script
 /// (Cyrillic `Е`, full-width digits) matches nothing.
-pub async fn match_code(db: &mut PgConnection, code: &str) -> Result<CodeMatch> {
+pub async fn match_code(db: &mut PgConnection, code: &str, lock: Lock) -> Result<CodeMatch> {
     let code = code.trim();
     if code.is_empty() || code.len() > MAX_LOGGED_CODE || !code.is_ascii() {
         return Ok(CodeMatch::Unknown {
@@ -99,7 +108,9 @@ pub async fn match_code(db: &mut PgConnection, code: &str) -> Result<CodeMatch> 
     }
     if let Some(invite) = parse_invite_code(code) {
         return Ok(
-            match db::referrals::find_pending_invite(&mut *db, &invite).await? {
+            match db::referrals::find_pending_invite(&mut *db, &invite, lock == Lock::ForClaim)
+                .await?
+            {
                 Some(referral) => CodeMatch::Invite {
                     referral: Box::new(referral),
                 },
@@ -178,7 +189,7 @@ pub async fn attribute(
         ..NewEvent::default()
     };
 
-    let matched = match_code(conn, capture.code).await?;
+    let matched = match_code(conn, capture.code, Lock::ForClaim).await?;
     if let CodeMatch::Unknown { reason } = matched {
         payload["reason"] = json!(reason);
         db::events::record(

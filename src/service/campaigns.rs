@@ -322,6 +322,7 @@ fn apply(f: &mut CampaignFields, input: CampaignInput, creating: bool) -> Result
     merge(&mut f.budget_amount, input.budget_amount);
     merge(&mut f.budget_count, input.budget_count);
 
+    problems.check(!f.name.trim().is_empty(), "name", "must not be empty");
     problems.check(
         f.name.chars().count() <= 200,
         "name",
@@ -391,6 +392,25 @@ fn apply(f: &mut CampaignFields, input: CampaignInput, creating: bool) -> Result
             }),
             field,
             "must be above 0 and at most 100",
+        );
+    }
+    // An uncapped percentage of an order total is an unbounded payout: a cap is required.
+    for (field, percent, cap) in [
+        (
+            "reward_referrer_cap",
+            f.reward_referrer_percent,
+            f.reward_referrer_cap,
+        ),
+        (
+            "reward_referred_cap",
+            f.reward_referred_percent,
+            f.reward_referred_cap,
+        ),
+    ] {
+        problems.check(
+            percent.is_none() || cap.is_some(),
+            field,
+            "is required with a percentage reward",
         );
     }
     for (field, cap) in [
@@ -513,6 +533,20 @@ pub async fn update(pool: &PgPool, id: Uuid, input: CampaignInput) -> Result<Cam
         .ok_or_else(campaign_not_found)?;
     let mut fields = CampaignFields::from(&current);
     let (variants, milestones) = apply(&mut fields, input, false)?;
+    let mut problems = Problems::default();
+    problems.check(
+        fields
+            .budget_amount
+            .is_none_or(|b| b >= current.spent_amount),
+        "budget_amount",
+        "must not be below what the campaign has already paid",
+    );
+    problems.check(
+        fields.budget_count.is_none_or(|b| b >= current.spent_count),
+        "budget_count",
+        "must not be below the referrals the campaign has already rewarded",
+    );
+    problems.finish()?;
     if current.is_default && !fields.is_default {
         return Err(Error::unprocessable(
             "default_campaign_required",
@@ -657,6 +691,12 @@ pub async fn dry_run(pool: &PgPool, request: DryRunRequest) -> Result<DryRunResp
         _ => {}
     }
 
+    if existing.is_some() && request.campaign_id.is_some() {
+        return Err(Error::invalid_field(
+            "campaignId",
+            "this customer's referral already exists and keeps its campaign's terms",
+        ));
+    }
     let mut reasons = Vec::new();
     let (campaign_id, variant_id) = match (&existing, request.campaign_id) {
         (Some(r), None) => (r.campaign_id, r.variant_id),
@@ -711,7 +751,7 @@ pub async fn dry_run(pool: &PgPool, request: DryRunRequest) -> Result<DryRunResp
             .id
         }
     };
-    let order_id = db::orders::next_free_id(&mut *tx).await?;
+    let order_id = db::orders::SIMULATION_ORDER_ID;
     let outcome = db::orders::apply(
         &mut *tx,
         &db::orders::OrderChange {

@@ -55,6 +55,7 @@ pub async fn post_points(
     redeem: bool,
     request: PointsRequest,
     header_key: Option<String>,
+    actor: &str,
 ) -> Result<(PointTransaction, bool)> {
     if !(1..=1_000_000).contains(&request.points) {
         return Err(Error::invalid_field(
@@ -80,6 +81,7 @@ pub async fn post_points(
             request.reference_id,
             description,
             key,
+            actor,
         )
         .await?)
     })
@@ -220,7 +222,7 @@ pub async fn set_tier(pool: &PgPool, customer_id: i32, tier: &str) -> Result<Mem
             "must be none, silver, gold or permanent",
         ));
     }
-    if !db::loyalty::set_tier(pool, customer_id, &tier, "manual").await? {
+    if !db::loyalty::set_tier(pool, customer_id, &tier, "manual", false).await? {
         return Err(Error::customer_not_found());
     }
     membership(pool, customer_id).await
@@ -294,7 +296,7 @@ pub async fn evaluate(
         "none"
     };
     let membership = if tier_rank(earned) > tier_rank(&current.membership_tier) {
-        db::loyalty::set_tier(pool, customer_id, earned, "evaluation").await?;
+        db::loyalty::set_tier(pool, customer_id, earned, "evaluation", true).await?;
         membership(pool, customer_id).await?
     } else {
         current

@@ -5,6 +5,7 @@
 pub mod attribution;
 pub mod auth;
 pub mod campaigns;
+pub mod codes;
 pub mod loyalty;
 pub mod orders;
 pub mod partners;

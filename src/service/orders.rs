@@ -49,6 +49,12 @@ pub async fn record(
     status: OrderStatus,
     report: Option<OrderReport>,
 ) -> Result<Recorded> {
+    if order_id <= 0 || order_id == db::orders::SIMULATION_ORDER_ID {
+        return Err(Error::bad_request(
+            "invalid_path_parameter",
+            "orderId must be a positive integer below 2147483647",
+        ));
+    }
     let upsert = report.is_some();
     let report = report.unwrap_or_default();
     if report.customer_id.is_some_and(|id| id <= 0) {
@@ -109,9 +115,6 @@ pub async fn record(
             "must be at most 20 characters",
         ));
     }
-    if let (Some(code), Some(customer_id)) = (referral_code, report.customer_id) {
-        attribute_checkout_code(pool, customer_id, code, report.created_at).await?;
-    }
     let change = OrderChange {
         order_id,
         status,
@@ -123,8 +126,29 @@ pub async fn record(
         referral_code,
         coupon_code,
     };
-    let outcome =
-        db::retry_transient(|| async { Ok(db::orders::apply(pool, &change).await?) }).await?;
+    let outcome = db::retry_transient(|| async {
+        match (referral_code, report.customer_id) {
+            // A code typed at checkout: attribution and the order in one transaction, so
+            // a refused order (another customer's, say) leaves no attribution behind, and
+            // a delivered order completes the referral its own code creates.
+            (Some(code), Some(customer_id)) => {
+                let mut tx = pool.begin().await?;
+                let placed_at = match db::orders::created_at(&mut *tx, order_id).await? {
+                    Some(stored) => Some(stored),
+                    None => report.created_at,
+                };
+                attribute_checkout_code(&mut tx, customer_id, code, placed_at).await?;
+                let outcome = db::orders::apply(&mut *tx, &change).await?;
+                if matches!(outcome, OrderOutcome::Applied { .. }) {
+                    tx.commit().await?;
+                }
+                Ok(outcome)
+            }
+            // Otherwise the order is one statement: the hot path stays one round trip.
+            _ => Ok(db::orders::apply(pool, &change).await?),
+        }
+    })
+    .await?;
     match outcome {
         OrderOutcome::Applied {
             order,
@@ -153,21 +177,19 @@ pub async fn record(
 }
 
 /// Attributes the order's customer to the code typed at checkout, if they have no
-/// attribution yet. It commits before the order is recorded, so that an order reported as
-/// delivered at once can complete the referral it creates; a retry finds the customer
-/// attributed and changes nothing.
+/// attribution yet, in the caller's transaction. The referral counts from when the order
+/// was placed.
 async fn attribute_checkout_code(
-    pool: &PgPool,
+    conn: &mut sqlx::PgConnection,
     customer_id: i32,
     code: &str,
     placed_at: Option<DateTime<Utc>>,
 ) -> Result<()> {
-    let mut tx = pool.begin().await?;
-    let customer = db::customers::find_contact(&mut *tx, customer_id)
+    let customer = db::customers::find_contact(&mut *conn, customer_id)
         .await?
         .ok_or_else(|| Error::unprocessable("customer_not_found", "Customer not found"))?;
     attribution::attribute(
-        &mut tx,
+        conn,
         attribution::Customer {
             id: customer.id,
             phone: &customer.phone,
@@ -181,6 +203,5 @@ async fn attribute_checkout_code(
         },
     )
     .await?;
-    tx.commit().await?;
     Ok(())
 }

@@ -137,6 +137,9 @@ pub struct PartnerRevenue {
     /// Their total, taka.
     #[schema(value_type = f64)]
     pub total_revenue: Decimal,
+    /// Order discounts are not recorded by Bondhu: always `null`.
+    #[schema(value_type = Option<f64>)]
+    pub total_discount: Option<Decimal>,
 }
 
 /// The report of the partner with `code`.
@@ -160,6 +163,7 @@ pub async fn report(
         revenue: PartnerRevenue {
             order_count,
             total_revenue,
+            total_discount: None,
         },
         orders,
     })

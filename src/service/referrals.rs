@@ -3,6 +3,7 @@
 use sqlx::PgPool;
 
 use crate::db;
+use crate::db::customers::Attribution;
 use crate::db::events::NewEvent;
 use crate::db::referrals::{Completion, NewReferral};
 use crate::domain::channel::Channel;
@@ -12,6 +13,10 @@ use crate::domain::referral::{Referral, ReferralListItem, ReferralStats};
 use crate::domain::referral_code::share_code;
 use crate::error::{Error, Result};
 use crate::service::attribution;
+
+/// Invitations one customer may send in 24 hours: invite codes are bearer codes, and an
+/// unlimited supply would let one customer stockpile them.
+pub const MAX_INVITATIONS_PER_DAY: i64 = 20;
 
 /// Customer `customer_id`'s share code, if the customer exists.
 pub async fn share_code_of(pool: &PgPool, customer_id: i32) -> Result<String> {
@@ -51,7 +56,6 @@ pub async fn invite(
     referrer_id: i32,
     email: Option<&str>,
     phone: Option<&str>,
-    agent_user_id: Option<i32>,
 ) -> Result<Referral> {
     let email = normalise_email(email.unwrap_or_default())
         .map_err(|e| Error::invalid_field("referredEmail", e.to_string()))?;
@@ -79,6 +83,13 @@ pub async fn invite(
             "A customer cannot refer themselves",
         ));
     }
+    if db::referrals::recent_invitations(&mut *tx, referrer_id).await? >= MAX_INVITATIONS_PER_DAY {
+        return Err(Error::TooManyRequests {
+            code: "too_many_invitations",
+            message: format!("At most {MAX_INVITATIONS_PER_DAY} invitations a day").into(),
+            retry_after: std::time::Duration::from_secs(3600),
+        });
+    }
     if db::customers::id_for_contact(&mut *tx, phone, email.as_deref())
         .await?
         .is_some()
@@ -88,11 +99,7 @@ pub async fn invite(
             "This friend is already a customer, so they cannot be referred",
         ));
     }
-    let channel = if agent_user_id.is_some() {
-        Channel::AgentReferral
-    } else {
-        Channel::ShareLink
-    };
+    let channel = Channel::ShareLink;
     let (campaign_id, variant_id) =
         attribution::choose_campaign(&mut tx, None, channel, &referrer_id.to_string()).await?;
     let referral = db::referrals::insert(
@@ -116,7 +123,6 @@ pub async fn invite(
             referrer_customer_id: Some(referrer_id),
             share_code_used: Some(&referral.referral_code),
             source_channel: referral.source_channel.as_deref(),
-            payload: agent_user_id.map(|id| serde_json::json!({ "agentUserId": id })),
             ..NewEvent::default()
         },
     )
@@ -133,6 +139,7 @@ pub async fn complete(
     referral_id: i32,
     referred_customer_id: Option<i32>,
     order_id: Option<i32>,
+    actor: &str,
 ) -> Result<Referral> {
     db::retry_transient(|| async {
         let mut tx = pool.begin().await?;
@@ -155,7 +162,30 @@ pub async fn complete(
                         "Customer not found",
                     ));
                 }
-                db::referrals::attach_customer(&mut *tx, referral_id, given).await?;
+                // The customer is attributed exactly as if they had joined with the
+                // invitation's code: first touch wins, so one already attributed is refused.
+                let attribution = Attribution {
+                    referred_by_customer_id: referral.referrer_customer_id,
+                    referred_by_code: Some(referral.referral_code.clone()),
+                    referred_by_partner_id: referral.partner_id,
+                    referred_channel: referral
+                        .source_channel
+                        .clone()
+                        .unwrap_or_else(|| Channel::AgentReferral.as_str().to_owned()),
+                    referral_campaign_id: referral.campaign_id,
+                };
+                if !db::customers::attribute(&mut *tx, given, &attribution).await? {
+                    return Err(Error::conflict(
+                        "customer_already_attributed",
+                        "This customer was already brought by another code",
+                    ));
+                }
+                if !db::referrals::attach_customer(&mut *tx, referral_id, given).await? {
+                    return Err(Error::conflict(
+                        "referral_not_completable",
+                        "Someone joined through this invitation meanwhile",
+                    ));
+                }
                 Some(given)
             }
             (None, None) => None,
@@ -173,7 +203,14 @@ pub async fn complete(
             }
         }
 
-        match db::referrals::complete(&mut tx, referral_id, order_id, "admin").await? {
+        match db::referrals::complete(
+            &mut tx,
+            referral_id,
+            order_id,
+            &format!("manual by {actor}"),
+        )
+        .await?
+        {
             Completion::Completed | Completion::AlreadyCompleted => {}
             Completion::NotRegistered => {
                 return Err(Error::conflict(

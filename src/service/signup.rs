@@ -134,17 +134,21 @@ pub async fn sign_up(pool: &PgPool, form: SignupForm) -> Result<Customer> {
     };
 
     let mut tx = pool.begin().await?;
+    let mut upgraded = false;
     let customer = match db::customers::lock_by_phone(&mut *tx, &new.phone).await? {
         None => db::customers::insert(&mut tx, &new).await?,
         // A guest (who checked out without an account) registers: the same customer, now
         // with a password. Their orders, wallet and attribution stay theirs.
         Some(owner) if owner.is_guest && new.password_hash.is_some() => {
-            if owner.email.is_some() && new.email.is_some() && owner.email != new.email {
+            // Phone ownership cannot be verified here (no OTP), so a guest who gave an
+            // email can only be claimed by someone who knows that email.
+            if owner.email.is_some() && owner.email != new.email {
                 return Err(Error::conflict(
                     "guest_email_mismatch",
-                    "This phone number belongs to a guest with another email address",
+                    "This phone number belongs to a guest: register with the email used at checkout",
                 ));
             }
+            upgraded = true;
             db::customers::upgrade_guest(&mut *tx, owner.id, &new).await?
         }
         Some(_) => {
@@ -172,7 +176,7 @@ pub async fn sign_up(pool: &PgPool, form: SignupForm) -> Result<Customer> {
         .await?;
     }
     // Re-read: attribution may have filled the customer's referral columns.
-    let customer = db::customers::find(&mut *tx, customer.id)
+    let mut customer = db::customers::find(&mut *tx, customer.id)
         .await?
         .ok_or_else(|| {
             anyhow::anyhow!(
@@ -181,6 +185,18 @@ pub async fn sign_up(pool: &PgPool, form: SignupForm) -> Result<Customer> {
             )
         })?;
     tx.commit().await?;
+    if upgraded {
+        // The caller proved nothing about the guest: answer with what they sent, never
+        // with what the guest had stored (their address, their attribution).
+        customer = Customer {
+            name: new.name,
+            last_name: new.last_name,
+            email: new.email,
+            district: new.district,
+            address: new.address,
+            ..customer.redacted()
+        };
+    }
 
     tracing::info!(
         customer.id = customer.id,

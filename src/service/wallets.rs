@@ -10,6 +10,9 @@ use crate::error::{Error, Result};
 
 /// Longest accepted idempotency key (the column is varchar(100)).
 pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 100;
+/// Key prefixes of the reward engine's ledger rows. An operator's key may not use them,
+/// or it could pre-empt (and so block) a reward.
+pub const RESERVED_KEY_PREFIXES: [&str; 2] = ["referral:", "milestone:"];
 /// Longest accepted description.
 pub const MAX_DESCRIPTION_LEN: usize = 500;
 
@@ -25,6 +28,15 @@ pub(crate) fn check_movement<'a>(
         return Err(Error::invalid_field(
             "idempotencyKey",
             "is required: send a key that stays the same when you retry",
+        ));
+    }
+    if RESERVED_KEY_PREFIXES
+        .iter()
+        .any(|prefix| key.starts_with(prefix))
+    {
+        return Err(Error::invalid_field(
+            "idempotencyKey",
+            "must not start with referral: or milestone: (those keys belong to the reward engine)",
         ));
     }
     if key.len() > MAX_IDEMPOTENCY_KEY_LEN || key.chars().any(char::is_control) {
@@ -100,6 +112,7 @@ pub async fn post(
     customer_id: i32,
     direction: Direction,
     movement: Movement,
+    actor: &str,
 ) -> Result<Posted> {
     let (key, description) = check_movement(
         &movement.idempotency_key,
@@ -114,6 +127,7 @@ pub async fn post(
         reference_id: movement.reference_id,
         description,
         idempotency_key: key,
+        created_by: actor,
     };
     let outcome =
         db::retry_transient(|| async { Ok(db::wallets::post(pool, &posting).await?) }).await?;

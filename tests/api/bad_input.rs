@@ -148,3 +148,45 @@ async fn oversized_bodies_unknown_routes_and_methods_are_json(pool: PgPool) {
     assert_eq!(app.snapshot().await, before);
     app.check_invariants().await;
 }
+
+#[sqlx::test(migrator = "bondhu::MIGRATOR")]
+async fn a_request_that_times_out_gets_a_json_408_and_changes_nothing(pool: PgPool) {
+    let app = TestApp::with_config(
+        pool,
+        crate::helpers::test_config(&[("REQUEST_TIMEOUT_SECS", "1")]),
+    )
+    .await;
+    let customer = app.customer("01711600021", None).await;
+    let before = app.snapshot().await;
+    // Another transaction holds the wallet, so the credit waits past the timeout.
+    let mut blocker = app.pool.begin().await.unwrap();
+    sqlx::query!(
+        "select id from customer_wallets where customer_id = $1 for update",
+        customer
+    )
+    .fetch_one(&mut *blocker)
+    .await
+    .unwrap();
+    let response = app
+        .post(
+            &format!("/api/loyalty/wallet/{customer}/credit"),
+            &app.admin_token(),
+            json!({ "amount": 10, "source": "bonus", "idempotencyKey": "slow" }),
+        )
+        .await;
+    response.assert_error(StatusCode::REQUEST_TIMEOUT, "request_timeout");
+    blocker.rollback().await.unwrap();
+    // The abandoned statement may still complete once the wallet is free. A retry with the
+    // same key is then answered with that credit, or posts it: once, either way.
+    let retry = app
+        .post(
+            &format!("/api/loyalty/wallet/{customer}/credit"),
+            &app.admin_token(),
+            json!({ "amount": 10, "source": "bonus", "idempotencyKey": "slow" }),
+        )
+        .await;
+    assert_eq!(retry.status, StatusCode::CREATED, "{}", retry.body);
+    assert_eq!(app.ledger_rows(customer).await, 1);
+    assert_ne!(app.snapshot().await, before);
+    app.check_invariants().await;
+}

@@ -319,7 +319,9 @@ async fn a_guest_who_registers_becomes_an_account(pool: PgPool) {
     assert_eq!(registered.body["id"], guest_id);
     assert_eq!(registered.body["isGuest"], false);
     assert_eq!(registered.body["name"], "Shirin");
-    assert_eq!(registered.body["referredByCustomerId"], referrer);
+    // The answer to an unauthenticated upgrade carries only what the caller sent.
+    assert_eq!(registered.body["referredByCustomerId"], json!(null));
+    assert_eq!(registered.body["district"], json!(null));
     assert_eq!(app.events("attribution_ignored").await, 1);
 
     // An account cannot be "registered" again, and a guest without a password stays a guest.
@@ -338,8 +340,11 @@ async fn a_guest_who_registers_becomes_an_account(pool: PgPool) {
         )
         .await;
     assert_eq!(login.status, StatusCode::CREATED);
+    let token = login.body["accessToken"].as_str().unwrap().to_owned();
+    let me = app.get("/api/customers/me", &token).await;
+    assert_eq!(me.body["referredByCustomerId"], referrer);
 
-    // A guest with an email cannot be claimed under another email.
+    // A guest with an email can only be claimed under that email: not another, not none.
     app.sign_up(json!({ "phone": "01911800034", "email": "rina@example.com" }))
         .await;
     app.sign_up(
@@ -347,6 +352,9 @@ async fn a_guest_who_registers_becomes_an_account(pool: PgPool) {
     )
     .await
     .assert_error(StatusCode::CONFLICT, "guest_email_mismatch");
+    app.sign_up(json!({ "phone": "01911800034", "password": "let me in!" }))
+        .await
+        .assert_error(StatusCode::CONFLICT, "guest_email_mismatch");
     app.check_invariants().await;
 }
 

@@ -11,6 +11,7 @@ mod bad_input;
 mod campaigns;
 mod cli;
 mod customers;
+mod edge_cases;
 mod identity;
 mod kpis;
 mod orders;

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::PageParams;
+use super::{CustomerKey, PageParams};
 use crate::auth::{Permission, Principal};
 use crate::domain::loyalty::{Coupon, Membership, PointTransaction, Points};
 use crate::domain::money::parse_decimal;
@@ -69,13 +69,14 @@ async fn list_my_point_transactions(
 
 /// A customer's points. Needs `view-mlm-reports`.
 #[utoipa::path(get, path = "/api/loyalty/points/{customerId}", tag = "rewards", security(("bearer" = [])),
-    params(("customerId" = i32, Path)), responses((status = 200, body = Points), (status = 404, body = ErrorBody)))]
+    params(("customerId" = String, Path, description = "Customer id or UUID")), responses((status = 200, body = Points), (status = 404, body = ErrorBody)))]
 async fn get_points(
     State(state): State<AppState>,
     principal: Principal,
-    Path(customer_id): Path<i32>,
+    Path(customer): Path<CustomerKey>,
 ) -> Result<Json<Points>> {
     principal.require(Permission::ViewMlmReports)?;
+    let customer_id = customer.resolve(&state).await?;
     Ok(Json(loyalty::points(&state.db, customer_id).await?))
 }
 
@@ -86,10 +87,11 @@ async fn get_points(
 async fn list_point_transactions(
     State(state): State<AppState>,
     principal: Principal,
-    Path(customer_id): Path<i32>,
+    Path(customer): Path<CustomerKey>,
     Query(page): Query<PageParams>,
 ) -> Result<Json<Vec<PointTransaction>>> {
     principal.require(Permission::ViewMlmReports)?;
+    let customer_id = customer.resolve(&state).await?;
     let limit = page.limit(DEFAULT_PAGE, MAX_PAGE)?;
     Ok(Json(
         loyalty::point_transactions(&state.db, customer_id, limit, page.before_id).await?,
@@ -103,12 +105,21 @@ async fn list_point_transactions(
 async fn earn_points(
     State(state): State<AppState>,
     principal: Principal,
-    Path(customer_id): Path<i32>,
+    Path(customer): Path<CustomerKey>,
     headers: HeaderMap,
     Json(body): Json<PointsRequest>,
 ) -> Result<impl IntoResponse> {
     principal.require(Permission::ManageMlmSettings)?;
-    move_points(&state, customer_id, false, body, &headers).await
+    let customer_id = customer.resolve(&state).await?;
+    move_points(
+        &state,
+        customer_id,
+        false,
+        body,
+        &headers,
+        &principal.actor(),
+    )
+    .await
 }
 
 /// Takes points from a customer, never below zero. Needs `manage-mlm-settings`.
@@ -119,12 +130,21 @@ async fn earn_points(
 async fn redeem_points(
     State(state): State<AppState>,
     principal: Principal,
-    Path(customer_id): Path<i32>,
+    Path(customer): Path<CustomerKey>,
     headers: HeaderMap,
     Json(body): Json<PointsRequest>,
 ) -> Result<impl IntoResponse> {
     principal.require(Permission::ManageMlmSettings)?;
-    move_points(&state, customer_id, true, body, &headers).await
+    let customer_id = customer.resolve(&state).await?;
+    move_points(
+        &state,
+        customer_id,
+        true,
+        body,
+        &headers,
+        &principal.actor(),
+    )
+    .await
 }
 
 async fn move_points(
@@ -133,13 +153,14 @@ async fn move_points(
     redeem: bool,
     body: PointsRequest,
     headers: &HeaderMap,
+    actor: &str,
 ) -> Result<impl IntoResponse + use<>> {
     let header_key = headers
         .get("idempotency-key")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let (transaction, created) =
-        loyalty::post_points(&state.db, customer_id, redeem, body, header_key).await?;
+        loyalty::post_points(&state.db, customer_id, redeem, body, header_key, actor).await?;
     let replayed = HeaderValue::from_static(if created { "false" } else { "true" });
     Ok((
         StatusCode::CREATED,

@@ -15,8 +15,11 @@ pub mod wallets;
 
 use serde::Deserialize;
 use utoipa::IntoParams;
+use uuid::Uuid;
 
+use crate::db;
 use crate::error::{Error, Result};
+use crate::http::AppState;
 
 /// `?limit=&beforeId=`: a page of a newest-first list. `beforeId` is the last id of the
 /// previous page (seek pagination: stable while new rows arrive).
@@ -40,6 +43,39 @@ impl PageParams {
                 "invalid_query",
                 format!("limit must be between 1 and {max}"),
             )),
+        }
+    }
+}
+
+/// A customer named in a path: the integer id, or the customer's UUID (as TrustCart allows).
+#[derive(Debug, Clone, Copy)]
+pub enum CustomerKey {
+    /// `customers.id`.
+    Id(i32),
+    /// `customers.uuid`.
+    Uuid(Uuid),
+}
+
+impl<'de> Deserialize<'de> for CustomerKey {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        if let Ok(id) = raw.parse::<i32>() {
+            return Ok(Self::Id(id));
+        }
+        raw.parse::<Uuid>()
+            .map(Self::Uuid)
+            .map_err(|_| serde::de::Error::custom("customerId must be an integer id or a UUID"))
+    }
+}
+
+impl CustomerKey {
+    /// The customer's id.
+    pub async fn resolve(self, state: &AppState) -> Result<i32> {
+        match self {
+            Self::Id(id) => Ok(id),
+            Self::Uuid(uuid) => db::customers::id_for_uuid(&state.db, uuid)
+                .await?
+                .ok_or_else(|| Error::not_found("customer_not_found", "Customer not found")),
         }
     }
 }

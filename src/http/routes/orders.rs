@@ -93,7 +93,6 @@ async fn put_order(
     Json(body): Json<PutOrderRequest>,
 ) -> Result<Json<OrderResponse>> {
     principal.require(Permission::EditSalesOrders)?;
-    check_order_id(order_id)?;
     let total_amount = match body.total_amount {
         Some(number) => Some(
             parse_decimal(&number.to_string())
@@ -128,21 +127,9 @@ async fn post_order_status(
     Json(body): Json<OrderStatusRequest>,
 ) -> Result<Json<OrderResponse>> {
     principal.require(Permission::EditSalesOrders)?;
-    check_order_id(order_id)?;
     Ok(Json(
         orders::record(&state.db, order_id, body.status, None)
             .await?
             .into(),
     ))
-}
-
-fn check_order_id(order_id: i32) -> Result<()> {
-    if order_id > 0 {
-        Ok(())
-    } else {
-        Err(Error::bad_request(
-            "invalid_path_parameter",
-            "orderId must be a positive integer",
-        ))
-    }
 }

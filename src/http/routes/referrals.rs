@@ -149,7 +149,6 @@ async fn create_my_referral(
         me,
         body.referred_email.as_deref(),
         body.referred_phone.as_deref(),
-        None,
     )
     .await?;
     Ok((StatusCode::CREATED, Json(referral)))
@@ -183,7 +182,6 @@ async fn create_referral(
         body.referrer_customer_id,
         body.referred_email.as_deref(),
         body.referred_phone.as_deref(),
-        None,
     )
     .await?;
     Ok((StatusCode::CREATED, Json(referral)))
@@ -219,6 +217,7 @@ async fn complete_referral(
         referral_id,
         body.referred_customer_id,
         body.order_id,
+        &principal.actor(),
     )
     .await?;
     Ok(Json(referral))

@@ -5,9 +5,8 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
 use serde::Deserialize;
 use utoipa_axum::{router::OpenApiRouter, routes};
-use uuid::Uuid;
 
-use super::PageParams;
+use super::{CustomerKey, PageParams};
 use crate::auth::{Permission, Principal};
 use crate::db;
 use crate::domain::money::Money;
@@ -34,38 +33,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_wallet_transactions))
         .routes(routes!(credit_wallet))
         .routes(routes!(debit_wallet))
-}
-
-/// A customer named in a path: the integer id, or the customer's UUID (as TrustCart allows).
-#[derive(Debug, Clone, Copy)]
-pub enum CustomerKey {
-    /// `customers.id`.
-    Id(i32),
-    /// `customers.uuid`.
-    Uuid(Uuid),
-}
-
-impl<'de> Deserialize<'de> for CustomerKey {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let raw = String::deserialize(deserializer)?;
-        if let Ok(id) = raw.parse::<i32>() {
-            return Ok(Self::Id(id));
-        }
-        raw.parse::<Uuid>()
-            .map(Self::Uuid)
-            .map_err(|_| serde::de::Error::custom("customerId must be an integer id or a UUID"))
-    }
-}
-
-impl CustomerKey {
-    async fn resolve(self, state: &AppState) -> Result<i32> {
-        match self {
-            Self::Id(id) => Ok(id),
-            Self::Uuid(uuid) => db::customers::id_for_uuid(&state.db, uuid)
-                .await?
-                .ok_or_else(|| Error::not_found("customer_not_found", "Customer not found")),
-        }
-    }
 }
 
 /// The caller's own wallet. Needs a customer token.
@@ -219,7 +186,14 @@ async fn move_money(
         reference_id: body.reference_id,
         idempotency_key,
     };
-    let posted = wallets::post(&state.db, customer_id, direction, movement).await?;
+    let posted = wallets::post(
+        &state.db,
+        customer_id,
+        direction,
+        movement,
+        &principal.actor(),
+    )
+    .await?;
     let replayed = HeaderValue::from_static(if posted.created { "false" } else { "true" });
     Ok((
         StatusCode::CREATED,

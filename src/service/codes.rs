@@ -1,0 +1,163 @@
+//! What a code is worth before signup, and the landing page of shared links and QR cards.
+
+use rust_decimal::Decimal;
+use serde::Serialize;
+use serde_json::json;
+use sqlx::PgPool;
+
+use crate::db;
+use crate::db::events::NewEvent;
+use crate::domain::channel::Channel;
+use crate::domain::money::parse_decimal;
+use crate::error::Result;
+use crate::service::attribution::{self, CodeMatch, Lock};
+
+/// What a code is worth, for a page to say "Referral applied: you get ৳100" before signup.
+#[derive(Debug, Default, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CodeCheckResponse {
+    /// Whether the code will attribute a new customer.
+    valid: bool,
+    /// `share`, `partner` or `invite`; `null` when not valid.
+    kind: Option<&'static str>,
+    /// The code's canonical spelling.
+    code: Option<String>,
+    /// The reward kind a referral made now would carry (`wallet`, `points`, `coupon`, …);
+    /// `null` when no campaign is running.
+    reward_type: Option<String>,
+    /// Fixed taka for the new customer (for `wallet`, or a fixed `coupon`).
+    #[schema(value_type = Option<f64>)]
+    referred_reward: Option<Decimal>,
+    /// Fixed taka for the referrer.
+    #[schema(value_type = Option<f64>)]
+    referrer_reward: Option<Decimal>,
+    /// The new customer's reward as a % of the first order, when it is a percentage.
+    #[schema(value_type = Option<f64>)]
+    referred_reward_percent: Option<Decimal>,
+    /// The referrer's reward as a % of the friend's first order.
+    #[schema(value_type = Option<f64>)]
+    referrer_reward_percent: Option<Decimal>,
+    /// Points for the new customer (for `points`).
+    referred_points: Option<i64>,
+    /// Points for the referrer.
+    referrer_points: Option<i64>,
+    /// The smallest first order that earns the rewards.
+    #[schema(value_type = Option<f64>)]
+    min_order_amount: Option<Decimal>,
+}
+
+impl CodeCheckResponse {
+    /// Fills the reward fields from a referral's (or campaign's) terms.
+    fn with_terms(mut self, terms: &serde_json::Value) -> Self {
+        let decimal = |key: &str| {
+            terms
+                .get(key)
+                .filter(|v| !v.is_null())
+                .and_then(|v| parse_decimal(&v.to_string()))
+        };
+        let integer = |key: &str| terms.get(key).and_then(serde_json::Value::as_i64);
+        self.reward_type = terms
+            .get("reward_type")
+            .and_then(|v| v.as_str())
+            .map(str::to_owned);
+        self.referred_reward_percent = decimal("reward_referred_percent");
+        self.referrer_reward_percent = decimal("reward_referrer_percent");
+        if self.referred_reward_percent.is_none() {
+            self.referred_reward = decimal("reward_referred_amount");
+        }
+        if self.referrer_reward_percent.is_none() {
+            self.referrer_reward = decimal("reward_referrer_amount");
+        }
+        self.referred_points = integer("reward_referred_points");
+        self.referrer_points = integer("reward_referrer_points");
+        self.min_order_amount = decimal("min_order_amount");
+        self
+    }
+}
+
+/// What `code` would give a new customer now. Reads only.
+pub async fn check(pool: &PgPool, code: &str) -> Result<CodeCheckResponse> {
+    let mut conn = pool.acquire().await?;
+    let matched = attribution::match_code(&mut conn, code, Lock::No).await?;
+    let subject = match &matched {
+        CodeMatch::Share { referrer_id } => Some((None, referrer_id.to_string())),
+        CodeMatch::Partner { id, .. } => Some((Some(*id), id.to_string())),
+        CodeMatch::Invite { .. } | CodeMatch::Unknown { .. } => None,
+    };
+    let terms = match (&matched, subject) {
+        (CodeMatch::Invite { referral }, _) => Some(referral.reward_terms.clone()),
+        (_, Some((partner, subject))) => {
+            match attribution::choose_campaign(&mut conn, partner, Channel::ShareLink, &subject)
+                .await?
+            {
+                (Some(campaign_id), variant_id) => {
+                    Some(db::referrals::campaign_terms(&mut *conn, campaign_id, variant_id).await?)
+                }
+                (None, _) => None,
+            }
+        }
+        _ => None,
+    };
+    let valid = !matches!(matched, CodeMatch::Unknown { .. });
+    let response = CodeCheckResponse {
+        valid,
+        kind: valid.then(|| matched.kind()),
+        code: matched.canonical_code(),
+        ..CodeCheckResponse::default()
+    };
+    Ok(match terms {
+        Some(terms) => response.with_terms(&terms),
+        None => response,
+    })
+}
+
+/// Where a landing sends the visitor: the code's canonical spelling (`None` for an
+/// unknown code) and the channel it came through.
+pub struct Landing {
+    /// The code to pass on.
+    pub code: Option<String>,
+    /// The channel to pass on.
+    pub channel: Channel,
+}
+
+/// Records a visit of a shared link or QR card (`clicked`, with its channel). Unknown
+/// codes are not recorded: a public URL must not let anyone fill the event log.
+pub async fn land(pool: &PgPool, code: &str, raw_channel: Option<&str>) -> Result<Landing> {
+    let channel = raw_channel.map_or(Channel::ShareLink, Channel::parse_lenient);
+    let mut conn = pool.acquire().await?;
+    let matched = attribution::match_code(&mut conn, code, Lock::No).await?;
+    let (referral_id, referrer, partner_code) = match &matched {
+        CodeMatch::Share { referrer_id } => (None, Some(*referrer_id), None),
+        CodeMatch::Invite { referral } => (Some(referral.id), referral.referrer_customer_id, None),
+        CodeMatch::Partner { code, .. } => (None, None, Some(code.as_str())),
+        CodeMatch::Unknown { .. } => {
+            return Ok(Landing {
+                code: None,
+                channel,
+            });
+        }
+    };
+    let canonical = matched.canonical_code();
+    let mut payload = json!({ "via": "landing", "kind": matched.kind() });
+    if let (Channel::Other, Some(raw)) = (channel, raw_channel) {
+        payload["rawChannel"] = json!(raw.chars().take(50).collect::<String>());
+    }
+    db::events::record(
+        &mut *conn,
+        NewEvent {
+            event_type: "clicked",
+            referral_id,
+            referrer_customer_id: referrer,
+            share_code_used: canonical.as_deref(),
+            partner_code,
+            source_channel: Some(channel.as_str()),
+            payload: Some(payload),
+            ..NewEvent::default()
+        },
+    )
+    .await?;
+    Ok(Landing {
+        code: canonical,
+        channel,
+    })
+}
