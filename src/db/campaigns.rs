@@ -11,7 +11,7 @@ use crate::domain::campaign::{Campaign, Milestone, Variant};
 
 /// Every settable column of a campaign.
 #[derive(Clone, Debug)]
-#[allow(missing_docs)]
+#[expect(missing_docs, reason = "one field per column; the names are the documentation")]
 pub struct CampaignFields {
     pub name: String,
     pub is_active: bool,

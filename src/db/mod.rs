@@ -90,6 +90,12 @@ fn is_missing_database(err: &sqlx::Error) -> bool {
     err.as_database_error().and_then(|e| e.code()).as_deref() == Some("3D000")
 }
 
+/// Asks the database for the simplest possible answer (readiness probe).
+pub async fn ping(pool: &PgPool) -> sqlx::Result<()> {
+    sqlx::query!("select 1 as one").fetch_one(pool).await?;
+    Ok(())
+}
+
 /// Runs `attempt` again when PostgreSQL aborted it for a deadlock or a serialisation
 /// failure: its transaction rolled back, so trying again is safe. At most 3 tries.
 pub async fn retry_transient<T, F, Fut>(mut attempt: F) -> crate::error::Result<T>

@@ -4,6 +4,7 @@ use axum::extract::State;
 use serde::Serialize;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use crate::db;
 use crate::error::Result;
 use crate::http::AppState;
 use crate::http::extract::Json;
@@ -33,6 +34,6 @@ async fn healthz() -> Json<HealthResponse> {
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses((status = 200, body = HealthResponse), (status = 503, body = crate::http::error::ErrorBody)))]
 async fn readyz(State(state): State<AppState>) -> Result<Json<HealthResponse>> {
-    sqlx::query("select 1").execute(&state.db).await?;
+    db::ping(&state.db).await?;
     Ok(Json(HealthResponse { status: "ready" }))
 }
