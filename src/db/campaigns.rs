@@ -11,7 +11,10 @@ use crate::domain::campaign::{Campaign, Milestone, Variant};
 
 /// Every settable column of a campaign.
 #[derive(Clone, Debug)]
-#[expect(missing_docs, reason = "one field per column; the names are the documentation")]
+#[expect(
+    missing_docs,
+    reason = "one field per column; the names are the documentation"
+)]
 pub struct CampaignFields {
     pub name: String,
     pub is_active: bool,

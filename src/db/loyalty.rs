@@ -58,7 +58,10 @@ pub async fn point_transaction(db: impl PgExecutor<'_>, id: i32) -> sqlx::Result
 pub use crate::db::wallets::PostOutcome;
 
 /// Earns or redeems points exactly once per (customer, key).
-#[expect(clippy::too_many_arguments, reason = "one argument per column of the SQL function")]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one argument per column of the SQL function"
+)]
 pub async fn post_points(
     db: impl PgExecutor<'_>,
     customer_id: i32,

@@ -12,7 +12,10 @@ use super::time::{millis, millis_opt};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, sqlx::Type, Serialize, utoipa::ToSchema)]
 #[sqlx(type_name = "order_status_enum", rename_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
-#[expect(missing_docs, reason = "the variants are TrustCart's status names, documented there")]
+#[expect(
+    missing_docs,
+    reason = "the variants are TrustCart's status names, documented there"
+)]
 pub enum OrderStatus {
     Pending,
     Confirmed,

@@ -47,7 +47,10 @@ fn money<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<Decimal>
 /// A campaign as an admin sends it (TrustCart's snake_case keys; camelCase accepted).
 /// On update, absent keys keep their value and `null` clears a nullable one.
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
-#[expect(missing_docs, reason = "one field per column; the names are the documentation")]
+#[expect(
+    missing_docs,
+    reason = "one field per column; the names are the documentation"
+)]
 pub struct CampaignInput {
     pub name: Option<String>,
     #[serde(alias = "isActive")]

@@ -231,7 +231,10 @@ pub async fn set_tier(pool: &PgPool, customer_id: i32, tier: &str) -> Result<Mem
 /// Tier thresholds: delivered orders or delivered spend reach a tier.
 #[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", default)]
-#[expect(missing_docs, reason = "one field per column; the names are the documentation")]
+#[expect(
+    missing_docs,
+    reason = "one field per column; the names are the documentation"
+)]
 pub struct Thresholds {
     pub silver_orders: i64,
     #[schema(value_type = f64)]

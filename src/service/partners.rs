@@ -13,7 +13,10 @@ use crate::error::{Error, Result};
 /// A partner as an admin sends it (snake_case or camelCase keys). On update, absent keys
 /// are kept and `null` clears `name` or `campaign_id`.
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
-#[expect(missing_docs, reason = "one field per column; the names are the documentation")]
+#[expect(
+    missing_docs,
+    reason = "one field per column; the names are the documentation"
+)]
 pub struct PartnerInput {
     pub code: Option<String>,
     #[serde(alias = "partnerType")]

@@ -43,7 +43,10 @@ pub struct PublicSignupRequest {
     /// As the shop sends it (`new`).
     customer_type: Option<String>,
     /// Ignored: new customers are always active.
-    #[expect(dead_code, reason = "read so that the OpenAPI document shows the field TrustCart sends")]
+    #[expect(
+        dead_code,
+        reason = "read so that the OpenAPI document shows the field TrustCart sends"
+    )]
     status: Option<String>,
     /// Delivery district.
     district: Option<String>,
