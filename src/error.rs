@@ -250,12 +250,6 @@ const CONSTRAINT_ERRORS: &[(&str, u16, &str, &str)] = &[
         "Referrals use a variant this change would remove",
     ),
     (
-        "referral_rewards_variant_id_fkey",
-        409,
-        "variants_in_use",
-        "Rewards use a variant this change would remove",
-    ),
-    (
         "milestone_awards_milestone_id_fkey",
         409,
         "milestones_in_use",
