@@ -351,8 +351,9 @@ begin
 end
 $$;
 
--- Issues every reward a completed referral earned, under its snapshotted terms, and
--- records each decision (issued, or skipped with its reason) in referral_rewards.
+-- Completes a referral: issues every reward it earned under its snapshotted terms,
+-- records each decision (issued, or skipped with its reason) in referral_rewards, marks
+-- the referral completed, then raises the referrer's tier and pays milestones.
 create function issue_completion_rewards(r customer_referrals, p_order sales_orders) returns void
 language plpgsql as $$
 declare
@@ -458,9 +459,15 @@ begin
         end if;
     end loop;
 
-    -- The amounts actually earned (a percentage became taka above), and what was paid.
+    -- One write completes the referral: its status, the qualifying order, the amounts
+    -- actually earned (a percentage became taka above) and what was paid.
     update customer_referrals rr
-    set reward_amount = case when v_type = 'wallet' then v_referrer_amount else rr.reward_amount end,
+    set status = 'completed',
+        completed_at = now(),
+        qualifying_order_id = p_order.id,
+        first_order_placed = p_order.id is not null,
+        first_order_date = p_order.created_at,
+        reward_amount = case when v_type = 'wallet' then v_referrer_amount else rr.reward_amount end,
         referred_reward_amount = case when v_type = 'wallet' then v_referred_amount else rr.referred_reward_amount end,
         reward_credited = exists (select 1 from referral_rewards x
                                   where x.referral_id = rr.id and x.side = 'referrer' and x.status = 'issued'),
@@ -615,15 +622,6 @@ begin
     if p_order_id is not null then
         select * into v_order from sales_orders o where o.id = p_order_id;
     end if;
-
-    update customer_referrals
-    set status              = 'completed',
-        completed_at        = now(),
-        qualifying_order_id = p_order_id,
-        first_order_placed  = p_order_id is not null,
-        first_order_date    = v_order.created_at
-    where id = r.id
-    returning * into r;
 
     insert into referral_events
         (event_type, referral_id, referrer_customer_id, referred_customer_id, order_id,
