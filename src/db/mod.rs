@@ -79,8 +79,13 @@ async fn ensure_database_exists(options: &PgConnectOptions) -> anyhow::Result<()
         .await;
     match created {
         Ok(_) => tracing::info!(database = %name, "created the database"),
-        // Another instance created it first.
-        Err(err) if err.as_database_error().and_then(|e| e.code()).as_deref() == Some("42P04") => {}
+        // Another instance created it first (42P04), or at the same moment (23505 on the
+        // catalog's unique index).
+        Err(err)
+            if matches!(
+                err.as_database_error().and_then(|e| e.code()).as_deref(),
+                Some("42P04" | "23505")
+            ) => {}
         Err(err) => return Err(err).context(format!("creating database {name:?}")),
     }
     admin.close().await.context("closing the admin connection")
