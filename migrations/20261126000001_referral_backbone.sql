@@ -171,7 +171,10 @@ create table customer_referrals (
 -- One referrer per referred customer: the first touch wins, for ever.
 create unique index customer_referrals_referred_customer_key
     on customer_referrals (referred_customer_id) where referred_customer_id is not null;
-create index customer_referrals_referrer_idx on customer_referrals (referrer_customer_id, created_at desc);
+-- A referrer's referrals newest first (the lists page by id), and their completed ones
+-- (limits, milestones and VIP thresholds count them on every delivery).
+create index customer_referrals_referrer_idx on customer_referrals (referrer_customer_id, id desc);
+create index customer_referrals_referrer_status_idx on customer_referrals (referrer_customer_id, status);
 create index customer_referrals_status_idx on customer_referrals (status);
 
 create table customer_wallets (

@@ -37,6 +37,10 @@ pub async fn connect(config: &Config) -> anyhow::Result<PgPool> {
     ensure_database_exists(&options).await?;
     PgPoolOptions::new()
         .max_connections(config.database_max_connections)
+        // sqlx pings every connection it hands out (a round trip per request) and again
+        // when it is returned. The second ping stays; the first is redundant with it, and
+        // a connection that broke while idle fails its query with a 503 and is closed.
+        .test_before_acquire(false)
         .acquire_timeout(config.database_acquire_timeout)
         .idle_timeout(Duration::from_secs(600))
         .max_lifetime(Duration::from_secs(1800))
