@@ -10,9 +10,15 @@
 # same data (timestamps are relative to the moment of generation).
 #
 # Layout (N customers, R of them referred, M = N - R "originals"):
-#   customers 1..M          originals: never referred; every 3rd is a guest; 3 in 4 have
-#                           already-delivered history orders; every 10th has a 50 taka bonus
-#                           credit in its wallet (with its ledger row).
+#   customers 1..M          originals: every 3rd is a guest; 3 in 4 have already-delivered
+#                           history orders; every 10th has a 50 taka bonus credit in its
+#                           wallet (with its ledger row). 1 in 20 (c mod 20 = 5, "veterans")
+#                           were referred by customer c-1 long ago and that referral is
+#                           completed: their first order is delivered through the server's
+#                           own apply_order_status after the load, so the ledger, rewards and
+#                           events of those completions are exactly what the server writes,
+#                           and the planner's statistics see completed referrals, as they
+#                           would in production.
 #   customers M+1..N        referred by original 1 + ((c-M-1)*7919 mod M) (a permutation
 #                           when gcd(7919, M) = 1, so each original refers about one friend
 #                           and concurrent deliveries rarely queue on the same wallet);
@@ -69,7 +75,10 @@ progress() {
     local bar dots
     printf -v bar '%*s' "$filled" ''
     printf -v dots '%*s' "$(( width - filled ))" ''
-    printf '\r  [%s%s] %3d%%  %d/%d customers' "${bar// /#}" "${dots// /.}" \
+    # redrawn in place on a terminal, one line per batch in a log file
+    local start='\r' end=''
+    [[ -t 2 ]] || { start=''; end='\n'; }
+    printf "$start"'  [%s%s] %3d%%  %d/%d customers'"$end" "${bar// /#}" "${dots// /.}" \
         $(( done * 100 / all )) "$done" "$all" >&2
 }
 
@@ -96,6 +105,16 @@ DATABASE_URL="postgres://$PGUSER@$PGHOST:$PGPORT/$BENCH_DB" RUST_LOG=warn \
 helper_sql="create function pg_temp.invite_code(bigint) returns text language sql immutable
             return $(invite_code_sql);"
 
+# Referrals made under a campaign snapshot its terms (reward_terms), where the schema has
+# them: the batches do what the server's signup does.
+has_terms=$(psql_db -At -c "select count(*) from pg_attribute
+    where attrelid = 'customer_referrals'::regclass and attname = 'reward_terms' and not attisdropped")
+if [[ $has_terms == 1 ]] && [[ $(psql_db -At -c "select to_regprocedure('campaign_terms(uuid,integer)') is not null") == t ]]; then
+    has_terms=1
+else
+    has_terms=0
+fi
+
 # ---- batches ----------------------------------------------------------------------------
 # One transaction per batch of customer ids [lo, hi]: customers, wallets, bonus credits,
 # referrals and orders of those customers (referrers always have smaller ids, so they
@@ -103,15 +122,18 @@ helper_sql="create function pg_temp.invite_code(bigint) returns text language sq
 progress 0 "$total"
 for (( lo = 1; lo <= total; lo += BATCH )); do
     hi=$(( lo + BATCH - 1 < total ? lo + BATCH - 1 : total ))
-    psql_db -v lo="$lo" -v hi="$hi" -v m="$originals" -v pb="$PENDING_BASE" -v hb="$HISTORY_BASE" \
-        -v t0="$(date -u +%FT%TZ)" <<SQL
+    psql_db -v lo="$lo" -v hi="$hi" -v m="$originals" -v r="$referred" -v pb="$PENDING_BASE" \
+        -v hb="$HISTORY_BASE" -v t0="$(date -u +%FT%TZ)" -v terms="$has_terms" <<SQL
 $helper_sql
 begin;
 create temp table s on commit drop as
 select c,
        c > :m as referred,
-       case when c > :m then 1 + ((c - :m - 1)::bigint * 7919) % :m end::int as referrer,
-       c <= :m and c % 3 = 0 as guest,
+       c <= :m and c % 20 = 5 as veteran,
+       case when c > :m then 1 + ((c - :m - 1)::bigint * 7919) % :m
+            when c % 20 = 5 then c - 1 end::int as referrer,
+       case when c > :m then c - :m else :r + c end as referral_id,
+       c <= :m and c % 3 = 0 and c % 20 <> 5 as guest,
        case when c <= :m and c % 10 = 0 then 50 else 0 end as bonus,
        -- originals joined ~400 days ago, referred friends within the last 60 days
        case when c > :m then :'t0'::timestamptz - interval '60 days'
@@ -128,10 +150,10 @@ select c, 'Bench Customer ' || c,
        case when guest then null else 'c' || c || '@bench.example' end,
        case when guest then null else '\$argon2id\$v=19\$m=19456,t=2,p=1\$YmVuY2g\$bench-not-a-real-hash' end,
        guest, 'retail', 'Dhaka', referrer,
-       case when referred then 'REF' || lpad(referrer::text, 6, '0') end,
-       case when referred then 'whatsapp' end,
-       case when referred then created end,
-       case when referred then (select id from referral_campaigns where is_default) end,
+       case when referrer is not null then 'REF' || lpad(referrer::text, 6, '0') end,
+       case when referrer is not null then 'whatsapp' end,
+       case when referrer is not null then created end,
+       case when referrer is not null then (select id from referral_campaigns where is_default) end,
        created, created
 from s order by c;
 
@@ -143,13 +165,20 @@ insert into wallet_transactions (id, wallet_id, customer_id, idempotency_key, tr
 select c / 10, c, c, 'bench:bonus:' || c, 'credit', bonus, 'bonus', 'Welcome bonus', bonus, created
 from s where bonus > 0;
 
+\if :terms
+  \set terms_column ', reward_terms'
+  \set terms_value ', (select campaign_terms(id, null) from referral_campaigns where is_default)'
+\else
+  \set terms_column ''
+  \set terms_value ''
+\endif
 insert into customer_referrals (id, referrer_customer_id, referred_customer_id, referral_code,
                                 share_code_used, source_channel, campaign_id, status, reward_type,
-                                reward_amount, referred_reward_amount, created_at)
-select c - :m, referrer, c, pg_temp.invite_code(c - :m), 'REF' || lpad(referrer::text, 6, '0'),
+                                reward_amount, referred_reward_amount, created_at :terms_column)
+select referral_id, referrer, c, pg_temp.invite_code(referral_id), 'REF' || lpad(referrer::text, 6, '0'),
        'whatsapp', (select id from referral_campaigns where is_default), 'registered', 'wallet',
-       100, 0, created
-from s where referred;
+       100, 0, created :terms_value
+from s where referrer is not null;
 
 -- the referred friend's first order, pending, placed a day after the referral
 insert into sales_orders (id, sales_order_number, customer_id, status, total_amount, created_at, updated_at)
@@ -157,21 +186,25 @@ select :pb + c, 'SO-' || (:pb + c), c, 'pending', 500 + (c % 50) * 10,
        created + interval '1 day', created + interval '1 day'
 from s where referred;
 
--- history: 3 in 4 originals have a delivered order, 1 in 4 a second one
+-- history: 3 in 4 originals have a delivered order, 1 in 4 a second one; a veteran's
+-- orders stay pending until the completion pass below delivers them
 insert into sales_orders (id, sales_order_number, customer_id, status, total_amount, delivered_at,
                           created_at, updated_at)
-select :hb + 2 * c + k, 'SO-' || (:hb + 2 * c + k), c, 'delivered', 300 + (c % 70) * 10,
-       created + (10 * k + 13) * interval '1 day', created + (10 * k + 10) * interval '1 day',
-       created + (10 * k + 13) * interval '1 day'
+select :hb + 2 * c + k, 'SO-' || (:hb + 2 * c + k), c,
+       case when veteran then 'pending' else 'delivered' end::order_status_enum,
+       300 + (c % 70) * 10,
+       case when not veteran then created + (10 * k + 13) * interval '1 day' end,
+       created + (10 * k + 10) * interval '1 day', created + (10 * k + 13) * interval '1 day'
 from s cross join generate_series(0, 1) k
 where not referred and c % 4 <> 0 and (k = 0 or c % 4 = 1);
 commit;
 SQL
     progress "$hi" "$total"
 done
-echo >&2
+if [[ -t 2 ]]; then echo >&2; fi
+echo "generate: loaded in $(( SECONDS - started )) s"
 
-# ---- identities, statistics, checkpoint ----------------------------------------------------
+# ---- identities --------------------------------------------------------------------------------
 # Rows were inserted with explicit ids: move each identity past them so the server's own
 # inserts (ledger rows, events, new customers) never collide.
 psql_db -o /dev/null <<'SQL'
@@ -183,6 +216,44 @@ select setval(pg_get_serial_sequence('wallet_transactions', 'id'),
               coalesce((select max(id) from wallet_transactions), 0) + 1, false);
 select setval(pg_get_serial_sequence('customer_referrals', 'id'),
               coalesce((select max(id) from customer_referrals), 0) + 1, false);
+SQL
+
+# ---- completed referral history ------------------------------------------------------------
+# Veterans' first orders are delivered with the server's own statement (apply_order_status
+# with upsert false and nulls for the rest, padded to its arity), in chunks; statistics are
+# refreshed after each chunk so that later chunks plan with completed referrals in view.
+nargs=$(psql_db -At -c "select pronargs from pg_proc where proname = 'apply_order_status'")
+[[ $nargs =~ ^[0-9]+$ ]] || { echo "generate.sh: apply_order_status not found (or overloaded)" >&2; exit 1; }
+nulls=$(printf ', null%.0s' $(seq $(( nargs - 3 ))))
+veterans=$(( (originals + 15) / 20 ))
+echo "generate: completing $veterans earlier referrals through apply_order_status"
+psql_db -c "analyze customer_referrals, sales_orders, customers, customer_wallets"
+chunk=$BATCH
+progress 0 "$originals"
+for (( lo = 1; lo <= originals; lo += chunk )); do
+    hi=$(( lo + chunk - 1 < originals ? lo + chunk - 1 : originals ))
+    completed=$(psql_db -At -v lo="$lo" -v hi="$hi" -v hb="$HISTORY_BASE" <<SQL
+select count(a.completed_referral_id)
+from (select c from generate_series(:lo, :hi) c where c % 20 = 5) v
+cross join lateral apply_order_status(:hb + 2 * v.c, 'delivered', false$nulls) a;
+-- the veteran's second order, delivered later (no money moves: the referral is done)
+update sales_orders set status = 'delivered', delivered_at = created_at + interval '3 days'
+where id in (select :hb + 2 * c + 1 from generate_series(:lo, :hi) c where c % 20 = 5);
+analyze customer_referrals;
+SQL
+)
+    expected=$(( (hi + 15) / 20 - (lo - 1 + 15) / 20 ))
+    if [[ $completed != "$expected" ]]; then
+        echo "generate.sh: customers $lo..$hi: $completed referrals completed, expected $expected" >&2
+        exit 1
+    fi
+    progress "$hi" "$originals"
+done
+if [[ -t 2 ]]; then echo >&2; fi
+echo "generate: history completed at $(( SECONDS - started )) s"
+
+# ---- statistics, checkpoint ------------------------------------------------------------------
+psql_db <<'SQL'
 vacuum (analyze) customers, customer_wallets, wallet_transactions, customer_referrals, sales_orders,
                  referral_events;
 checkpoint;

@@ -23,11 +23,12 @@ WRK_THREADS=${WRK_THREADS:-2}
 PGBENCH_JOBS=${PGBENCH_JOBS:-2}
 TOKENS=${TOKENS:-256}                    # customer tokens for the wallet read
 CUSTOMERS=${CUSTOMERS:-100000}           # at least; grown to fit the order pools
-MAX_DELIVERY_RPS=${MAX_DELIVERY_RPS:-3000}  # order pools are sized for this rate
+MAX_DELIVERY_RPS=${MAX_DELIVERY_RPS:-5000}  # order pools are sized for this rate
 SERVER_DB_CONNECTIONS=${SERVER_DB_CONNECTIONS:-16}  # the server's DATABASE_MAX_CONNECTIONS
 BENCH_DB=${BENCH_DB:-bondhu_bench}
 SKIP_BUILD=${SKIP_BUILD:-0}              # 1: use the existing target/release/bondhu
 SKIP_GENERATE=${SKIP_GENERATE:-0}        # 1: reuse the database (only if its pools are unused)
+WAIT_IDLE=${WAIT_IDLE:-60}               # wait up to this many seconds for a quiet CPU
 PGHOST=${PGHOST:-127.0.0.1}
 PGPORT=${PGPORT:-5432}
 PGUSER=${PGUSER:-postgres}
@@ -40,7 +41,7 @@ TARGET_RSS_MIB=100
 
 OUT=$BENCH_DIR/out
 RUN_DIR=$OUT/last-run                    # raw outputs of this run
-BIN=$ROOT/target/release/bondhu
+BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/bondhu
 export JWT_SECRET=${JWT_SECRET:-bench-secret-0123456789abcdef0123456789}
 DATABASE_URL="postgres://$PGUSER@$PGHOST:$PGPORT/$BENCH_DB"
 export DATABASE_URL
@@ -48,7 +49,7 @@ export DATABASE_URL
 read -r -a concurrencies <<<"$CONCURRENCIES"
 nruns=${#concurrencies[@]}
 
-log() { printf '\n== %s\n' "$*"; }
+log() { printf '\n== %s  %s\n' "$(date +%T)" "$*"; }
 die() { echo "run.sh: $*" >&2; exit 1; }
 psql_db() { psql -X -q -v ON_ERROR_STOP=1 -d "$BENCH_DB" "$@"; }
 # value KEY FILE: the value of KEY=... on the WRK_RESULT line of FILE
@@ -65,6 +66,11 @@ for tool in wrk pgbench psql curl jq ss; do
     command -v "$tool" >/dev/null || die "$tool is required"
 done
 
+# One run at a time: runs share the bench database, bench/out and the CPU.
+mkdir -p "$OUT"
+exec 9>"$OUT/.lock"
+flock -n 9 || die "another bench/run.sh is running (it holds $OUT/.lock)"
+
 started=$SECONDS
 rm -rf "$RUN_DIR"
 mkdir -p "$RUN_DIR"
@@ -72,8 +78,12 @@ mkdir -p "$RUN_DIR"
 # ---- build and data ------------------------------------------------------------------------
 if [[ $SKIP_BUILD != 1 ]]; then
     log "cargo build --release"
-    (cd "$ROOT" && cargo build --release --quiet)
+    # (waits for cargo's lock on target/ while someone else's cargo build or test runs)
+    # Without the bench's DATABASE_URL: sqlx's macros check queries against the database it
+    # names (or .sqlx/), which must be the developers' database, not the bench one.
+    (cd "$ROOT" && env -u DATABASE_URL cargo build --release --quiet)
 fi
+build_seconds=$(( SECONDS - started ))
 [[ -x $BIN ]] || die "$BIN is missing"
 
 # Each pool (HTTP, pgbench) must hold a distinct order for every delivery of every run.
@@ -83,6 +93,7 @@ if [[ $SKIP_GENERATE != 1 ]]; then
     CUSTOMERS=$CUSTOMERS ORDERS_PER_POOL=$orders_per_pool BONDHU_BIN=$BIN OUT=$OUT \
         "$BENCH_DIR/generate.sh"
 fi
+generate_seconds=$(( SECONDS - started - build_seconds ))
 # shellcheck source=/dev/null
 source "$OUT/dataset.env"
 
@@ -103,7 +114,7 @@ BASE_URL="http://127.0.0.1:$PORT"
 server_pid=""
 sampler_pid=""
 cleanup() {
-    [[ -n $sampler_pid ]] && kill "$sampler_pid" 2>/dev/null || true
+    if [[ -n $sampler_pid ]]; then kill "$sampler_pid" 2>/dev/null || true; fi
     if [[ -n $server_pid ]]; then
         kill "$server_pid" 2>/dev/null || true
         wait "$server_pid" 2>/dev/null || true
@@ -114,7 +125,7 @@ trap cleanup EXIT
 log "starting the server on 127.0.0.1:$PORT (DATABASE_MAX_CONNECTIONS=$SERVER_DB_CONNECTIONS)"
 HOST=127.0.0.1 PORT=$PORT RUST_LOG=warn LOG_FORMAT=pretty \
     DATABASE_MAX_CONNECTIONS=$SERVER_DB_CONNECTIONS \
-    "$BIN" serve >"$RUN_DIR/server.log" 2>&1 &
+    "$BIN" serve >"$RUN_DIR/server.log" 2>&1 9>&- &
 server_pid=$!
 for _ in $(seq 100); do
     curl -fsS "$BASE_URL/healthz" >/dev/null 2>&1 && break
@@ -138,7 +149,16 @@ sampler_pid=$!
 
 # ---- tokens --------------------------------------------------------------------------------
 log "tokens: 1 admin, $TOKENS customers"
-ADMIN_TOKEN=$("$BIN" token --role admin --id 1)
+# A server that checks the staff account behind every token (it has `bondhu user`) needs a
+# real admin user; an older one accepts any staff id.
+admin_id=1
+if "$BIN" user --help >/dev/null 2>&1; then
+    created=$(head -c 24 /dev/urandom | base64 |
+        "$BIN" user create --role admin --email bench-admin@bench.example --name 'Bench admin')
+    admin_id=$(sed -n 's/^created user \([0-9]*\) .*/\1/p' <<<"$created")
+    [[ -n $admin_id ]] || die "could not create the admin user: $created"
+fi
+ADMIN_TOKEN=$("$BIN" token --role admin --id "$admin_id")
 export ADMIN_TOKEN
 # Customers 1, 1 + stride, ... spread over originals and referred friends alike.
 stride=$(( DATASET_CUSTOMERS / TOKENS ))
@@ -188,10 +208,9 @@ check_deliveries() {
     local name=$1 lo=$2 hi=$3 count=$4 delivered completed
     read -r delivered completed < <(psql_db -At -F ' ' -c "
         select count(*),
-               count(*) filter (where exists (
-                   select 1 from customer_referrals r
-                   where r.qualifying_order_id = o.id and r.status = 'completed'))
+               count(*) filter (where r.status = 'completed' and r.qualifying_order_id = o.id)
         from sales_orders o
+        left join customer_referrals r on r.referred_customer_id = o.customer_id  -- unique
         where o.id between $lo and $hi and o.status = 'delivered'")
     echo "$name: $count completed requests, $delivered orders delivered, $completed referrals completed"
     (( delivered == completed )) || die "$name: delivered orders without a completed referral"
@@ -199,16 +218,22 @@ check_deliveries() {
     (( delivered < hi - lo + 1 )) || die "$name: the order pool ran out; raise MAX_DELIVERY_RPS"
 }
 
-# results[] lines: "path conc tool throughput p50_us p99_us"
+# results[] lines: "path conc tool throughput p50_us p99_us mean_us cpu_us_per_request"
 results=()
 
+# server_cpu_ticks: user + system CPU time the server has used, in clock ticks
+server_cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$server_pid/stat"; }
+CLK_TCK=$(getconf CLK_TCK)
+
 run_wrk() {  # NAME CONC LUA [ENV...]
-    local name=$1 conc=$2 lua=$3
+    local name=$1 conc=$2 lua=$3 cpu_before
     shift 3
     psql_db -c checkpoint
+    cpu_before=$(server_cpu_ticks)
     env "$@" WRK_THREADS="$WRK_THREADS" wrk -t "$WRK_THREADS" -c "$conc" -d "${DURATION}s" \
-        --timeout 10s -s "$BENCH_DIR/$lua" "$BASE_URL" >"$RUN_DIR/$name.txt" 2>&1 ||
+        --timeout 10s -s "$lua" "$BASE_URL" >"$RUN_DIR/$name.txt" 2>&1 ||
         die "wrk failed: $(cat "$RUN_DIR/$name.txt")"
+    echo "SERVER_CPU_TICKS=$(( $(server_cpu_ticks) - cpu_before ))" >>"$RUN_DIR/$name.txt"
     grep -q WRK_RESULT "$RUN_DIR/$name.txt" || die "no wrk result in $RUN_DIR/$name.txt"
     local errors
     errors=$(( $(value status_errors "$RUN_DIR/$name.txt") + $(value socket_errors "$RUN_DIR/$name.txt") \
@@ -216,67 +241,128 @@ run_wrk() {  # NAME CONC LUA [ENV...]
     if (( errors > 0 )); then
         die "$name: $errors failed requests (non-2xx, socket errors or timeouts); see $RUN_DIR/$name.txt and server.log"
     fi
+    note_idle
 }
 
 run_pgbench() {  # NAME CONC SCRIPT [-D ...]
     local name=$1 conc=$2 script=$3
     shift 3
     psql_db -c checkpoint
-    pgbench -n -M prepared -c "$conc" -j "$PGBENCH_JOBS" -T "$DURATION" -f "$BENCH_DIR/$script" \
+    pgbench -n -M prepared -c "$conc" -j "$PGBENCH_JOBS" -T "$DURATION" -f "$script" \
         -l --log-prefix="$RUN_DIR/$name.log" "$@" "$BENCH_DB" >"$RUN_DIR/$name.txt" 2>&1 ||
         die "pgbench failed: $(cat "$RUN_DIR/$name.txt")"
     local failed
     failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$RUN_DIR/$name.txt")
     (( ${failed:-0} == 0 )) || die "$name: $failed failed transactions"
+    note_idle
 }
 
 wrk_result() {  # PATH CONC NAME: append the wrk run's line to results[]
-    local f=$RUN_DIR/$3.txt requests duration
+    local f=$RUN_DIR/$3.txt requests duration ticks
     requests=$(value requests "$f")
     duration=$(value duration_us "$f")
-    results+=("$1 $2 server $(awk -v r="$requests" -v d="$duration" 'BEGIN { printf "%.0f", r / (d / 1e6) }') $(value p50_us "$f") $(value p99_us "$f")")
+    ticks=$(sed -n 's/^SERVER_CPU_TICKS=//p' "$f")
+    results+=("$1 $2 server $(awk -v r="$requests" -v d="$duration" 'BEGIN { printf "%.0f", r / (d / 1e6) }') $(value p50_us "$f") $(value p99_us "$f") $(value mean_us "$f") $(awk -v t="$ticks" -v hz="$CLK_TCK" -v r="$requests" 'BEGIN { printf "%.0f", t / hz * 1e6 / r }')")
 }
 
 pgbench_result() {  # PATH CONC NAME
-    local f=$RUN_DIR/$3.txt tps stats
+    local f=$RUN_DIR/$3.txt tps stats mean_ms
     tps=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' "$f")
     stats=$(pgbench_stats "$RUN_DIR/$3.log")
-    results+=("$1 $2 pgbench $(printf '%.0f' "$tps") $stats")
+    mean_ms=$(sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' "$f")
+    results+=("$1 $2 pgbench $(printf '%.0f' "$tps") $stats $(awk -v m="$mean_ms" 'BEGIN { printf "%.0f", m * 1000 }') -")
 }
 
 pgbench_count() {  # NAME: transactions processed
     sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$RUN_DIR/$1.txt"
 }
 
+# cpu_idle_percent [SECONDS]: how idle both CPUs are over the next SECONDS (default 2)
+cpu_idle_percent() {
+    local a b total=0 i
+    read -r -a a < <(grep '^cpu ' /proc/stat)
+    sleep "${1:-2}"
+    read -r -a b < <(grep '^cpu ' /proc/stat)
+    for i in 1 2 3 4 5 6 7 8; do total=$(( total + b[i] - a[i] )); done
+    echo $(( 100 * (b[4] + b[5] - a[4] - a[5]) / total ))
+}
+# Between runs the machine should be idle: the lowest idle share seen then tells whether
+# something else ran during the measurements (checked for 1 s after every run).
+idle_between=100
+note_idle() {
+    local idle
+    idle=$(cpu_idle_percent 1)
+    (( idle < idle_between )) && idle_between=$idle
+    return 0
+}
+
+# ---- is the machine quiet? -------------------------------------------------------------------
+# Other work on these 2 cores (a test suite, a build) skews every number: wait (a while)
+# for the CPUs to be idle before the runs, and say in the summary how idle they were.
+idle_before=$(cpu_idle_percent)
+waited=0
+while (( idle_before < 90 && waited < WAIT_IDLE )); do
+    (( waited > 0 )) ||
+        echo "CPU only $idle_before% idle (something else is running): waiting up to ${WAIT_IDLE}s"
+    idle_before=$(cpu_idle_percent)
+    waited=$(( waited + 2 ))
+done
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+echo "CPU idle before the runs: $idle_before%"
+if (( idle_before < 90 )); then
+    echo "WARNING: something else is using the CPU ($(( 100 - idle_before ))%): results will be low and noisy" >&2
+fi
+bench_started=$SECONDS
+
+# The pgbench script calls apply_order_status with the server's arguments: order id,
+# 'delivered', upsert false, and null for the rest. Should the function gain parameters
+# (the server passes null for them on this path too), pad the call to its arity.
+DELIVER_PGBENCH=$BENCH_DIR/deliver.pgbench
+nargs=$(psql_db -At -c "select pronargs from pg_proc where proname = 'apply_order_status'")
+[[ $nargs =~ ^[0-9]+$ ]] || die "apply_order_status: expected one function, found: $nargs"
+if (( nargs != 7 )); then
+    nulls=$(printf ', null%.0s' $(seq $(( nargs - 3 ))))
+    DELIVER_PGBENCH=$RUN_DIR/deliver.pgbench
+    sed "s/false, null, null, null, null)/false$nulls)/" "$BENCH_DIR/deliver.pgbench" >"$DELIVER_PGBENCH"
+    echo "apply_order_status takes $nargs arguments: pgbench runs $(grep apply_order_status "$DELIVER_PGBENCH")"
+fi
+
 # ---- (a) the delivered path ------------------------------------------------------------------
 for i in "${!concurrencies[@]}"; do
     c=${concurrencies[$i]}
     lo=$(( http_lo + i * http_slice )); hi=$(( lo + http_slice - 1 ))
     log "deliver c=$c: wrk on orders $lo..$hi (${DURATION}s)"
-    run_wrk "deliver_http_c$c" "$c" deliver.lua ORDER_LO="$lo" ORDER_HI="$hi"
+    run_wrk "deliver_http_c$c" "$c" "$BENCH_DIR/deliver.lua" ORDER_LO="$lo" ORDER_HI="$hi"
     check_deliveries "deliver_http_c$c" "$lo" "$hi" "$(value requests "$RUN_DIR/deliver_http_c$c.txt")"
     wrk_result deliver "$c" "deliver_http_c$c"
 
     lo=$(( PGBENCH_ORDER_LO + i * pgb_slice )); hi=$(( lo + pgb_slice - 1 ))
     log "deliver c=$c: pgbench on orders $lo..$hi (${DURATION}s)"
-    run_pgbench "deliver_pgbench_c$c" "$c" deliver.pgbench -D n=0 -D lo="$lo" -D nclients="$c"
+    run_pgbench "deliver_pgbench_c$c" "$c" "$DELIVER_PGBENCH" -D n=0 -D lo="$lo" -D nclients="$c"
     check_deliveries "deliver_pgbench_c$c" "$lo" "$hi" "$(pgbench_count "deliver_pgbench_c$c")"
     pgbench_result deliver "$c" "deliver_pgbench_c$c"
 done
 
 # ---- (b) the wallet read ---------------------------------------------------------------------
 log "wallet warm-up (2s, not measured)"
-DURATION=2 run_wrk wallet_warmup "${concurrencies[0]}" wallet.lua
+DURATION=2 run_wrk wallet_warmup "${concurrencies[0]}" "$BENCH_DIR/wallet.lua"
 for c in "${concurrencies[@]}"; do
     log "wallet c=$c: wrk over $TOKENS customer tokens (${DURATION}s)"
-    run_wrk "wallet_http_c$c" "$c" wallet.lua
+    run_wrk "wallet_http_c$c" "$c" "$BENCH_DIR/wallet.lua"
     wrk_result wallet "$c" "wallet_http_c$c"
 
     log "wallet c=$c: pgbench over the same $TOKENS customers (${DURATION}s)"
-    run_pgbench "wallet_pgbench_c$c" "$c" wallet.pgbench \
+    run_pgbench "wallet_pgbench_c$c" "$c" "$BENCH_DIR/wallet.pgbench" \
         -D first=1 -D stride="$stride" -D ntokens="$TOKENS"
     pgbench_result wallet "$c" "wallet_pgbench_c$c"
 done
+
+# ---- the HTTP floor (informational) -------------------------------------------------------------
+# GET /healthz touches no database: its CPU per request is what routing, middleware and
+# HTTP cost, the part of the server's per-request CPU that no SQL change can remove.
+log "healthz c=${concurrencies[0]} (5s, informational: no database)"
+DURATION=5 run_wrk "healthz_c${concurrencies[0]}" "${concurrencies[0]}" "$BENCH_DIR/healthz.lua"
+wrk_result healthz "${concurrencies[0]}" "healthz_c${concurrencies[0]}"
 
 # ---- memory ------------------------------------------------------------------------------------
 hwm_kb=$(awk '/^VmHWM:/ { print $2 }' "/proc/$server_pid/status")
@@ -300,7 +386,8 @@ left join lateral (
            coalesce(sum(t.amount) filter (where t.transaction_type = 'debit'), 0) as debits
     from wallet_transactions t where t.wallet_id = w.id and t.status = 'posted') l on true
 where w.balance <> l.credits - l.debits or w.total_earned <> l.credits or w.total_spent <> l.debits;
--- 2. one referral credit per completed referral (the referred side's reward is 0 here)
+-- 2. one referral credit per completed referral (the referred side's reward is 0 here, and
+--    the bench configures no milestone, whose credits would also carry source 'referral')
 select 'completed referrals', count(*) from customer_referrals where status = 'completed';
 select 'referral wallet credits', count(*) from wallet_transactions
 where source = 'referral' and transaction_type = 'credit';
@@ -333,13 +420,13 @@ summary=$OUT/summary.txt
 {
     echo "Bondhu benchmark  $(date -u +%FT%TZ)"
     echo "commit $(git -C "$ROOT" rev-parse --short HEAD)$( [[ -n $(git -C "$ROOT" status --porcelain -- src migrations Cargo.toml) ]] && echo ' (+ uncommitted changes)')," \
-         "$(nproc) cores ($(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1)), $(psql -X -At -d "$BENCH_DB" -c 'show server_version' | cut -d' ' -f1)"
+         "$(nproc) cores ($(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1)), PostgreSQL $(psql -X -At -d "$BENCH_DB" -c 'show server_version' | cut -d' ' -f1)"
     echo "data: $DATASET_CUSTOMERS customers, $DATASET_REFERRED referred; runs of ${DURATION}s;" \
          "wrk -t $WRK_THREADS, pgbench -j $PGBENCH_JOBS -M prepared; server pool $SERVER_DB_CONNECTIONS connections"
     echo "wallet reads: $TOKENS customers (one token each), picked at random per request"
     echo
-    printf '%-8s %5s | %9s %8s %8s | %9s %8s %8s | %6s %6s %s\n' \
-        path conns 'server/s' 'p50 ms' 'p99 ms' 'pgbench/s' 'p50 ms' 'p99 ms' ratio target ''
+    printf '%-7s %5s | %9s %7s %7s %7s %7s | %9s %7s %7s %7s | %5s %6s %s\n' \
+        path conns 'server/s' 'p50 ms' 'p99 ms' 'mean ms' 'cpu us' 'pgbench/s' 'p50 ms' 'p99 ms' 'mean ms' ratio target ''
     for path in deliver wallet; do
         target=$TARGET_DELIVER
         [[ $path == wallet ]] && target=$TARGET_WALLET
@@ -347,19 +434,33 @@ summary=$OUT/summary.txt
             s=$(field "$path" "$c" server 4); p=$(field "$path" "$c" pgbench 4)
             ratio=$(awk -v s="$s" -v p="$p" 'BEGIN { printf "%.2f", s / p }')
             verdict=$(awk -v r="$ratio" -v t="$target" 'BEGIN { print (r >= t) ? "ok" : "BELOW" }')
-            printf '%-8s %5s | %9s %8s %8s | %9s %8s %8s | %6s %6s %s\n' "$path" "$c" \
+            printf '%-7s %5s | %9s %7s %7s %7s %7s | %9s %7s %7s %7s | %5s %6s %s\n' "$path" "$c" \
                 "$s" "$(fmt_ms "$(field "$path" "$c" server 5)")" "$(fmt_ms "$(field "$path" "$c" server 6)")" \
+                "$(fmt_ms "$(field "$path" "$c" server 7)")" "$(field "$path" "$c" server 8)" \
                 "$p" "$(fmt_ms "$(field "$path" "$c" pgbench 5)")" "$(fmt_ms "$(field "$path" "$c" pgbench 6)")" \
-                "$ratio" "$target" "$verdict"
+                "$(fmt_ms "$(field "$path" "$c" pgbench 7)")" "$ratio" "$target" "$verdict"
         done
     done
+    c=${concurrencies[0]}
+    printf '%-7s %5s | %9s %7s %7s %7s %7s | (no database: the HTTP floor)\n' healthz "$c" \
+        "$(field healthz "$c" server 4)" "$(fmt_ms "$(field healthz "$c" server 5)")" \
+        "$(fmt_ms "$(field healthz "$c" server 6)")" "$(fmt_ms "$(field healthz "$c" server 7)")" \
+        "$(field healthz "$c" server 8)"
+    echo "(cpu us = server CPU time per request; pgbench mean = its 'latency average' = clients / tps)"
     echo
     echo "server peak RSS: $peak_mib MiB (target < $TARGET_RSS_MIB MiB:" \
          "$(awk -v m="$peak_mib" -v t="$TARGET_RSS_MIB" 'BEGIN { print (m < t) ? "ok" : "ABOVE" }'))"
     echo "invariants: $invariants_ok"
     echo "$invariants" | awk -F'|' '{ printf "  %-55s %s\n", $1, $2 }'
     echo "server log lines at RUST_LOG=warn: $server_log_lines (see bench/out/last-run/server.log)"
-    echo "total time: $(( SECONDS - started )) s"
+    echo "CPU idle just before the runs: $idle_before% (load average $load_before);" \
+         "lowest idle in the 1 s after each run: $idle_between%"
+    if (( idle_before < 90 || idle_between < 80 )); then
+        echo "WARNING: other processes used the CPU around the runs: the numbers are disturbed;" \
+             "run again on a quiet machine"
+    fi
+    echo "time: build $build_seconds s, data $generate_seconds s, measurements $(( SECONDS - bench_started )) s," \
+         "total $(( SECONDS - started )) s"
 } | tee "$summary.tmp"
 mv "$summary.tmp" "$summary"
 cp "$summary" "$OUT/summary-$(date -u +%Y%m%dT%H%M%SZ).txt"
