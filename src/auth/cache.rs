@@ -21,9 +21,12 @@ pub enum Subject {
 }
 
 /// Account checks, each valid for `ttl`. `None` records an account that failed the check.
+/// Also remembers tokens whose signature was verified, so a client sending the same token
+/// again is not verified again within `ttl` (its expiry is still checked every time).
 pub struct PrincipalCache {
     ttl: Duration,
     entries: Mutex<HashMap<Subject, (Instant, Option<Principal>)>>,
+    verified: Mutex<HashMap<String, (Instant, TokenSubject, i64)>>,
 }
 
 impl PrincipalCache {
@@ -32,6 +35,7 @@ impl PrincipalCache {
         Self {
             ttl,
             entries: Mutex::new(HashMap::new()),
+            verified: Mutex::new(HashMap::new()),
         }
     }
 
@@ -48,6 +52,38 @@ impl PrincipalCache {
             .get(subject)
             .filter(|(at, _)| at.elapsed() < self.ttl)
             .map(|(_, principal)| principal.clone())
+    }
+
+    /// The subject of `token` if the same token string was verified within the TTL and
+    /// has not expired since.
+    pub fn verified(&self, token: &str) -> Option<TokenSubject> {
+        if self.ttl.is_zero() {
+            return None;
+        }
+        let now = chrono::Utc::now().timestamp();
+        let verified = self
+            .verified
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        verified
+            .get(token)
+            .filter(|(at, _, exp)| at.elapsed() < self.ttl && *exp > now)
+            .map(|(_, subject, _)| *subject)
+    }
+
+    /// Remembers that `token` was verified, naming `subject` and expiring at `exp`.
+    pub fn remember_verified(&self, token: &str, subject: TokenSubject, exp: i64) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        let mut verified = self
+            .verified
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if verified.len() >= MAX_ENTRIES {
+            verified.clear();
+        }
+        verified.insert(token.to_owned(), (Instant::now(), subject, exp));
     }
 
     /// Remembers the check of `subject`.
@@ -85,6 +121,22 @@ mod tests {
         );
         std::thread::sleep(Duration::from_millis(60));
         assert_eq!(cache.get(&subject), None);
+
+        let now = chrono::Utc::now().timestamp();
+        let customer = TokenSubject {
+            kind: TokenKind::Customer,
+            id: 1,
+        };
+        let tokens = PrincipalCache::new(Duration::from_secs(60));
+        tokens.remember_verified("fresh", customer, now + 60);
+        tokens.remember_verified("expired", customer, now - 1);
+        assert_eq!(tokens.verified("fresh"), Some(customer));
+        assert_eq!(
+            tokens.verified("expired"),
+            None,
+            "an expired token is never taken from the cache"
+        );
+        assert_eq!(tokens.verified("never seen"), None);
 
         let off = PrincipalCache::new(Duration::ZERO);
         off.put(subject.clone(), None);

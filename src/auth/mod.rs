@@ -237,6 +237,11 @@ impl JwtKeys {
 
     /// Verifies a bearer token's signature and expiry and returns whom it names.
     pub fn verify(&self, token: &str) -> Result<TokenSubject> {
+        self.verify_with_expiry(token).map(|(subject, _)| subject)
+    }
+
+    /// As [`verify`](Self::verify), with the token's expiry (seconds since the epoch).
+    pub fn verify_with_expiry(&self, token: &str) -> Result<(TokenSubject, i64)> {
         let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|e| match e.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
@@ -251,10 +256,13 @@ impl JwtKeys {
                 "The access token is not valid",
             ));
         }
-        Ok(TokenSubject {
-            kind: claims.kind,
-            id: claims.id,
-        })
+        Ok((
+            TokenSubject {
+                kind: claims.kind,
+                id: claims.id,
+            },
+            claims.exp,
+        ))
     }
 }
 

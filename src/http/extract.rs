@@ -137,7 +137,14 @@ impl FromRequestParts<AppState> for Principal {
             .ok_or_else(|| {
                 Error::unauthorized("unauthenticated", "Use Authorization: Bearer <token>")
             })?;
-        let subject = state.jwt.verify(token)?;
+        let subject = match state.principals.verified(token) {
+            Some(subject) => subject,
+            None => {
+                let (subject, exp) = state.jwt.verify_with_expiry(token)?;
+                state.principals.remember_verified(token, subject, exp);
+                subject
+            }
+        };
         let principal = service::auth::resolve_token(&state.db, &state.principals, subject).await?;
         let kind = match subject.kind {
             TokenKind::Customer => "customer",
