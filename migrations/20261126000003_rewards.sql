@@ -42,6 +42,12 @@ alter table referral_campaigns
         spent_amount >= 0 and spent_count >= 0
         and (budget_amount is null or spent_amount <= budget_amount)
         and (budget_count is null or spent_count <= budget_count)),
+    -- An uncapped percentage of an order total would be an unbounded payout.
+    add constraint referral_campaigns_percent_capped check (
+        (reward_referrer_percent is null or reward_referrer_cap is not null)
+        and (reward_referred_percent is null or reward_referred_cap is not null)),
+    add constraint referral_campaigns_membership_has_threshold check (
+        reward_type <> 'membership' or vip_referrals_threshold is not null),
     add constraint referral_campaigns_free_product_named check (
         reward_type <> 'free_product'
         or referrer_free_product_id is not null or referred_free_product_id is not null);

@@ -25,10 +25,7 @@ pub async fn point_transactions(
     before_id: Option<i32>,
 ) -> Result<Vec<PointTransaction>> {
     let rows = db::loyalty::point_transactions(pool, customer_id, limit, before_id).await?;
-    if rows.is_empty() && !db::customers::exists(pool, customer_id).await? {
-        return Err(Error::customer_not_found());
-    }
-    Ok(rows)
+    super::customer_page(pool, customer_id, rows).await
 }
 
 /// An operator's points movement, as TrustCart's admin sends it.
@@ -54,7 +51,7 @@ pub async fn post_points(
     customer_id: i32,
     redeem: bool,
     request: PointsRequest,
-    header_key: Option<String>,
+    idempotency_key: String,
     actor: &str,
 ) -> Result<(PointTransaction, bool)> {
     if !(1..=1_000_000).contains(&request.points) {
@@ -67,9 +64,11 @@ pub async fn post_points(
     if source.is_empty() || source.chars().count() > 50 {
         return Err(Error::invalid_field("source", "must be 1 to 50 characters"));
     }
-    let key = request.idempotency_key.or(header_key).unwrap_or_default();
-    let (key, description) =
-        check_movement(&key, request.description.as_deref(), request.reference_id)?;
+    let (key, description) = check_movement(
+        &idempotency_key,
+        request.description.as_deref(),
+        request.reference_id,
+    )?;
     let kind = if redeem { "redeem" } else { "earn" };
     let outcome = db::retry_transient(|| async {
         Ok(db::loyalty::post_points(

@@ -12,3 +12,21 @@ pub mod partners;
 pub mod referrals;
 pub mod signup;
 pub mod wallets;
+
+use sqlx::PgPool;
+
+use crate::db;
+use crate::error::{Error, Result};
+
+/// A page of one customer's rows. An empty page is a 404 when the customer does not exist,
+/// so a typo in an id is never mistaken for a customer with no history.
+pub(crate) async fn customer_page<T>(
+    pool: &PgPool,
+    customer_id: i32,
+    rows: Vec<T>,
+) -> Result<Vec<T>> {
+    if rows.is_empty() && !db::customers::exists(pool, customer_id).await? {
+        return Err(Error::customer_not_found());
+    }
+    Ok(rows)
+}

@@ -35,10 +35,7 @@ pub async fn list(
     before_id: Option<i32>,
 ) -> Result<Vec<ReferralListItem>> {
     let items = db::referrals::list_for_referrer(pool, referrer_id, limit, before_id).await?;
-    if items.is_empty() && !db::customers::exists(pool, referrer_id).await? {
-        return Err(Error::customer_not_found());
-    }
-    Ok(items)
+    super::customer_page(pool, referrer_id, items).await
 }
 
 /// A referrer's statistics.

@@ -76,10 +76,7 @@ pub async fn transactions(
     before_id: Option<i32>,
 ) -> Result<Vec<WalletTransaction>> {
     let rows = db::wallets::transactions(pool, customer_id, limit, before_id).await?;
-    if rows.is_empty() && !db::customers::exists(pool, customer_id).await? {
-        return Err(Error::customer_not_found());
-    }
-    Ok(rows)
+    super::customer_page(pool, customer_id, rows).await
 }
 
 /// An operator's credit or debit.

@@ -2,14 +2,14 @@
 //! (routes 33–36).
 
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{CustomerKey, PageParams};
+use super::{CustomerKey, PageParams, idempotency_key, posted_response};
 use crate::auth::{Permission, Principal};
 use crate::domain::loyalty::{Coupon, Membership, PointTransaction, Points};
 use crate::domain::money::parse_decimal;
@@ -21,7 +21,6 @@ use crate::service::loyalty::{self, CouponCheck, Evaluation, PointsRequest, Thre
 
 const DEFAULT_PAGE: i64 = 50;
 const MAX_PAGE: i64 = 200;
-const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 
 /// The points, coupon and membership routes.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -151,22 +150,14 @@ async fn move_points(
     state: &AppState,
     customer_id: i32,
     redeem: bool,
-    body: PointsRequest,
+    mut body: PointsRequest,
     headers: &HeaderMap,
     actor: &str,
 ) -> Result<impl IntoResponse + use<>> {
-    let header_key = headers
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let key = idempotency_key(headers, body.idempotency_key.take())?;
     let (transaction, created) =
-        loyalty::post_points(&state.db, customer_id, redeem, body, header_key, actor).await?;
-    let replayed = HeaderValue::from_static(if created { "false" } else { "true" });
-    Ok((
-        StatusCode::CREATED,
-        [(REPLAYED, replayed)],
-        Json(transaction),
-    ))
+        loyalty::post_points(&state.db, customer_id, redeem, body, key, actor).await?;
+    Ok(posted_response(transaction, created))
 }
 
 /// The caller's coupons and free products: usable ones first.

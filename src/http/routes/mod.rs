@@ -13,7 +13,9 @@ pub mod partners;
 pub mod referrals;
 pub mod wallets;
 
-use serde::Deserialize;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::IntoResponse;
+use serde::{Deserialize, Serialize};
 use utoipa::IntoParams;
 use uuid::Uuid;
 
@@ -78,4 +80,35 @@ impl CustomerKey {
                 .ok_or_else(|| Error::not_found("customer_not_found", "Customer not found")),
         }
     }
+}
+
+/// Header on a response that replays an earlier movement with the same idempotency key.
+const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
+
+/// The idempotency key of a money-moving request: `idempotencyKey` in the body or the
+/// `Idempotency-Key` header (refused when both are sent and differ). Empty when neither is:
+/// the service refuses that with a field error.
+pub fn idempotency_key(headers: &HeaderMap, body_key: Option<String>) -> Result<String> {
+    let header_key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    match (body_key, header_key) {
+        (Some(body_key), Some(header_key)) if body_key != header_key => Err(Error::invalid_field(
+            "idempotencyKey",
+            "differs from the Idempotency-Key header; send one key",
+        )),
+        (body_key, header_key) => Ok(body_key.or(header_key).unwrap_or_default()),
+    }
+}
+
+/// 201 with the ledger row, and `Idempotent-Replayed: true` when it is the original of a
+/// replayed request.
+pub fn posted_response<T: Serialize>(row: T, created: bool) -> impl IntoResponse {
+    let replayed = HeaderValue::from_static(if created { "false" } else { "true" });
+    (
+        StatusCode::CREATED,
+        [(REPLAYED, replayed)],
+        crate::http::extract::Json(row),
+    )
 }

@@ -1,12 +1,12 @@
 //! Wallets and their ledger (TrustCart routes 10–15).
 
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::IntoResponse;
 use serde::Deserialize;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{CustomerKey, PageParams};
+use super::{CustomerKey, PageParams, idempotency_key, posted_response};
 use crate::auth::{Permission, Principal};
 use crate::db;
 use crate::domain::money::Money;
@@ -20,9 +20,6 @@ use crate::service::wallets::{self as wallets, Movement};
 /// Default and largest page of ledger rows.
 const DEFAULT_PAGE: i64 = 50;
 const MAX_PAGE: i64 = 200;
-
-/// Header set on a response that replays an earlier movement with the same key.
-const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 
 /// The wallet routes.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -166,19 +163,7 @@ async fn move_money(
 ) -> Result<impl IntoResponse> {
     principal.require(Permission::ManageMlmSettings)?;
     let customer_id = customer.resolve(&state).await?;
-    let header_key = headers
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let idempotency_key = match (body.idempotency_key, header_key) {
-        (Some(body_key), Some(header_key)) if body_key != header_key => {
-            return Err(Error::invalid_field(
-                "idempotencyKey",
-                "differs from the Idempotency-Key header; send one key",
-            ));
-        }
-        (body_key, header_key) => body_key.or(header_key).unwrap_or_default(),
-    };
+    let idempotency_key = idempotency_key(&headers, body.idempotency_key)?;
     let movement = Movement {
         amount: body.amount,
         source: body.source,
@@ -194,10 +179,5 @@ async fn move_money(
         &principal.actor(),
     )
     .await?;
-    let replayed = HeaderValue::from_static(if posted.created { "false" } else { "true" });
-    Ok((
-        StatusCode::CREATED,
-        [(REPLAYED, replayed)],
-        Json(posted.transaction),
-    ))
+    Ok(posted_response(posted.transaction, posted.created))
 }
