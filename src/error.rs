@@ -1,84 +1,196 @@
 //! The one error type of the application: every failure a caller can see, with the
-//! machine-readable code and HTTP status it is answered with.
+//! machine-readable code it is answered with. Each [`Code`] has exactly one HTTP status,
+//! declared once in the registry below, so the same situation can never be answered with
+//! two statuses in two places.
 //!
 //! Handlers, use cases and SQL helpers all return [`Result`]; `?` does the rest. Database
-//! constraint violations are mapped here, by constraint name, to the business error they
-//! stand for, so the database is the single judge of uniqueness and balances.
+//! constraint violations are mapped here, by constraint name, to the code they stand for
+//! (and the input field they protect), so the database is the single judge of uniqueness
+//! and balances.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use axum::http::StatusCode;
 
 /// Shorthand for results of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// Declares the registry: each code once, with its status and its wire name.
+macro_rules! codes {
+    ($( $(#[doc = $doc:literal])* $variant:ident = $status:ident $name:literal, )*) => {
+        /// Every machine-readable error code, with the one HTTP status it is answered with.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Code {
+            $( $(#[doc = $doc])* $variant, )*
+        }
+
+        impl Code {
+            /// Every code, in registry order.
+            pub const ALL: &[Code] = &[$(Code::$variant),*];
+
+            /// The name clients branch on.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Code::$variant => $name,)* }
+            }
+
+            /// The HTTP status this code is always answered with.
+            pub fn status(self) -> StatusCode {
+                match self { $(Code::$variant => StatusCode::$status,)* }
+            }
+        }
+    };
+}
+
+codes! {
+    // 400: the request cannot be read at all.
+    /// The body is not JSON.
+    MalformedJson = BAD_REQUEST "malformed_json",
+    /// The body could not be read (a broken upload).
+    UnreadableBody = BAD_REQUEST "unreadable_body",
+    /// A path parameter has the wrong shape.
+    InvalidPathParameter = BAD_REQUEST "invalid_path_parameter",
+    /// A query parameter has the wrong shape or range.
+    InvalidQuery = BAD_REQUEST "invalid_query",
+    /// A bodiless 4xx that middleware produced; the only code whose response keeps the
+    /// status the middleware chose (see `json_error_backstop`). Not expected in practice.
+    HttpError = BAD_REQUEST "http_error",
+
+    // 401: no valid credentials.
+    /// No credentials were sent.
+    Unauthenticated = UNAUTHORIZED "unauthenticated",
+    /// The bearer token is not valid.
+    InvalidToken = UNAUTHORIZED "invalid_token",
+    /// The bearer token has expired.
+    TokenExpired = UNAUTHORIZED "token_expired",
+    /// The API key is unknown or revoked.
+    InvalidApiKey = UNAUTHORIZED "invalid_api_key",
+    /// The token's account was deleted or deactivated.
+    AccountUnavailable = UNAUTHORIZED "account_unavailable",
+    /// Wrong identifier or password.
+    InvalidCredentials = UNAUTHORIZED "invalid_credentials",
+
+    // 403: valid credentials, not for this.
+    /// The caller lacks a permission, or the route is for another kind of account.
+    Forbidden = FORBIDDEN "forbidden",
+
+    // 404: the thing named does not exist (or is not the caller's to see).
+    /// No such route.
+    RouteNotFound = NOT_FOUND "route_not_found",
+    /// No live customer has this id (in the path or the body).
+    CustomerNotFound = NOT_FOUND "customer_not_found",
+    /// No such order.
+    OrderNotFound = NOT_FOUND "order_not_found",
+    /// No such referral.
+    ReferralNotFound = NOT_FOUND "referral_not_found",
+    /// No such campaign.
+    CampaignNotFound = NOT_FOUND "campaign_not_found",
+    /// No such partner.
+    PartnerNotFound = NOT_FOUND "partner_not_found",
+
+    // 405
+    /// The route exists, the method does not.
+    MethodNotAllowed = METHOD_NOT_ALLOWED "method_not_allowed",
+
+    // 408
+    /// The request took longer than `REQUEST_TIMEOUT_SECS`.
+    RequestTimeout = REQUEST_TIMEOUT "request_timeout",
+
+    // 409: the request conflicts with the current state.
+    /// The phone number belongs to another live customer.
+    PhoneTaken = CONFLICT "phone_taken",
+    /// The email belongs to another live customer.
+    EmailTaken = CONFLICT "email_taken",
+    /// The phone belongs to a guest who gave another email at checkout.
+    GuestEmailMismatch = CONFLICT "guest_email_mismatch",
+    /// The customer already has a referrer (or a partner): the first touch won.
+    CustomerAlreadyReferred = CONFLICT "customer_already_referred",
+    /// The invited friend is already a customer.
+    AlreadyCustomer = CONFLICT "already_customer",
+    /// An idempotency key was used before for a different movement.
+    IdempotencyKeyReused = CONFLICT "idempotency_key_reused",
+    /// The order belongs to another customer.
+    OrderCustomerConflict = CONFLICT "order_customer_conflict",
+    /// The referral belongs to another referred customer.
+    ReferralCustomerMismatch = CONFLICT "referral_customer_mismatch",
+    /// Nobody registered through this referral (or someone else did meanwhile).
+    ReferralNotCompletable = CONFLICT "referral_not_completable",
+    /// A variant that referrals use cannot be removed.
+    VariantsInUse = CONFLICT "variants_in_use",
+    /// A milestone already awarded cannot be removed.
+    MilestonesInUse = CONFLICT "milestones_in_use",
+    /// Another campaign became the default at the same moment.
+    DefaultCampaignConflict = CONFLICT "default_campaign_conflict",
+    /// The partner code is taken (case-insensitively).
+    PartnerCodeTaken = CONFLICT "partner_code_taken",
+    /// Unique data this registry does not name.
+    ConflictingData = CONFLICT "conflict",
+
+    // 413, 415
+    /// The body is larger than `BODY_LIMIT_BYTES`.
+    PayloadTooLarge = PAYLOAD_TOO_LARGE "payload_too_large",
+    /// The body is not declared as JSON.
+    UnsupportedMediaType = UNSUPPORTED_MEDIA_TYPE "unsupported_media_type",
+
+    // 422: well-formed, but it breaks a rule.
+    /// One or more fields are invalid (see `fields`).
+    ValidationFailed = UNPROCESSABLE_ENTITY "validation_failed",
+    /// The body's JSON has the wrong shape for this route.
+    InvalidBody = UNPROCESSABLE_ENTITY "invalid_body",
+    /// A campaign definition is invalid (see `fields`).
+    InvalidCampaign = UNPROCESSABLE_ENTITY "invalid_campaign",
+    /// A partner code has the wrong shape.
+    InvalidPartnerCode = UNPROCESSABLE_ENTITY "invalid_partner_code",
+    /// A customer cannot refer themselves.
+    SelfReferral = UNPROCESSABLE_ENTITY "self_referral",
+    /// A debit larger than the wallet's balance.
+    InsufficientBalance = UNPROCESSABLE_ENTITY "insufficient_balance",
+    /// A redemption larger than the points balance.
+    InsufficientPoints = UNPROCESSABLE_ENTITY "insufficient_points",
+    /// The order does not belong to the referred customer.
+    OrderCustomerMismatch = UNPROCESSABLE_ENTITY "order_customer_mismatch",
+    /// Dropping the default flag would leave no default campaign.
+    DefaultCampaignRequired = UNPROCESSABLE_ENTITY "default_campaign_required",
+    /// Data that breaks a rule this registry does not name.
+    ConstraintViolation = UNPROCESSABLE_ENTITY "constraint_violation",
+
+    // 429
+    /// Too many requests from this client address.
+    RateLimited = TOO_MANY_REQUESTS "rate_limited",
+    /// Too many failed logins: the account is locked for a while.
+    AccountLocked = TOO_MANY_REQUESTS "account_locked",
+    /// Too many invitations today.
+    TooManyInvitations = TOO_MANY_REQUESTS "too_many_invitations",
+
+    // 500, 503
+    /// A bug or an unexpected failure; its details are logged, never sent.
+    InternalError = INTERNAL_SERVER_ERROR "internal_error",
+    /// The database is unreachable or saturated; the request changed nothing.
+    ServiceUnavailable = SERVICE_UNAVAILABLE "service_unavailable",
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A failure, as the caller will see it.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// 400: the request cannot be read at all (malformed JSON, a bad path parameter).
+    /// A failure the caller can act on: its code (which fixes the status), a message safe
+    /// to show, and, for validation failures, the messages per input field.
     #[error("{message}")]
-    BadRequest {
+    Api {
         /// Machine-readable code.
-        code: &'static str,
+        code: Code,
         /// Human-readable explanation.
         message: Cow<'static, str>,
-    },
-    /// 401: no valid credentials.
-    #[error("{message}")]
-    Unauthorized {
-        /// Machine-readable code.
-        code: &'static str,
-        /// Human-readable explanation.
-        message: Cow<'static, str>,
-    },
-    /// 403: valid credentials, but not for this.
-    #[error("{message}")]
-    Forbidden {
-        /// Human-readable explanation.
-        message: Cow<'static, str>,
-    },
-    /// 404: the thing named does not exist (or is not the caller's to see).
-    #[error("{message}")]
-    NotFound {
-        /// Machine-readable code.
-        code: &'static str,
-        /// Human-readable explanation.
-        message: Cow<'static, str>,
-    },
-    /// 409: the request conflicts with the current state (a duplicate, a reused key).
-    #[error("{message}")]
-    Conflict {
-        /// Machine-readable code.
-        code: &'static str,
-        /// Human-readable explanation.
-        message: Cow<'static, str>,
-    },
-    /// 422: the request is well-formed but breaks a rule; `fields` says which inputs.
-    #[error("{message}")]
-    Unprocessable {
-        /// Machine-readable code.
-        code: &'static str,
-        /// Human-readable explanation.
-        message: Cow<'static, str>,
-        /// Messages per input field, when the rule is about particular fields.
-        fields: BTreeMap<&'static str, Vec<String>>,
-    },
-    /// 413: the request body is larger than the configured limit.
-    #[error("The request body is too large")]
-    PayloadTooLarge,
-    /// 415: the request body is not declared as JSON.
-    #[error("The request body must be JSON (Content-Type: application/json)")]
-    UnsupportedMediaType,
-    /// 429: too many requests from this client, or too many failed logins.
-    #[error("{message}")]
-    TooManyRequests {
-        /// Machine-readable code.
-        code: &'static str,
-        /// Human-readable explanation.
-        message: Cow<'static, str>,
-        /// When to try again (sent as `Retry-After`).
-        retry_after: std::time::Duration,
+        /// Messages per input field, when the failure is about particular fields.
+        fields: BTreeMap<String, Vec<String>>,
+        /// When to try again (sent as `Retry-After`), for 429s.
+        retry_after: Option<Duration>,
     },
     /// 503: the database is unreachable or saturated; the request changed nothing.
     #[error("the service is temporarily unavailable")]
@@ -89,194 +201,224 @@ pub enum Error {
 }
 
 impl Error {
-    /// A 404.
-    pub fn not_found(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
-        Self::NotFound {
+    /// A failure with `code` and `message`.
+    pub fn new(code: Code, message: impl Into<Cow<'static, str>>) -> Self {
+        Self::Api {
             code,
             message: message.into(),
+            fields: BTreeMap::new(),
+            retry_after: None,
+        }
+    }
+
+    /// A 429 with `code`, asking the client to wait `retry_after`.
+    pub fn too_many(
+        code: Code,
+        message: impl Into<Cow<'static, str>>,
+        retry_after: Duration,
+    ) -> Self {
+        Self::Api {
+            code,
+            message: message.into(),
+            fields: BTreeMap::new(),
+            retry_after: Some(retry_after),
         }
     }
 
     /// The 404 of a customer id that names no live customer.
     pub fn customer_not_found() -> Self {
-        Self::not_found("customer_not_found", "Customer not found")
+        Self::new(Code::CustomerNotFound, "Customer not found")
     }
 
-    /// A 409.
-    pub fn conflict(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
-        Self::Conflict {
-            code,
-            message: message.into(),
-        }
-    }
-
-    /// A 422 about the request as a whole.
-    pub fn unprocessable(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
-        Self::Unprocessable {
-            code,
-            message: message.into(),
-            fields: BTreeMap::new(),
-        }
-    }
-
-    /// A 422 about one input field.
-    pub fn invalid_field(field: &'static str, message: impl Into<String>) -> Self {
-        let message = message.into();
-        Self::Unprocessable {
-            code: "validation_failed",
-            message: format!("{field}: {message}").into(),
-            fields: BTreeMap::from([(field, vec![message])]),
-        }
-    }
-
-    /// A 400.
-    pub fn bad_request(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
-        Self::BadRequest {
-            code,
-            message: message.into(),
-        }
-    }
-
-    /// A 401.
-    pub fn unauthorized(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
-        Self::Unauthorized {
-            code,
-            message: message.into(),
-        }
-    }
-
-    /// A 403.
+    /// The 403 of a missing permission or the wrong kind of account.
     pub fn forbidden(message: impl Into<Cow<'static, str>>) -> Self {
-        Self::Forbidden {
-            message: message.into(),
+        Self::new(Code::Forbidden, message)
+    }
+
+    /// A 422 `validation_failed` about one input field.
+    pub fn invalid_field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        let mut problems = Problems::default();
+        problems.add(field, message);
+        problems.into_error(Code::ValidationFailed)
+    }
+
+    /// The code this error is answered with.
+    pub fn code(&self) -> Code {
+        match self {
+            Self::Api { code, .. } => *code,
+            Self::Unavailable(_) => Code::ServiceUnavailable,
+            Self::Internal(_) => Code::InternalError,
         }
     }
 
     /// The HTTP status this error is answered with.
     pub fn status(&self) -> StatusCode {
-        match self {
-            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
-            Self::Forbidden { .. } => StatusCode::FORBIDDEN,
-            Self::NotFound { .. } => StatusCode::NOT_FOUND,
-            Self::Conflict { .. } => StatusCode::CONFLICT,
-            Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        self.code().status()
+    }
+}
+
+/// Field problems of one request, collected so that the caller hears about all of them at
+/// once, then turned into one error.
+#[derive(Debug, Default)]
+pub struct Problems(BTreeMap<String, Vec<String>>);
+
+impl Problems {
+    /// Records `message` against `field`.
+    pub fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.0.entry(field.into()).or_default().push(message.into());
+    }
+
+    /// Records `message` against `field` unless `ok`.
+    pub fn check(&mut self, ok: bool, field: &str, message: &str) {
+        if !ok {
+            self.add(field, message);
         }
     }
 
-    /// The machine-readable code clients branch on.
-    pub fn code(&self) -> &'static str {
-        match self {
-            Self::BadRequest { code, .. }
-            | Self::Unauthorized { code, .. }
-            | Self::NotFound { code, .. }
-            | Self::Conflict { code, .. }
-            | Self::Unprocessable { code, .. }
-            | Self::TooManyRequests { code, .. } => code,
-            Self::Forbidden { .. } => "forbidden",
-            Self::PayloadTooLarge => "payload_too_large",
-            Self::UnsupportedMediaType => "unsupported_media_type",
-            Self::Unavailable(_) => "service_unavailable",
-            Self::Internal(_) => "internal_error",
+    /// Whether nothing was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// `Ok` when nothing was recorded, else one error with `code` and every problem.
+    pub fn finish(self, code: Code) -> Result<()> {
+        if self.is_empty() {
+            Ok(())
+        } else {
+            Err(self.into_error(code))
+        }
+    }
+
+    /// One error with `code` carrying every problem (`field: message; …` as its message).
+    pub fn into_error(self, code: Code) -> Error {
+        let message = self
+            .0
+            .iter()
+            .flat_map(|(field, messages)| messages.iter().map(move |m| format!("{field}: {m}")))
+            .collect::<Vec<_>>()
+            .join("; ");
+        Error::Api {
+            code,
+            message: message.into(),
+            fields: self.0,
+            retry_after: None,
         }
     }
 }
 
-/// Constraint names (from `migrations/`) and the business error each one stands for.
-const CONSTRAINT_ERRORS: &[(&str, u16, &str, &str)] = &[
-    (
+/// A named constraint (from `migrations/`), the code it is answered with, the input
+/// field it protects (when there is one) and the message.
+struct ConstraintError {
+    constraint: &'static str,
+    code: Code,
+    field: Option<&'static str>,
+    message: &'static str,
+}
+
+const fn constraint(
+    constraint: &'static str,
+    code: Code,
+    field: Option<&'static str>,
+    message: &'static str,
+) -> ConstraintError {
+    ConstraintError {
+        constraint,
+        code,
+        field,
+        message,
+    }
+}
+
+/// Constraint names and the business error each one stands for.
+const CONSTRAINT_ERRORS: &[ConstraintError] = &[
+    constraint(
         "customers_phone_key",
-        409,
-        "phone_taken",
+        Code::PhoneTaken,
+        Some("phone"),
         "Phone number already exists",
     ),
-    (
+    constraint(
         "customers_email_key",
-        409,
-        "email_taken",
+        Code::EmailTaken,
+        Some("email"),
         "Email already exists",
     ),
-    (
+    constraint(
         "customer_referrals_referred_customer_key",
-        409,
-        "customer_already_referred",
+        Code::CustomerAlreadyReferred,
+        None,
         "This customer was already referred by someone",
     ),
-    (
+    constraint(
         "customer_referrals_not_self",
-        422,
-        "self_referral",
+        Code::SelfReferral,
+        None,
         "A customer cannot refer themselves",
     ),
-    (
+    constraint(
         "customers_not_self_referred",
-        422,
-        "self_referral",
+        Code::SelfReferral,
+        None,
         "A customer cannot refer themselves",
     ),
-    (
+    constraint(
         "sales_orders_customer_id_fkey",
-        422,
-        "customer_not_found",
+        Code::CustomerNotFound,
+        Some("customerId"),
         "Customer not found",
     ),
-    (
+    constraint(
         "customer_referrals_referrer_customer_id_fkey",
-        422,
-        "customer_not_found",
+        Code::CustomerNotFound,
+        Some("referrerCustomerId"),
         "Customer not found",
     ),
-    (
+    constraint(
         "customer_referrals_referred_customer_id_fkey",
-        422,
-        "customer_not_found",
+        Code::CustomerNotFound,
+        Some("referredCustomerId"),
         "Customer not found",
     ),
-    (
+    constraint(
         "customer_wallets_balance_non_negative",
-        422,
-        "insufficient_balance",
+        Code::InsufficientBalance,
+        Some("amount"),
         "Insufficient wallet balance",
     ),
-    (
+    constraint(
         "customer_referrals_variant_id_fkey",
-        409,
-        "variants_in_use",
+        Code::VariantsInUse,
+        Some("variants"),
         "Referrals use a variant this change would remove",
     ),
-    (
+    constraint(
         "milestone_awards_milestone_id_fkey",
-        409,
-        "milestones_in_use",
+        Code::MilestonesInUse,
+        Some("milestones"),
         "A milestone this change would remove was already awarded",
     ),
-    (
+    constraint(
         "referral_partners_campaign_id_fkey",
-        422,
-        "campaign_not_found",
+        Code::CampaignNotFound,
+        Some("campaign_id"),
         "Campaign not found",
     ),
-    (
+    constraint(
         "referral_partners_code_format",
-        422,
-        "invalid_partner_code",
+        Code::InvalidPartnerCode,
+        Some("code"),
         "Partner codes are 3 to 50 letters, digits, - or _, and never look like REF123",
     ),
-    (
+    constraint(
         "referral_campaigns_single_default",
-        409,
-        "default_campaign_conflict",
+        Code::DefaultCampaignConflict,
+        Some("is_default"),
         "Another campaign became the default at the same moment; try again",
     ),
-    (
+    constraint(
         "referral_partners_code_key",
-        409,
-        "partner_code_taken",
+        Code::PartnerCodeTaken,
+        Some("code"),
         "Partner code already exists",
     ),
 ];
@@ -295,14 +437,15 @@ impl From<sqlx::Error> for Error {
             return Self::Unavailable(err);
         }
         if let Some(db) = err.as_database_error() {
-            if let Some(&(_, status, code, message)) = db
+            if let Some(known) = db
                 .constraint()
-                .and_then(|name| CONSTRAINT_ERRORS.iter().find(|(c, ..)| *c == name))
+                .and_then(|name| CONSTRAINT_ERRORS.iter().find(|c| c.constraint == name))
             {
-                return match status {
-                    409 => Self::conflict(code, message),
-                    _ => Self::unprocessable(code, message),
-                };
+                let mut error = Self::new(known.code, known.message);
+                if let (Self::Api { fields, .. }, Some(field)) = (&mut error, known.field) {
+                    fields.insert(field.to_owned(), vec![known.message.to_owned()]);
+                }
+                return error;
             }
             match db.code().as_deref() {
                 Some(SERIALIZATION_FAILURE | DEADLOCK_DETECTED) => return Self::Unavailable(err),
@@ -310,18 +453,62 @@ impl From<sqlx::Error> for Error {
                 // conflict, never a server error; the detail is logged, not sent.
                 Some("23505") => {
                     tracing::warn!(constraint = ?db.constraint(), "unmapped unique violation");
-                    return Self::conflict("conflict", "This conflicts with existing data");
+                    return Self::new(Code::ConflictingData, "This conflicts with existing data");
                 }
                 Some("23503" | "23514" | "23502" | "22001" | "22003") => {
                     tracing::warn!(constraint = ?db.constraint(), code = ?db.code(), "unmapped constraint violation");
-                    return Self::unprocessable(
-                        "constraint_violation",
-                        "The request breaks a data rule",
-                    );
+                    return Self::new(Code::ConstraintViolation, "The request breaks a data rule");
                 }
                 _ => {}
             }
         }
         Self::Internal(anyhow::Error::new(err))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_has_one_name_and_one_status() {
+        let mut names: Vec<&str> = Code::ALL.iter().map(|c| c.as_str()).collect();
+        names.sort_unstable();
+        let before = names.len();
+        names.dedup();
+        assert_eq!(names.len(), before, "a code name is registered twice");
+        for code in Code::ALL {
+            assert!(
+                code.status().is_client_error() || code.status().is_server_error(),
+                "{code}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_mapped_constraint_is_named_once() {
+        let mut names: Vec<&str> = CONSTRAINT_ERRORS.iter().map(|c| c.constraint).collect();
+        names.sort_unstable();
+        let before = names.len();
+        names.dedup();
+        assert_eq!(names.len(), before);
+    }
+
+    #[test]
+    fn problems_become_one_error_with_every_field() {
+        let mut problems = Problems::default();
+        problems.check(false, "name", "is required");
+        problems.check(true, "amount", "never recorded");
+        problems.add("amount", "must be positive");
+        let error = problems.into_error(Code::InvalidCampaign);
+        assert_eq!(error.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let Error::Api {
+            fields, message, ..
+        } = error
+        else {
+            panic!("not an API error")
+        };
+        assert_eq!(fields.len(), 2);
+        assert_eq!(message, "amount: must be positive; name: is required");
     }
 }

@@ -18,7 +18,7 @@ use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 
 /// How long an access token lives, as in TrustCart.
 pub const TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
@@ -245,14 +245,14 @@ impl JwtKeys {
         let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|e| match e.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
-                    Error::unauthorized("token_expired", "The access token has expired")
+                    Error::new(Code::TokenExpired, "The access token has expired")
                 }
-                _ => Error::unauthorized("invalid_token", "The access token is not valid"),
+                _ => Error::new(Code::InvalidToken, "The access token is not valid"),
             })?
             .claims;
         if claims.id <= 0 {
-            return Err(Error::unauthorized(
-                "invalid_token",
+            return Err(Error::new(
+                Code::InvalidToken,
                 "The access token is not valid",
             ));
         }
@@ -280,6 +280,7 @@ pub fn generate_secret() -> SecretString {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Code;
 
     fn keys() -> JwtKeys {
         JwtKeys::new(&"0123456789abcdef0123456789abcdef".to_owned().into())
@@ -310,7 +311,10 @@ mod tests {
         let forged = other
             .issue(TokenKind::User, 1, "admin", None, None)
             .unwrap();
-        assert_eq!(keys().verify(&forged).unwrap_err().code(), "invalid_token");
+        assert_eq!(
+            keys().verify(&forged).unwrap_err().code(),
+            Code::InvalidToken
+        );
 
         // alg: none, with a valid-looking payload.
         let header = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0";
@@ -318,7 +322,7 @@ mod tests {
         let unsigned = format!("{header}.{payload}.");
         assert_eq!(
             keys().verify(&unsigned).unwrap_err().code(),
-            "invalid_token"
+            Code::InvalidToken
         );
     }
 

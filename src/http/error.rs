@@ -10,11 +10,11 @@
 use std::collections::BTreeMap;
 
 use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use crate::error::Error;
+use crate::error::{Code, Error};
 
 /// The JSON body of every error response.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -34,12 +34,13 @@ pub struct ErrorBody {
 }
 
 impl ErrorBody {
-    /// The envelope for `status` with `code` and `message`.
-    pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+    /// The envelope for `code` (and so its status) with `message`.
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
+        let status = code.status();
         Self {
             status_code: status.as_u16(),
             error: status.canonical_reason().unwrap_or("Error").to_owned(),
-            code: code.to_owned(),
+            code: code.as_str().to_owned(),
             message: message.into(),
             fields: BTreeMap::new(),
         }
@@ -53,20 +54,20 @@ impl IntoResponse for Error {
             // Logged once, here, with the whole cause chain; never sent.
             Self::Internal(err) => tracing::error!(error = format!("{err:#}"), "request failed"),
             Self::Unavailable(err) => tracing::warn!(error = %err, "database unavailable"),
-            _ => {}
+            Self::Api { .. } => {}
         }
         let message = match &self {
             Self::Internal(_) => "Internal server error".to_owned(),
             other => other.to_string(),
         };
-        let mut body = ErrorBody::new(status, self.code(), message);
+        let mut body = ErrorBody::new(self.code(), message);
         let retry_after = match &self {
-            Self::TooManyRequests { retry_after, .. } => Some(retry_after.as_secs().max(1)),
+            Self::Api { retry_after, .. } => retry_after.map(|wait| wait.as_secs().max(1)),
             Self::Unavailable(_) => Some(1),
-            _ => None,
+            Self::Internal(_) => None,
         };
-        if let Self::Unprocessable { fields, .. } = self {
-            body.fields = fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+        if let Self::Api { fields, .. } = self {
+            body.fields = fields;
         }
         let mut response = (status, axum::Json(body)).into_response();
         if let Some(seconds) = retry_after {
@@ -88,12 +89,12 @@ fn serde_detail(body_text: &str) -> String {
 
 impl From<PathRejection> for Error {
     fn from(rejection: PathRejection) -> Self {
-        Self::bad_request("invalid_path_parameter", rejection.body_text())
+        Self::new(Code::InvalidPathParameter, rejection.body_text())
     }
 }
 
 impl From<QueryRejection> for Error {
     fn from(rejection: QueryRejection) -> Self {
-        Self::bad_request("invalid_query", serde_detail(&rejection.body_text()))
+        Self::new(Code::InvalidQuery, serde_detail(&rejection.body_text()))
     }
 }

@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use super::AppState;
 use crate::auth::{Principal, TokenKind};
-use crate::error::Error;
+use crate::error::{Code, Error};
 use crate::service;
 
 /// A JSON body (request or response).
@@ -47,15 +47,18 @@ where
                     && (mime.subtype() == "json" || mime.suffix().is_some_and(|s| s == "json"))
             });
         if !is_json {
-            return Err(Error::UnsupportedMediaType);
+            return Err(Error::new(
+                Code::UnsupportedMediaType,
+                "The request body must be JSON (Content-Type: application/json)",
+            ));
         }
         let bytes = axum::body::Bytes::from_request(request, state)
             .await
             .map_err(|rejection| {
                 if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                    Error::PayloadTooLarge
+                    Error::new(Code::PayloadTooLarge, "The request body is too large")
                 } else {
-                    Error::bad_request("unreadable_body", rejection.body_text())
+                    Error::new(Code::UnreadableBody, rejection.body_text())
                 }
             })?;
         let deserializer = &mut serde_json::Deserializer::from_slice(&bytes);
@@ -64,12 +67,12 @@ where
             // serde_json can call a well-formed body of the wrong shape a syntax error;
             // only a body that does not parse as any JSON at all is malformed.
             Err(err) if serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_err() => {
-                Err(Error::bad_request(
-                    "malformed_json",
+                Err(Error::new(
+                    Code::MalformedJson,
                     format!("The request body is not valid JSON: {}", err.inner()),
                 ))
             }
-            Err(err) => Err(Error::unprocessable("invalid_body", describe(&err))),
+            Err(err) => Err(Error::new(Code::InvalidBody, describe(&err))),
         }
     }
 }
@@ -112,7 +115,7 @@ impl FromRequestParts<AppState> for Principal {
         if let Some(key) = parts.headers.get("x-api-key") {
             let key = key
                 .to_str()
-                .map_err(|_| Error::unauthorized("invalid_api_key", "The API key is not valid"))?;
+                .map_err(|_| Error::new(Code::InvalidApiKey, "The API key is not valid"))?;
             let principal =
                 service::auth::resolve_api_key(&state.db, &state.principals, key).await?;
             if let Principal::ApiKey { id, .. } = &principal {
@@ -125,7 +128,7 @@ impl FromRequestParts<AppState> for Principal {
         let header = parts
             .headers
             .get(AUTHORIZATION)
-            .ok_or_else(|| Error::unauthorized("unauthenticated", "Authentication required"))?;
+            .ok_or_else(|| Error::new(Code::Unauthenticated, "Authentication required"))?;
         let token = header
             .to_str()
             .ok()
@@ -135,7 +138,7 @@ impl FromRequestParts<AppState> for Principal {
             })
             .filter(|token| !token.is_empty())
             .ok_or_else(|| {
-                Error::unauthorized("unauthenticated", "Use Authorization: Bearer <token>")
+                Error::new(Code::Unauthenticated, "Use Authorization: Bearer <token>")
             })?;
         let subject = match state.principals.verified(token) {
             Some(subject) => subject,

@@ -33,7 +33,7 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::auth::JwtKeys;
 use crate::auth::cache::PrincipalCache;
 use crate::config::Config;
-use crate::error::Error;
+use crate::error::{Code, Error};
 use error::ErrorBody;
 use rate_limit::RateLimits;
 
@@ -87,14 +87,9 @@ pub fn router(state: AppState) -> Router {
         .split_for_parts();
 
     api.merge(openapi::docs_router(openapi))
-        .fallback(|| async { Error::not_found("route_not_found", "No such route") })
+        .fallback(|| async { Error::new(Code::RouteNotFound, "No such route") })
         .method_not_allowed_fallback(|| async {
-            let body = ErrorBody::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
-                "Method not allowed",
-            );
-            (StatusCode::METHOD_NOT_ALLOWED, axum::Json(body))
+            Error::new(Code::MethodNotAllowed, "Method not allowed")
         })
         .with_state(state)
         // Inner to outer: each `.layer` wraps everything above it.
@@ -222,9 +217,12 @@ async fn json_error_backstop(request: Request, next: Next) -> Response {
         return response;
     }
     let code = match status {
-        StatusCode::REQUEST_TIMEOUT => "request_timeout",
-        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
-        _ => "http_error",
+        StatusCode::REQUEST_TIMEOUT => Code::RequestTimeout,
+        StatusCode::PAYLOAD_TOO_LARGE => Code::PayloadTooLarge,
+        StatusCode::METHOD_NOT_ALLOWED => Code::MethodNotAllowed,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => Code::UnsupportedMediaType,
+        other if other.is_server_error() => Code::InternalError,
+        _ => Code::HttpError,
     };
     let message = status.canonical_reason().unwrap_or("Error");
     let (mut parts, _) = response.into_parts();
@@ -233,7 +231,11 @@ async fn json_error_backstop(request: Request, next: Next) -> Response {
         HeaderValue::from_static("application/json"),
     );
     parts.headers.remove(header::CONTENT_LENGTH);
-    let body = serde_json::to_vec(&ErrorBody::new(status, code, message)).unwrap_or_default();
+    let mut envelope = ErrorBody::new(code, message);
+    // The status is the one the middleware chose; the code is the nearest registered one.
+    envelope.status_code = status.as_u16();
+    envelope.error = message.to_owned();
+    let body = serde_json::to_vec(&envelope).unwrap_or_default();
     Response::from_parts(parts, Body::from(body))
 }
 

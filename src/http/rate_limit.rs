@@ -16,7 +16,7 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use super::AppState;
 use crate::config::Config;
-use crate::error::Error;
+use crate::error::{Code, Error};
 
 /// The limiters of one server.
 pub struct RateLimits {
@@ -65,11 +65,11 @@ impl RateLimits {
 fn check(limiter: &DefaultKeyedRateLimiter<IpAddr>, client: IpAddr) -> Result<(), Error> {
     limiter.check_key(&client).map_err(|not_until| {
         let wait: Duration = not_until.wait_time_from(DefaultClock::default().now());
-        Error::TooManyRequests {
-            code: "rate_limited",
-            message: "Too many requests; slow down".into(),
-            retry_after: wait.max(Duration::from_secs(1)),
-        }
+        Error::too_many(
+            Code::RateLimited,
+            "Too many requests; slow down",
+            wait.max(Duration::from_secs(1)),
+        )
     })
 }
 

@@ -14,11 +14,11 @@ use crate::db;
 use crate::db::users::PermissionRow;
 use crate::domain::customer::normalise_email;
 use crate::domain::phone::Phone;
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 
 fn account_unavailable() -> Error {
-    Error::unauthorized(
-        "account_unavailable",
+    Error::new(
+        Code::AccountUnavailable,
         "This account no longer exists or is inactive",
     )
 }
@@ -77,7 +77,7 @@ pub async fn resolve_api_key(
             principal
         }
     };
-    principal.ok_or_else(|| Error::unauthorized("invalid_api_key", "The API key is not valid"))
+    principal.ok_or_else(|| Error::new(Code::InvalidApiKey, "The API key is not valid"))
 }
 
 /// `POST /api/auth/login`'s answer, as TrustCart's.
@@ -161,15 +161,15 @@ impl LoginUser {
 /// Why a login failed, before the password was even checked.
 fn locked(until: chrono::DateTime<chrono::Utc>) -> Error {
     let seconds = (until - chrono::Utc::now()).num_seconds().max(1) as u64;
-    Error::TooManyRequests {
-        code: "account_locked",
-        message: "Too many failed logins; try again later".into(),
-        retry_after: std::time::Duration::from_secs(seconds),
-    }
+    Error::too_many(
+        Code::AccountLocked,
+        "Too many failed logins; try again later",
+        std::time::Duration::from_secs(seconds),
+    )
 }
 
 fn invalid_credentials() -> Error {
-    Error::unauthorized("invalid_credentials", "Invalid credentials")
+    Error::new(Code::InvalidCredentials, "Invalid credentials")
 }
 
 /// Logs in a staff user (by email) or a customer (by email or phone). After

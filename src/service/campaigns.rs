@@ -1,6 +1,6 @@
 //! Defining campaigns, and asking what a referral would earn (the dry run).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -12,7 +12,7 @@ use crate::db;
 use crate::db::campaigns::CampaignFields;
 use crate::domain::campaign::{Campaign, Milestone, RewardDecision, Variant, lenient_decimal};
 use crate::domain::channel::Channel;
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Problems, Result};
 
 /// Reward kinds a campaign can pay.
 pub const REWARD_TYPES: [&str; 5] = ["wallet", "points", "coupon", "free_product", "membership"];
@@ -165,35 +165,6 @@ pub struct CampaignInput {
     pub variants: Option<Vec<Variant>>,
     /// Replaces the milestones (matched by referral count) when present.
     pub milestones: Option<Vec<Milestone>>,
-}
-
-/// Collects field errors, then fails once with all of them.
-#[derive(Default)]
-struct Problems(BTreeMap<&'static str, Vec<String>>);
-
-impl Problems {
-    fn check(&mut self, ok: bool, field: &'static str, message: &str) {
-        if !ok {
-            self.0.entry(field).or_default().push(message.to_owned());
-        }
-    }
-
-    fn finish(self) -> Result<()> {
-        if self.0.is_empty() {
-            return Ok(());
-        }
-        let message = self
-            .0
-            .iter()
-            .flat_map(|(field, messages)| messages.iter().map(move |m| format!("{field}: {m}")))
-            .collect::<Vec<_>>()
-            .join("; ");
-        Err(Error::Unprocessable {
-            code: "invalid_campaign",
-            message: message.into(),
-            fields: self.0,
-        })
-    }
 }
 
 fn money_ok(value: Decimal) -> bool {
@@ -508,7 +479,7 @@ fn apply(f: &mut CampaignFields, input: CampaignInput, creating: bool) -> Result
             );
         }
     }
-    problems.finish()?;
+    problems.finish(Code::InvalidCampaign)?;
     Ok((input.variants, input.milestones))
 }
 
@@ -549,10 +520,10 @@ pub async fn update(pool: &PgPool, id: Uuid, input: CampaignInput) -> Result<Cam
         "budget_count",
         "must not be below the referrals the campaign has already rewarded",
     );
-    problems.finish()?;
+    problems.finish(Code::InvalidCampaign)?;
     if current.is_default && !fields.is_default {
-        return Err(Error::unprocessable(
-            "default_campaign_required",
+        return Err(Error::new(
+            Code::DefaultCampaignRequired,
             "There must be a default campaign: make another campaign the default instead",
         ));
     }
@@ -582,7 +553,7 @@ async fn save(
 }
 
 fn campaign_not_found() -> Error {
-    Error::not_found("campaign_not_found", "Campaign not found")
+    Error::new(Code::CampaignNotFound, "Campaign not found")
 }
 
 /// The campaign's referrals and rewards by variant.
@@ -674,8 +645,8 @@ pub async fn dry_run(pool: &PgPool, request: DryRunRequest) -> Result<DryRunResp
     let mut tx = pool.begin().await?;
     for id in [referrer, referred] {
         if !db::customers::exists(&mut *tx, id).await? {
-            return Err(Error::not_found(
-                "customer_not_found",
+            return Err(Error::new(
+                Code::CustomerNotFound,
                 format!("Customer {id} not found"),
             ));
         }

@@ -7,7 +7,7 @@ use sqlx::PgPool;
 use crate::db;
 use crate::db::wallets::PostOutcome;
 use crate::domain::loyalty::{Coupon, Membership, PointTransaction, Points, TIERS, tier_rank};
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 use crate::service::wallets::check_movement;
 
 /// A customer's points balance.
@@ -89,16 +89,13 @@ pub async fn post_points(
         PostOutcome::Posted(id) => (id, true),
         PostOutcome::Replayed(id) => (id, false),
         PostOutcome::KeyConflict => {
-            return Err(Error::conflict(
-                "idempotency_key_reused",
+            return Err(Error::new(
+                Code::IdempotencyKeyReused,
                 "This idempotency key was already used for a different movement",
             ));
         }
         PostOutcome::InsufficientBalance => {
-            return Err(Error::unprocessable(
-                "insufficient_points",
-                "Insufficient points",
-            ));
+            return Err(Error::new(Code::InsufficientPoints, "Insufficient points"));
         }
         PostOutcome::WalletNotFound => return Err(Error::customer_not_found()),
     };
@@ -204,8 +201,8 @@ pub async fn memberships(pool: &PgPool, tier: Option<&str>, limit: i64) -> Resul
     if let Some(tier) = tier
         && tier_rank(tier).is_none()
     {
-        return Err(Error::bad_request(
-            "invalid_query",
+        return Err(Error::new(
+            Code::InvalidQuery,
             "tier must be none, silver, gold or permanent",
         ));
     }

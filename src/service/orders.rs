@@ -8,7 +8,7 @@ use crate::db;
 use crate::db::orders::{OrderChange, OrderOutcome};
 use crate::domain::channel::Channel;
 use crate::domain::order::{Order, OrderStatus};
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 use crate::service::attribution;
 
 /// How far in the future an order's `createdAt` may be (clock skew between systems).
@@ -50,8 +50,8 @@ pub async fn record(
     report: Option<OrderReport>,
 ) -> Result<Recorded> {
     if order_id <= 0 || order_id == db::orders::SIMULATION_ORDER_ID {
-        return Err(Error::bad_request(
-            "invalid_path_parameter",
+        return Err(Error::new(
+            Code::InvalidPathParameter,
             "orderId must be a positive integer below 2147483647",
         ));
     }
@@ -168,9 +168,9 @@ pub async fn record(
                 completed_referral_id,
             })
         }
-        OrderOutcome::NotFound => Err(Error::not_found("order_not_found", "Order not found")),
-        OrderOutcome::CustomerConflict => Err(Error::conflict(
-            "order_customer_conflict",
+        OrderOutcome::NotFound => Err(Error::new(Code::OrderNotFound, "Order not found")),
+        OrderOutcome::CustomerConflict => Err(Error::new(
+            Code::OrderCustomerConflict,
             "This order already belongs to another customer",
         )),
     }
@@ -187,7 +187,7 @@ async fn attribute_checkout_code(
 ) -> Result<()> {
     let customer = db::customers::find_contact(&mut *conn, customer_id)
         .await?
-        .ok_or_else(|| Error::unprocessable("customer_not_found", "Customer not found"))?;
+        .ok_or_else(|| Error::new(Code::CustomerNotFound, "Customer not found"))?;
     attribution::attribute(
         conn,
         attribution::Customer {

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::db;
 use crate::db::partners::{Partner, PartnerFunnel, PartnerOrder};
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 
 /// A partner as an admin sends it (snake_case or camelCase keys). On update, absent keys
 /// are kept and `null` clears `name` or `campaign_id`.
@@ -36,7 +36,7 @@ fn nullable<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
 }
 
 fn partner_not_found() -> Error {
-    Error::not_found("partner_not_found", "Partner not found")
+    Error::new(Code::PartnerNotFound, "Partner not found")
 }
 
 /// Partners, newest first.

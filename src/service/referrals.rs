@@ -11,7 +11,7 @@ use crate::domain::customer::normalise_email;
 use crate::domain::phone::Phone;
 use crate::domain::referral::{Referral, ReferralListItem, ReferralStats};
 use crate::domain::referral_code::share_code;
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 use crate::service::attribution;
 
 /// Invitations one customer may send in 24 hours: invite codes are bearer codes, and an
@@ -75,24 +75,24 @@ pub async fn invite(
         .ok_or_else(Error::customer_not_found)?;
     let phone = phone.as_ref().map(Phone::as_str);
     if phone == Some(referrer.phone.as_str()) || (email.is_some() && email == referrer.email) {
-        return Err(Error::unprocessable(
-            "self_referral",
+        return Err(Error::new(
+            Code::SelfReferral,
             "A customer cannot refer themselves",
         ));
     }
     if db::referrals::recent_invitations(&mut *tx, referrer_id).await? >= MAX_INVITATIONS_PER_DAY {
-        return Err(Error::TooManyRequests {
-            code: "too_many_invitations",
-            message: format!("At most {MAX_INVITATIONS_PER_DAY} invitations a day").into(),
-            retry_after: std::time::Duration::from_secs(3600),
-        });
+        return Err(Error::too_many(
+            Code::TooManyInvitations,
+            format!("At most {MAX_INVITATIONS_PER_DAY} invitations a day"),
+            std::time::Duration::from_secs(3600),
+        ));
     }
     if db::customers::id_for_contact(&mut *tx, phone, email.as_deref())
         .await?
         .is_some()
     {
-        return Err(Error::conflict(
-            "already_customer",
+        return Err(Error::new(
+            Code::AlreadyCustomer,
             "This friend is already a customer, so they cannot be referred",
         ));
     }
@@ -142,22 +142,19 @@ pub async fn complete(
         let mut tx = pool.begin().await?;
         let referral = db::referrals::find(&mut *tx, referral_id)
             .await?
-            .ok_or_else(|| Error::not_found("referral_not_found", "Referral not found"))?;
+            .ok_or_else(|| Error::new(Code::ReferralNotFound, "Referral not found"))?;
 
         let referred = match (referral.referred_customer_id, referred_customer_id) {
             (Some(known), Some(given)) if known != given => {
-                return Err(Error::conflict(
-                    "referral_customer_mismatch",
+                return Err(Error::new(
+                    Code::ReferralCustomerMismatch,
                     "This referral belongs to another referred customer",
                 ));
             }
             (Some(known), _) => Some(known),
             (None, Some(given)) => {
                 if !db::customers::exists(&mut *tx, given).await? {
-                    return Err(Error::unprocessable(
-                        "customer_not_found",
-                        "Customer not found",
-                    ));
+                    return Err(Error::new(Code::CustomerNotFound, "Customer not found"));
                 }
                 // The customer is attributed exactly as if they had joined with the
                 // invitation's code: first touch wins, so one already attributed is refused.
@@ -172,14 +169,14 @@ pub async fn complete(
                     referral_campaign_id: referral.campaign_id,
                 };
                 if !db::customers::attribute(&mut *tx, given, &attribution).await? {
-                    return Err(Error::conflict(
-                        "customer_already_attributed",
+                    return Err(Error::new(
+                        Code::CustomerAlreadyReferred,
                         "This customer was already brought by another code",
                     ));
                 }
                 if !db::referrals::attach_customer(&mut *tx, referral_id, given).await? {
-                    return Err(Error::conflict(
-                        "referral_not_completable",
+                    return Err(Error::new(
+                        Code::ReferralNotCompletable,
                         "Someone joined through this invitation meanwhile",
                     ));
                 }
@@ -191,10 +188,10 @@ pub async fn complete(
         if let Some(order_id) = order_id {
             let owner = db::orders::customer_of(&mut *tx, order_id)
                 .await?
-                .ok_or_else(|| Error::unprocessable("order_not_found", "Order not found"))?;
+                .ok_or_else(|| Error::new(Code::OrderNotFound, "Order not found"))?;
             if owner.is_none() || owner != referred {
-                return Err(Error::unprocessable(
-                    "order_customer_mismatch",
+                return Err(Error::new(
+                    Code::OrderCustomerMismatch,
                     "The order does not belong to the referred customer",
                 ));
             }
@@ -210,18 +207,18 @@ pub async fn complete(
         {
             Completion::Completed | Completion::AlreadyCompleted => {}
             Completion::NotRegistered => {
-                return Err(Error::conflict(
-                    "referral_not_completable",
+                return Err(Error::new(
+                    Code::ReferralNotCompletable,
                     "Nobody has registered through this referral; give referredCustomerId",
                 ));
             }
             Completion::NotFound => {
-                return Err(Error::not_found("referral_not_found", "Referral not found"));
+                return Err(Error::new(Code::ReferralNotFound, "Referral not found"));
             }
         }
         let completed = db::referrals::find(&mut *tx, referral_id)
             .await?
-            .ok_or_else(|| Error::not_found("referral_not_found", "Referral not found"))?;
+            .ok_or_else(|| Error::new(Code::ReferralNotFound, "Referral not found"))?;
         tx.commit().await?;
         Ok(completed)
     })

@@ -1,7 +1,5 @@
 //! Signing up, or checking out as a guest, possibly with a referral code.
 
-use std::collections::BTreeMap;
-
 use sqlx::PgPool;
 
 use crate::db;
@@ -9,7 +7,7 @@ use crate::db::customers::NewCustomer;
 use crate::domain::channel::Channel;
 use crate::domain::customer::{Customer, normalise_email};
 use crate::domain::phone::Phone;
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Problems, Result};
 use crate::service::attribution;
 
 /// Shortest accepted password.
@@ -48,7 +46,7 @@ pub struct SignupForm {
 /// account, and records where they came from. Attribution never blocks signup: an
 /// unknown code is logged and ignored.
 pub async fn sign_up(pool: &PgPool, form: SignupForm) -> Result<Customer> {
-    let mut errors: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
+    let mut problems = Problems::default();
     let phone = match form
         .phone
         .as_deref()
@@ -56,58 +54,42 @@ pub async fn sign_up(pool: &PgPool, form: SignupForm) -> Result<Customer> {
         .filter(|p| !p.is_empty())
     {
         None => {
-            errors
-                .entry("phone")
-                .or_default()
-                .push("Phone number is required".into());
+            problems.add("phone", "Phone number is required");
             None
         }
         Some(raw) => Phone::parse(raw)
-            .map_err(|e| errors.entry("phone").or_default().push(e.to_string()))
+            .map_err(|e| problems.add("phone", e.to_string()))
             .ok(),
     };
     let email = normalise_email(form.email.as_deref().unwrap_or_default())
-        .map_err(|e| errors.entry("email").or_default().push(e.to_string()))
+        .map_err(|e| problems.add("email", e.to_string()))
         .ok()
         .flatten();
     let password = form.password.filter(|p| !p.is_empty());
     if let Some(password) = &password {
         let len = password.chars().count();
-        if !(MIN_PASSWORD_LEN..=MAX_PASSWORD_LEN).contains(&len) {
-            errors.entry("password").or_default().push(format!(
-                "must be {MIN_PASSWORD_LEN} to {MAX_PASSWORD_LEN} characters long"
-            ));
-        }
+        problems.check(
+            (MIN_PASSWORD_LEN..=MAX_PASSWORD_LEN).contains(&len),
+            "password",
+            &format!("must be {MIN_PASSWORD_LEN} to {MAX_PASSWORD_LEN} characters long"),
+        );
     }
-    let text = |field: &'static str,
-                value: Option<String>,
-                max: usize,
-                errors: &mut BTreeMap<_, Vec<String>>| {
+    let text = |field: &'static str, value: Option<String>, max: usize, problems: &mut Problems| {
         let value = value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-        if value.as_ref().is_some_and(|v| v.chars().count() > max) {
-            errors
-                .entry(field)
-                .or_default()
-                .push(format!("must be at most {max} characters"));
-        }
+        problems.check(
+            value.as_ref().is_none_or(|v| v.chars().count() <= max),
+            field,
+            &format!("must be at most {max} characters"),
+        );
         value
     };
-    let name = text("name", form.name, MAX_TEXT_LEN, &mut errors);
-    let last_name = text("lastName", form.last_name, MAX_TEXT_LEN, &mut errors);
-    let customer_type = text("customerType", form.customer_type, 30, &mut errors);
-    let district = text("district", form.district, MAX_TEXT_LEN, &mut errors);
-    let address = text("address", form.address, 1000, &mut errors);
-    let (Some(phone), true) = (phone, errors.is_empty()) else {
-        let message = errors
-            .iter()
-            .flat_map(|(field, messages)| messages.iter().map(move |m| format!("{field}: {m}")))
-            .collect::<Vec<_>>()
-            .join("; ");
-        return Err(Error::Unprocessable {
-            code: "validation_failed",
-            message: message.into(),
-            fields: errors,
-        });
+    let name = text("name", form.name, MAX_TEXT_LEN, &mut problems);
+    let last_name = text("lastName", form.last_name, MAX_TEXT_LEN, &mut problems);
+    let customer_type = text("customerType", form.customer_type, 30, &mut problems);
+    let district = text("district", form.district, MAX_TEXT_LEN, &mut problems);
+    let address = text("address", form.address, 1000, &mut problems);
+    let (Some(phone), true) = (phone, problems.is_empty()) else {
+        return Err(problems.into_error(Code::ValidationFailed));
     };
 
     let password_hash = match password {
@@ -143,8 +125,8 @@ pub async fn sign_up(pool: &PgPool, form: SignupForm) -> Result<Customer> {
             // Phone ownership cannot be verified here (no OTP), so a guest who gave an
             // email can only be claimed by someone who knows that email.
             if owner.email.is_some() && owner.email != new.email {
-                return Err(Error::conflict(
-                    "guest_email_mismatch",
+                return Err(Error::new(
+                    Code::GuestEmailMismatch,
                     "This phone number belongs to a guest: register with the email used at checkout",
                 ));
             }
@@ -152,10 +134,7 @@ pub async fn sign_up(pool: &PgPool, form: SignupForm) -> Result<Customer> {
             db::customers::upgrade_guest(&mut *tx, owner.id, &new).await?
         }
         Some(_) => {
-            return Err(Error::conflict(
-                "phone_taken",
-                "Phone number already exists",
-            ));
+            return Err(Error::new(Code::PhoneTaken, "Phone number already exists"));
         }
     };
     if let Some(code) = &code {

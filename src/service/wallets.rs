@@ -6,7 +6,7 @@ use crate::db;
 use crate::db::wallets::{PostOutcome, Posting};
 use crate::domain::money::Money;
 use crate::domain::wallet::{Direction, Wallet, WalletSource, WalletTransaction};
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 
 /// Longest accepted idempotency key (the column is varchar(100)).
 pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 100;
@@ -132,14 +132,14 @@ pub async fn post(
         PostOutcome::Posted(id) => (id, true),
         PostOutcome::Replayed(id) => (id, false),
         PostOutcome::KeyConflict => {
-            return Err(Error::conflict(
-                "idempotency_key_reused",
+            return Err(Error::new(
+                Code::IdempotencyKeyReused,
                 "This idempotency key was already used for a different movement",
             ));
         }
         PostOutcome::InsufficientBalance => {
-            return Err(Error::unprocessable(
-                "insufficient_balance",
+            return Err(Error::new(
+                Code::InsufficientBalance,
                 "Insufficient wallet balance",
             ));
         }

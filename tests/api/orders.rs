@@ -167,13 +167,21 @@ async fn orders_are_recorded_as_the_shop_knows_them(pool: PgPool) {
     app.order_status(8001, "teleported")
         .await
         .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body");
-    app.put(
-        "/api/orders/8003",
-        &admin,
-        json!({ "customerId": 424242, "status": "pending" }),
-    )
-    .await
-    .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "customer_not_found");
+    // One code, one status (the error registry): an unknown customer is a 404 wherever
+    // its id was given, and the field is named.
+    let unknown = app
+        .put(
+            "/api/orders/8003",
+            &admin,
+            json!({ "customerId": 424242, "status": "pending" }),
+        )
+        .await;
+    unknown.assert_error(StatusCode::NOT_FOUND, "customer_not_found");
+    assert!(
+        unknown.body["fields"]["customerId"].is_array(),
+        "{}",
+        unknown.body
+    );
     app.put(
         "/api/orders/8003",
         &admin,

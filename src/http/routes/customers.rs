@@ -10,7 +10,7 @@ use crate::auth::{Permission, Principal};
 use crate::db;
 use crate::domain::customer::{Customer, normalise_email};
 use crate::domain::phone::Phone;
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 use crate::http::AppState;
 use crate::http::error::ErrorBody;
 use crate::http::extract::{Json, Query};
@@ -124,8 +124,8 @@ async fn get_my_customer(
 ) -> Result<Json<Customer>> {
     let me = principal.own_customer_id(Permission::ViewOwnWallet)?;
     let customer = db::customers::find(&state.db, me).await?.ok_or_else(|| {
-        Error::unauthorized(
-            "account_unavailable",
+        Error::new(
+            Code::AccountUnavailable,
             "This account no longer exists or is inactive",
         )
     })?;

@@ -13,7 +13,7 @@ use super::{CustomerKey, PageParams, idempotency_key, posted_response};
 use crate::auth::{Permission, Principal};
 use crate::domain::loyalty::{Coupon, Membership, PointTransaction, Points};
 use crate::domain::money::parse_decimal;
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 use crate::http::AppState;
 use crate::http::error::ErrorBody;
 use crate::http::extract::{Json, OptionalJson, Path, Query};
@@ -268,8 +268,8 @@ async fn list_memberships(
     principal.require(Permission::ViewMlmReports)?;
     let limit = params.limit.unwrap_or(200);
     if !(1..=1000).contains(&limit) {
-        return Err(Error::bad_request(
-            "invalid_query",
+        return Err(Error::new(
+            Code::InvalidQuery,
             "limit must be between 1 and 1000",
         ));
     }

@@ -20,7 +20,7 @@ use utoipa::IntoParams;
 use uuid::Uuid;
 
 use crate::db;
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 use crate::http::AppState;
 
 /// `?limit=&beforeId=`: a page of a newest-first list. `beforeId` is the last id of the
@@ -41,8 +41,8 @@ impl PageParams {
         match self.limit {
             None => Ok(default),
             Some(limit) if (1..=max).contains(&limit) => Ok(limit),
-            Some(_) => Err(Error::bad_request(
-                "invalid_query",
+            Some(_) => Err(Error::new(
+                Code::InvalidQuery,
                 format!("limit must be between 1 and {max}"),
             )),
         }
@@ -77,7 +77,7 @@ impl CustomerKey {
             Self::Id(id) => Ok(id),
             Self::Uuid(uuid) => db::customers::id_for_uuid(&state.db, uuid)
                 .await?
-                .ok_or_else(|| Error::not_found("customer_not_found", "Customer not found")),
+                .ok_or_else(|| Error::new(Code::CustomerNotFound, "Customer not found")),
         }
     }
 }

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::campaigns::ListParams;
 use crate::auth::{Permission, Principal};
 use crate::db::partners::Partner;
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 use crate::http::AppState;
 use crate::http::error::ErrorBody;
 use crate::http::extract::{Json, Path, Query};
@@ -95,8 +95,8 @@ async fn get_partner_report(
     principal.require(Permission::ViewMlmReports)?;
     let limit = params.limit.unwrap_or(50);
     if !(1..=2000).contains(&limit) {
-        return Err(Error::bad_request(
-            "invalid_query",
+        return Err(Error::new(
+            Code::InvalidQuery,
             "limit must be between 1 and 2000",
         ));
     }

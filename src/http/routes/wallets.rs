@@ -11,7 +11,7 @@ use crate::auth::{Permission, Principal};
 use crate::db;
 use crate::domain::money::Money;
 use crate::domain::wallet::{Direction, Wallet, WalletSource, WalletTransaction};
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 use crate::http::AppState;
 use crate::http::error::ErrorBody;
 use crate::http::extract::{Json, Path, Query};
@@ -44,8 +44,8 @@ async fn get_my_wallet(
     let wallet = db::wallets::find_by_customer(&state.db, me)
         .await?
         .ok_or_else(|| {
-            Error::unauthorized(
-                "customer_not_found",
+            Error::new(
+                Code::CustomerNotFound,
                 "Customer profile not found for current user",
             )
         })?;
