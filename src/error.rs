@@ -242,6 +242,20 @@ impl Error {
         problems.into_error(Code::ValidationFailed)
     }
 
+    /// The same error, naming `field` as the input it is about.
+    pub fn for_field(mut self, field: &str) -> Self {
+        if let Self::Api {
+            fields, message, ..
+        } = &mut self
+        {
+            fields
+                .entry(field.to_owned())
+                .or_default()
+                .push(message.to_string());
+        }
+        self
+    }
+
     /// The code this error is answered with.
     pub fn code(&self) -> Code {
         match self {

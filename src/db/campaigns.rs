@@ -8,6 +8,8 @@ use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
 use crate::domain::campaign::{Campaign, Milestone, Variant};
+use crate::domain::loyalty::Tier;
+use crate::domain::referral::RewardKind;
 
 /// Every settable column of a campaign.
 #[derive(Clone, Debug)]
@@ -19,7 +21,7 @@ pub struct CampaignFields {
     pub name: String,
     pub is_active: bool,
     pub is_default: bool,
-    pub reward_type: String,
+    pub reward_type: RewardKind,
     pub reward_referrer_amount: Decimal,
     pub reward_referred_amount: Decimal,
     pub reward_referrer_points: i32,
@@ -27,7 +29,7 @@ pub struct CampaignFields {
     pub referrer_offer_id: Option<i32>,
     pub referred_offer_id: Option<i32>,
     pub vip_referrals_threshold: Option<i32>,
-    pub vip_membership_tier: Option<String>,
+    pub vip_membership_tier: Option<Tier>,
     pub starts_at: Option<DateTime<Utc>>,
     pub ends_at: Option<DateTime<Utc>>,
     pub channel: Option<String>,
@@ -54,7 +56,7 @@ impl From<&Campaign> for CampaignFields {
             name: c.name.clone(),
             is_active: c.is_active,
             is_default: c.is_default,
-            reward_type: c.reward_type.clone(),
+            reward_type: c.reward_type,
             reward_referrer_amount: c.reward_referrer_amount,
             reward_referred_amount: c.reward_referred_amount,
             reward_referrer_points: c.reward_referrer_points,
@@ -62,7 +64,7 @@ impl From<&Campaign> for CampaignFields {
             referrer_offer_id: c.referrer_offer_id,
             referred_offer_id: c.referred_offer_id,
             vip_referrals_threshold: c.vip_referrals_threshold,
-            vip_membership_tier: c.vip_membership_tier.clone(),
+            vip_membership_tier: c.vip_membership_tier,
             starts_at: c.starts_at,
             ends_at: c.ends_at,
             channel: c.channel.clone(),
@@ -118,8 +120,19 @@ pub async fn lock(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Camp
 /// The campaigns with these ids, in this order, with their variants and milestones.
 async fn load(conn: &mut PgConnection, ids: &[Uuid]) -> sqlx::Result<Vec<Campaign>> {
     let rows = sqlx::query!(
-        "select c.* from referral_campaigns c where c.id = any($1)
-         order by array_position($1::uuid[], c.id)",
+        r#"select c.id, c.name, c.is_active, c.is_default, c.reward_type as "reward_type: RewardKind",
+                  c.reward_referrer_amount, c.reward_referred_amount, c.reward_referrer_points,
+                  c.reward_referred_points, c.referrer_offer_id, c.referred_offer_id,
+                  c.vip_referrals_threshold, c.vip_membership_tier as "vip_membership_tier: Tier",
+                  c.starts_at, c.ends_at, c.created_at, c.updated_at, c.channel,
+                  c.reward_referrer_percent, c.reward_referred_percent, c.reward_referrer_cap,
+                  c.reward_referred_cap, c.min_order_amount, c.referrer_free_product_id,
+                  c.referrer_free_product_name, c.referred_free_product_id,
+                  c.referred_free_product_name, c.coupon_valid_days, c.referrer_daily_limit,
+                  c.referrer_monthly_limit, c.referrer_lifetime_limit, c.budget_amount,
+                  c.budget_count, c.spent_amount, c.spent_count
+           from referral_campaigns c where c.id = any($1)
+           order by array_position($1::uuid[], c.id)"#,
         ids
     )
     .fetch_all(&mut *conn)
@@ -259,7 +272,7 @@ pub async fn save(
         f.name,
         f.is_active,
         f.is_default,
-        f.reward_type,
+        f.reward_type as RewardKind,
         f.reward_referrer_amount,
         f.reward_referred_amount,
         f.reward_referrer_points,
@@ -267,7 +280,7 @@ pub async fn save(
         f.referrer_offer_id,
         f.referred_offer_id,
         f.vip_referrals_threshold,
-        f.vip_membership_tier,
+        f.vip_membership_tier as Option<Tier>,
         f.starts_at,
         f.ends_at,
         f.channel,

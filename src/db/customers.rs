@@ -275,19 +275,19 @@ pub struct Attribution {
     pub referral_campaign_id: Option<Uuid>,
 }
 
-/// Records attribution on customer `id` unless they already have some (first touch wins).
-/// Returns whether it was recorded.
+/// Copies a referral's attribution onto customer `id` (TrustCart's `referred_by_*`
+/// columns). Called right after the referral was written: the referral's unique index
+/// decided that this customer had none, so nothing is compared here.
 pub async fn attribute(
     db: impl PgExecutor<'_>,
     id: i32,
     attribution: &Attribution,
-) -> sqlx::Result<bool> {
-    let updated = sqlx::query!(
+) -> sqlx::Result<()> {
+    sqlx::query!(
         "update customers
          set referred_by_customer_id = $2, referred_by_code = $3, referred_by_partner_id = $4,
              referred_channel = $5, referred_at = now(), referral_campaign_id = $6, updated_at = now()
-         where id = $1 and referred_by_code is null and referred_by_customer_id is null
-           and referred_by_partner_id is null",
+         where id = $1",
         id,
         attribution.referred_by_customer_id,
         attribution.referred_by_code,
@@ -297,5 +297,5 @@ pub async fn attribute(
     )
     .execute(db)
     .await?;
-    Ok(updated.rows_affected() == 1)
+    Ok(())
 }

@@ -3,11 +3,13 @@
 use serde_json::Value;
 use sqlx::PgExecutor;
 
+use crate::domain::referral::EventType;
+
 /// A row for `referral_events`.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct NewEvent<'a> {
-    /// What happened (`registered`, `partner_attributed`, `unknown_code`, …).
-    pub event_type: &'a str,
+    /// What happened.
+    pub event_type: EventType,
     /// The referral concerned.
     pub referral_id: Option<i32>,
     /// The referrer concerned.
@@ -26,14 +28,29 @@ pub struct NewEvent<'a> {
     pub payload: Option<Value>,
 }
 
-/// Appends an event.
+impl<'a> NewEvent<'a> {
+    /// An event of `event_type` with nothing else filled in.
+    pub fn new(event_type: EventType) -> Self {
+        Self {
+            event_type,
+            referral_id: None,
+            referrer_customer_id: None,
+            referred_customer_id: None,
+            order_id: None,
+            share_code_used: None,
+            partner_code: None,
+            source_channel: None,
+            payload: None,
+        }
+    }
+}
+
+/// Appends an event, through `log_referral_event`: the SQL functions and the server write
+/// the log the same way.
 pub async fn record(db: impl PgExecutor<'_>, event: NewEvent<'_>) -> sqlx::Result<()> {
     sqlx::query!(
-        "insert into referral_events
-             (event_type, referral_id, referrer_customer_id, referred_customer_id, order_id,
-              share_code_used, partner_code, source_channel, payload)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, coalesce($9, '{}'::jsonb))",
-        event.event_type,
+        "select log_referral_event($1, $2, $3, $4, $5, $6, $7, $8, coalesce($9, '{}'::jsonb))",
+        event.event_type as EventType,
         event.referral_id,
         event.referrer_customer_id,
         event.referred_customer_id,

@@ -4,7 +4,8 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use sqlx::PgExecutor;
 
-use crate::domain::loyalty::{Coupon, Membership, PointTransaction, Points};
+use crate::domain::loyalty::{Coupon, CouponRefusal, Membership, PointTransaction, Points, PointsDirection, Tier, TierSource};
+use crate::domain::wallet::PostingOutcome;
 
 /// Customer `customer_id`'s points balance (if the customer is live).
 pub async fn points(db: impl PgExecutor<'_>, customer_id: i32) -> sqlx::Result<Option<Points>> {
@@ -28,11 +29,11 @@ pub async fn point_transactions(
 ) -> sqlx::Result<Vec<PointTransaction>> {
     sqlx::query_as!(
         PointTransaction,
-        "select id, customer_id, idempotency_key, transaction_type, points, source, reference_id,
-                description, balance_after, created_at
-         from point_transactions
-         where customer_id = $1 and ($3::integer is null or id < $3)
-         order by id desc limit $2",
+        r#"select id, customer_id, idempotency_key, transaction_type as "transaction_type: _", points,
+                  source, reference_id, description, balance_after, created_at
+           from point_transactions
+           where customer_id = $1 and ($3::integer is null or id < $3)
+           order by id desc limit $2"#,
         customer_id,
         limit,
         before_id
@@ -45,9 +46,9 @@ pub async fn point_transactions(
 pub async fn point_transaction(db: impl PgExecutor<'_>, id: i32) -> sqlx::Result<PointTransaction> {
     sqlx::query_as!(
         PointTransaction,
-        "select id, customer_id, idempotency_key, transaction_type, points, source, reference_id,
-                description, balance_after, created_at
-         from point_transactions where id = $1",
+        r#"select id, customer_id, idempotency_key, transaction_type as "transaction_type: _", points,
+                  source, reference_id, description, balance_after, created_at
+           from point_transactions where id = $1"#,
         id
     )
     .fetch_one(db)
@@ -65,7 +66,7 @@ pub use crate::db::wallets::PostOutcome;
 pub async fn post_points(
     db: impl PgExecutor<'_>,
     customer_id: i32,
-    transaction_type: &str,
+    transaction_type: PointsDirection,
     points: i32,
     source: &str,
     reference_id: Option<i32>,
@@ -74,10 +75,10 @@ pub async fn post_points(
     created_by: &str,
 ) -> sqlx::Result<PostOutcome> {
     let row = sqlx::query!(
-        r#"select outcome as "outcome!", transaction_id
+        r#"select outcome as "outcome!: PostingOutcome", transaction_id
            from post_points_transaction($1, $2, $3, $4, $5, $6, $7, $8)"#,
         customer_id,
-        transaction_type,
+        transaction_type as PointsDirection,
         points,
         source,
         reference_id,
@@ -87,17 +88,18 @@ pub async fn post_points(
     )
     .fetch_one(db)
     .await?;
-    Ok(PostOutcome::from_sql(&row.outcome, row.transaction_id))
+    PostOutcome::from_sql(row.outcome, row.transaction_id)
 }
 
 /// The coupon with `code`.
 pub async fn coupon(db: impl PgExecutor<'_>, code: &str) -> sqlx::Result<Option<Coupon>> {
     sqlx::query_as!(
         Coupon,
-        "select id, code, customer_id, kind, discount_type, discount_value, max_discount, product_id, product_name,
-                first_order_only, valid_from, valid_until, status, redeemed_order_id, redeemed_at,
-                referral_id, created_at
-         from coupons where code = upper($1)",
+        r#"select id, code, customer_id, kind as "kind: _", discount_type as "discount_type: _",
+                  discount_value, max_discount, product_id, product_name, first_order_only,
+                  valid_from, valid_until, status as "status: _", redeemed_order_id, redeemed_at,
+                  referral_id, created_at
+         from coupons where code = upper($1)"#,
         code
     )
     .fetch_optional(db)
@@ -108,23 +110,31 @@ pub async fn coupon(db: impl PgExecutor<'_>, code: &str) -> sqlx::Result<Option<
 pub async fn coupons_of(db: impl PgExecutor<'_>, customer_id: i32) -> sqlx::Result<Vec<Coupon>> {
     sqlx::query_as!(
         Coupon,
-        "select id, code, customer_id, kind, discount_type, discount_value, max_discount, product_id, product_name,
-                first_order_only, valid_from, valid_until, status, redeemed_order_id, redeemed_at,
-                referral_id, created_at
+        r#"select id, code, customer_id, kind as "kind: _", discount_type as "discount_type: _",
+                  discount_value, max_discount, product_id, product_name, first_order_only,
+                  valid_from, valid_until, status as "status: _", redeemed_order_id, redeemed_at,
+                  referral_id, created_at
          from coupons where customer_id = $1
          order by (status = 'active' and (valid_until is null or valid_until > now())) desc, id desc
-         limit 200",
+         limit 200"#,
         customer_id
     )
     .fetch_all(db)
     .await
 }
 
-/// Whether the customer has an order that reached a successful status.
-pub async fn has_successful_order(db: impl PgExecutor<'_>, customer_id: i32) -> sqlx::Result<bool> {
+/// Why coupon `code` cannot be used now by `customer_id` on a new order, or `None` when
+/// it can: the same judge (`coupon_refusal` in the migrations) as the redemption at
+/// delivery.
+pub async fn coupon_refusal(
+    db: impl PgExecutor<'_>,
+    code: &str,
+    customer_id: i32,
+) -> sqlx::Result<Option<CouponRefusal>> {
     sqlx::query_scalar!(
-        r#"select exists (select 1 from sales_orders
-                          where customer_id = $1 and order_status_is_success(status)) as "exists!""#,
+        r#"select refusal as "refusal: CouponRefusal"
+           from coupon_refusal($1, $2, null, now())"#,
+        code,
         customer_id
     )
     .fetch_one(db)
@@ -146,18 +156,19 @@ pub async fn membership(
 pub async fn memberships(
     db: impl PgExecutor<'_>,
     customer_id: Option<i32>,
-    tier: Option<&str>,
+    tier: Option<Tier>,
     limit: i64,
 ) -> sqlx::Result<Vec<Membership>> {
     sqlx::query_as!(
         Membership,
-        r#"select m.id, m.customer_id, m.membership_tier, m.permanent_card_number, m.discount_percentage,
+        r#"select m.id, m.customer_id, m.membership_tier as "membership_tier: _", m.permanent_card_number,
+                  m.discount_percentage,
                   m.free_delivery_count, m.free_delivery_used,
                   coalesce(s.current_month, 0) as "current_month_spend!: Decimal",
                   coalesce(s.total, 0) as "total_monthly_spend!: Decimal",
                   s.last_order as "last_order_date?: DateTime<Utc>",
                   m.price_lock_enabled, m.birthday_gift_sent, m.eid_gift_sent, m.tier_achieved_at,
-                  m.tier_expires_at, m.tier_source, m.created_at, m.updated_at
+                  m.tier_expires_at, m.tier_source as "tier_source: _", m.created_at, m.updated_at
            from customer_memberships m
            join customers c on c.id = m.customer_id and not c.is_deleted
            left join lateral (
@@ -169,11 +180,12 @@ pub async fn memberships(
                       max(o.created_at) as last_order
                from sales_orders o where o.customer_id = m.customer_id
            ) s on true
-           where ($1::integer is null or m.customer_id = $1) and ($2::text is null or m.membership_tier = $2)
+           where ($1::integer is null or m.customer_id = $1)
+             and ($2::membership_tier is null or m.membership_tier = $2)
            order by 8 desc, m.customer_id
            limit $3"#,
         customer_id,
-        tier,
+        tier as Option<Tier>,
         limit
     )
     .fetch_all(db)
@@ -182,27 +194,26 @@ pub async fn memberships(
 
 /// Sets a customer's tier and its benefits (`set_tier_benefits` in the migrations). With
 /// `raise_only`, a tier at or above `tier` is kept (the check and the write are one
-/// statement, so a concurrent referral upgrade is never undone).
+/// statement, so a concurrent referral upgrade is never undone; the ladder is the order
+/// of the `membership_tier` type).
 pub async fn set_tier(
     db: impl PgExecutor<'_>,
     customer_id: i32,
-    tier: &str,
-    source: &str,
+    tier: Tier,
+    source: TierSource,
     raise_only: bool,
 ) -> sqlx::Result<bool> {
     let updated = sqlx::query_scalar!(
         r#"with updated as (
                update customer_memberships
-               set membership_tier = $2::varchar, tier_source = $3, updated_at = now(),
-                   tier_achieved_at = case when membership_tier = $2::varchar then tier_achieved_at else now() end
-               where customer_id = $1
-                 and (not $4 or array_position(array['none', 'silver', 'gold', 'permanent'], membership_tier)
-                                < array_position(array['none', 'silver', 'gold', 'permanent'], $2::varchar))
+               set membership_tier = $2, tier_source = $3, updated_at = now(),
+                   tier_achieved_at = case when membership_tier = $2 then tier_achieved_at else now() end
+               where customer_id = $1 and (not $4 or membership_tier < $2)
                returning customer_id)
            select set_tier_benefits(customer_id) is null as "done!" from updated"#,
         customer_id,
-        tier,
-        source,
+        tier as Tier,
+        source as TierSource,
         raise_only
     )
     .fetch_optional(db)

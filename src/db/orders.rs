@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use sqlx::PgExecutor;
 
-use crate::domain::order::{Order, OrderStatus};
+use crate::domain::order::{Order, OrderOutcome as OrderOutcomeKind, OrderStatus};
 
 /// A change to record, as the shop's system reports it.
 #[derive(Debug)]
@@ -45,6 +45,8 @@ pub enum OrderOutcome {
     NotFound,
     /// The order belongs to another customer.
     CustomerConflict,
+    /// No live customer has the id the order names.
+    CustomerNotFound,
 }
 
 /// Records an order change and, when the order is delivered for the first time,
@@ -55,7 +57,7 @@ pub async fn apply(
     change: &OrderChange<'_>,
 ) -> sqlx::Result<OrderOutcome> {
     let row = sqlx::query!(
-        r#"select outcome as "outcome!",
+        r#"select outcome as "outcome!: OrderOutcomeKind",
                   previous_status as "previous_status: OrderStatus",
                   completed_referral_id,
                   order_id, order_number, order_customer_id,
@@ -74,8 +76,8 @@ pub async fn apply(
     )
     .fetch_one(db)
     .await?;
-    Ok(match row.outcome.as_str() {
-        "applied" => {
+    Ok(match row.outcome {
+        OrderOutcomeKind::Applied => {
             let missing = || sqlx::Error::Protocol("apply_order_status returned no order".into());
             OrderOutcome::Applied {
                 order: Order {
@@ -92,8 +94,9 @@ pub async fn apply(
                 completed_referral_id: row.completed_referral_id,
             }
         }
-        "customer_conflict" => OrderOutcome::CustomerConflict,
-        _ => OrderOutcome::NotFound,
+        OrderOutcomeKind::CustomerConflict => OrderOutcome::CustomerConflict,
+        OrderOutcomeKind::CustomerNotFound => OrderOutcome::CustomerNotFound,
+        OrderOutcomeKind::OrderNotFound => OrderOutcome::NotFound,
     })
 }
 

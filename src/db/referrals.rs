@@ -5,8 +5,13 @@ use rust_decimal::Decimal;
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
+use sqlx::types::Json;
+
 use crate::domain::campaign::{Weighted, pick_variant};
-use crate::domain::referral::{Referral, ReferralListItem, ReferralStats};
+use crate::domain::referral::{
+    Completion, Referral, ReferralListItem, ReferralStats, ReferralStatus, RewardDecision,
+    RewardTerms,
+};
 use crate::domain::referral_code::new_invite_code;
 
 /// The campaign a new referral gets, and its A/B variants.
@@ -91,17 +96,20 @@ pub struct NewReferral<'a> {
 /// Creates a referral with a fresh invite code: `registered` when the referred customer is
 /// known, `pending` otherwise. The campaign's terms are snapshotted now: later campaign
 /// edits never change what this referral promised.
-pub async fn insert(conn: &mut PgConnection, new: &NewReferral<'_>) -> sqlx::Result<Referral> {
+///
+/// `None` when the referred customer already has a referral: the unique index
+/// `customer_referrals_referred_customer_key` is the one judge of "one referrer per
+/// customer" (the first touch wins), so nothing is checked before.
+pub async fn insert(conn: &mut PgConnection, new: &NewReferral<'_>) -> sqlx::Result<Option<Referral>> {
     let status = if new.referred_customer_id.is_some() {
-        "registered"
+        ReferralStatus::Registered
     } else {
-        "pending"
+        ReferralStatus::Pending
     };
     // A fresh code collides with probability ~1e-12 per existing code; on a collision
     // the insert does nothing and we draw again rather than abort the transaction.
     loop {
-        let inserted = sqlx::query_as!(
-            Referral,
+        let inserted = sqlx::query_scalar!(
             r#"with terms as (select coalesce(campaign_terms($8, $9), '{}'::jsonb) as t)
                insert into customer_referrals
                    (referrer_customer_id, referred_customer_id, referred_email, referred_phone,
@@ -109,15 +117,13 @@ pub async fn insert(conn: &mut PgConnection, new: &NewReferral<'_>) -> sqlx::Res
                     partner_id, status, reward_terms, reward_type, reward_amount,
                     referred_reward_amount, created_at)
                select $1, $2, $3, $4, $5, $6, $7, $8, (terms.t ->> 'variant_id')::integer, $10, $11,
-                      terms.t, coalesce(terms.t ->> 'reward_type', 'wallet'),
-                      case when terms.t ->> 'reward_referrer_percent' is null
-                           then coalesce((terms.t ->> 'reward_referrer_amount')::numeric, 0) else 0 end,
-                      case when terms.t ->> 'reward_referred_percent' is null
-                           then coalesce((terms.t ->> 'reward_referred_amount')::numeric, 0) else 0 end,
+                      terms.t, coalesce((terms.t ->> 'reward_type')::reward_kind, 'wallet'),
+                      coalesce((terms.t ->> 'reward_referrer_amount')::numeric, 0),
+                      coalesce((terms.t ->> 'reward_referred_amount')::numeric, 0),
                       coalesce($12, now())
                from terms
-               on conflict on constraint customer_referrals_referral_code_key do nothing
-               returning *"#,
+               on conflict do nothing
+               returning id"#,
             new.referrer_customer_id,
             new.referred_customer_id,
             new.referred_email,
@@ -128,13 +134,20 @@ pub async fn insert(conn: &mut PgConnection, new: &NewReferral<'_>) -> sqlx::Res
             new.campaign_id,
             new.variant_id,
             new.partner_id,
-            status,
+            status as ReferralStatus,
             new.created_at,
         )
         .fetch_optional(&mut *conn)
         .await?;
-        if let Some(referral) = inserted {
-            return Ok(referral);
+        match inserted {
+            Some(id) => return find(&mut *conn, id).await,
+            None => {
+                if let Some(referred) = new.referred_customer_id
+                    && find_by_referred(&mut *conn, referred).await?.is_some()
+                {
+                    return Ok(None);
+                }
+            }
         }
     }
 }
@@ -144,14 +157,15 @@ pub async fn campaign_terms(
     db: impl PgExecutor<'_>,
     campaign_id: Uuid,
     variant_id: Option<i32>,
-) -> sqlx::Result<serde_json::Value> {
-    sqlx::query_scalar!(
-        r#"select coalesce(campaign_terms($1, $2), '{}'::jsonb) as "terms!""#,
+) -> sqlx::Result<RewardTerms> {
+    let terms = sqlx::query_scalar!(
+        r#"select coalesce(campaign_terms($1, $2), '{}'::jsonb) as "terms!: Json<RewardTerms>""#,
         campaign_id,
         variant_id
     )
     .fetch_one(db)
-    .await
+    .await?;
+    Ok(terms.0)
 }
 
 /// Issues the referred customer's welcome coupon or free product, if the referral's
@@ -164,15 +178,16 @@ pub async fn issue_welcome_rewards(db: impl PgExecutor<'_>, referral_id: i32) ->
 }
 
 /// Attaches a newly registered customer to the pending invitation with this code.
-/// Returns `None` when no pending, unclaimed invitation has the code.
+/// Returns `None` when no pending, unclaimed invitation has the code. A customer who has a
+/// referral already cannot claim another: the unique index refuses it (409
+/// `customer_already_referred`).
 pub async fn claim_invite(
-    db: impl PgExecutor<'_>,
+    conn: &mut PgConnection,
     invite_code: &str,
     referred_customer_id: i32,
     channel: &str,
 ) -> sqlx::Result<Option<Referral>> {
-    sqlx::query_as!(
-        Referral,
+    let id = sqlx::query_scalar!(
         "update customer_referrals
          set referred_customer_id = $2, status = 'registered', share_code_used = $1,
              source_channel = coalesce(source_channel, $3),
@@ -180,45 +195,53 @@ pub async fn claim_invite(
              -- invitation was sent: an order placed before joining never qualifies.
              created_at = now()
          where referral_code = $1 and status = 'pending' and referred_customer_id is null
-         returning *",
+         returning id",
         invite_code,
         referred_customer_id,
         channel,
     )
-    .fetch_optional(db)
-    .await
+    .fetch_optional(&mut *conn)
+    .await?;
+    match id {
+        Some(id) => find(conn, id).await,
+        None => Ok(None),
+    }
 }
 
 /// The pending, unclaimed invitation with this code; with `lock`, locked until the
 /// transaction ends (so that whoever matched it can claim it).
 pub async fn find_pending_invite(
-    db: impl PgExecutor<'_>,
+    conn: &mut PgConnection,
     invite_code: &str,
     lock: bool,
 ) -> sqlx::Result<Option<Referral>> {
-    if lock {
-        sqlx::query_as!(
-            Referral,
-            "select * from customer_referrals
+    let id = if lock {
+        sqlx::query_scalar!(
+            "select id from customer_referrals
              where referral_code = $1 and status = 'pending' and referred_customer_id is null
              for update",
             invite_code
         )
-        .fetch_optional(db)
-        .await
+        .fetch_optional(&mut *conn)
+        .await?
     } else {
-        sqlx::query_as!(
-            Referral,
-            "select * from customer_referrals
+        sqlx::query_scalar!(
+            "select id from customer_referrals
              where referral_code = $1 and status = 'pending' and referred_customer_id is null",
             invite_code
         )
-        .fetch_optional(db)
-        .await
+        .fetch_optional(&mut *conn)
+        .await?
+    };
+    match id {
+        Some(id) => find(conn, id).await,
+        None => Ok(None),
     }
 }
 
 /// Attaches a customer to a pending referral (an operator completing an invitation).
+/// False when the referral is no longer pending; a customer who has a referral already is
+/// refused by the unique index (409 `customer_already_referred`).
 pub async fn attach_customer(
     db: impl PgExecutor<'_>,
     referral_id: i32,
@@ -235,28 +258,41 @@ pub async fn attach_customer(
     Ok(updated.rows_affected() == 1)
 }
 
-/// Referral `id`.
-pub async fn find(db: impl PgExecutor<'_>, id: i32) -> sqlx::Result<Option<Referral>> {
+impl From<Json<RewardTerms>> for RewardTerms {
+    fn from(terms: Json<RewardTerms>) -> Self {
+        terms.0
+    }
+}
+
+/// The one reader of a referral row (by id, or by its referred customer).
+async fn find_one(
+    db: impl PgExecutor<'_>,
+    id: Option<i32>,
+    referred_customer_id: Option<i32>,
+) -> sqlx::Result<Option<Referral>> {
     sqlx::query_as!(
         Referral,
-        "select * from customer_referrals where id = $1",
-        id
+        r#"select id, referrer_customer_id, referred_customer_id, referred_email, referred_phone,
+                  referral_code, share_code_used, source_channel, campaign_id, partner_id,
+                  variant_id, agent_user_id, qualifying_order_id, status as "status: _",
+                  reward_type as "reward_type: _", reward_amount, reward_credited,
+                  referred_reward_amount, referred_reward_credited, first_order_placed,
+                  first_order_date, created_at, completed_at,
+                  reward_terms as "reward_terms: Json<RewardTerms>"
+           from customer_referrals
+           where ($1::integer is null or id = $1)
+             and ($2::integer is null or referred_customer_id = $2)
+             and ($1::integer is not null or $2::integer is not null)"#,
+        id,
+        referred_customer_id
     )
     .fetch_optional(db)
     .await
 }
 
-/// What [`complete`] did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Completion {
-    /// The referral completed now and its rewards were credited.
-    Completed,
-    /// It had completed before; nothing changed.
-    AlreadyCompleted,
-    /// It is `pending` or `expired`: nobody registered through it.
-    NotRegistered,
-    /// No such referral.
-    NotFound,
+/// Referral `id`.
+pub async fn find(db: impl PgExecutor<'_>, id: i32) -> sqlx::Result<Option<Referral>> {
+    find_one(db, Some(id), None).await
 }
 
 /// Completes a referral and credits its rewards, in the caller's transaction.
@@ -266,20 +302,14 @@ pub async fn complete(
     order_id: Option<i32>,
     trigger: &str,
 ) -> sqlx::Result<Completion> {
-    let outcome = sqlx::query_scalar!(
-        r#"select complete_referral($1, $2, $3) as "outcome!""#,
+    sqlx::query_scalar!(
+        r#"select complete_referral($1, $2, $3) as "outcome!: Completion""#,
         referral_id,
         order_id,
         trigger
     )
     .fetch_one(&mut *conn)
-    .await?;
-    Ok(match outcome.as_str() {
-        "completed" => Completion::Completed,
-        "already_completed" => Completion::AlreadyCompleted,
-        "not_registered" => Completion::NotRegistered,
-        _ => Completion::NotFound,
-    })
+    .await
 }
 
 /// A referrer's referrals, newest first, at most `limit`, older than `before_id` if given.
@@ -290,7 +320,16 @@ pub async fn list_for_referrer(
     before_id: Option<i32>,
 ) -> sqlx::Result<Vec<ReferralListItem>> {
     let rows = sqlx::query!(
-        r#"select r.*, t.id as "reward_transaction_id?", t.created_at as "reward_credited_at?"
+        r#"select r.id, r.referrer_customer_id, r.referred_customer_id, r.referred_email,
+                  r.referred_phone, r.referral_code, r.share_code_used, r.source_channel,
+                  r.campaign_id, r.partner_id, r.variant_id, r.agent_user_id,
+                  r.qualifying_order_id, r.status as "status: ReferralStatus",
+                  r.reward_type as "reward_type: crate::domain::referral::RewardKind",
+                  r.reward_amount, r.reward_credited, r.referred_reward_amount,
+                  r.referred_reward_credited, r.first_order_placed, r.first_order_date,
+                  r.created_at, r.completed_at,
+                  r.reward_terms as "reward_terms: Json<RewardTerms>",
+                  t.id as "reward_transaction_id?", t.created_at as "reward_credited_at?"
            from customer_referrals r
            left join lateral (
                select t.id, t.created_at from wallet_transactions t
@@ -334,7 +373,7 @@ pub async fn list_for_referrer(
                 first_order_date: row.first_order_date,
                 created_at: row.created_at,
                 completed_at: row.completed_at,
-                reward_terms: row.reward_terms,
+                reward_terms: row.reward_terms.0,
             },
             reward_transaction_id: row.reward_transaction_id,
             reward_credited_at: row.reward_credited_at,
@@ -380,26 +419,22 @@ pub async fn find_by_referred(
     db: impl PgExecutor<'_>,
     referred_customer_id: i32,
 ) -> sqlx::Result<Option<Referral>> {
-    sqlx::query_as!(
-        Referral,
-        "select * from customer_referrals where referred_customer_id = $1",
-        referred_customer_id
-    )
-    .fetch_optional(db)
-    .await
+    find_one(db, None, Some(referred_customer_id)).await
 }
 
 /// Every reward decision made for referral `referral_id`, milestones included.
 pub async fn reward_decisions(
     db: impl PgExecutor<'_>,
     referral_id: i32,
-) -> sqlx::Result<Vec<crate::domain::campaign::RewardDecision>> {
+) -> sqlx::Result<Vec<RewardDecision>> {
     sqlx::query_as!(
-        crate::domain::campaign::RewardDecision,
-        r#"select side as "side!", kind as "kind!", status as "status!", reason, amount, points, membership_tier
+        RewardDecision,
+        r#"select side as "side!: _", kind as "kind!: _", status as "status!: _", reason, amount,
+                  points, membership_tier as "membership_tier: _"
            from referral_rewards where referral_id = $1
            union all
-           select 'referrer', 'milestone', 'issued', null, m.reward_amount, null::integer, null::varchar
+           select 'referrer'::referral_side, 'milestone'::reward_kind, a.status, a.reason,
+                  m.reward_amount, null::integer, null::membership_tier
            from milestone_awards a join referral_campaign_milestones m on m.id = a.milestone_id
            where a.referral_id = $1
            order by 1, 2"#,

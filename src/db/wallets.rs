@@ -3,7 +3,7 @@
 use rust_decimal::Decimal;
 use sqlx::PgExecutor;
 
-use crate::domain::wallet::{Direction, Wallet, WalletTransaction};
+use crate::domain::wallet::{Direction, PostingOutcome, Wallet, WalletSource, WalletTransaction};
 
 /// Customer `customer_id`'s wallet, if the customer is live.
 pub async fn find_by_customer(
@@ -31,13 +31,14 @@ pub async fn transactions(
 ) -> sqlx::Result<Vec<WalletTransaction>> {
     sqlx::query_as!(
         WalletTransaction,
-        "select t.id, t.wallet_id, t.idempotency_key, t.status, t.customer_id, t.transaction_type,
-                t.amount, t.source, t.reference_id, t.description, t.balance_after, t.created_at
+        r#"select t.id, t.wallet_id, t.idempotency_key, t.status as "status: _", t.customer_id,
+                  t.transaction_type as "transaction_type: _", t.amount, t.source as "source: _",
+                  t.reference_id, t.description, t.balance_after, t.created_at
          from wallet_transactions t
          join customer_wallets w on w.id = t.wallet_id
          where w.customer_id = $1 and ($3::integer is null or t.id < $3)
          order by t.id desc
-         limit $2",
+         limit $2"#,
         customer_id,
         limit,
         before_id,
@@ -50,9 +51,10 @@ pub async fn transactions(
 pub async fn find_transaction(db: impl PgExecutor<'_>, id: i32) -> sqlx::Result<WalletTransaction> {
     sqlx::query_as!(
         WalletTransaction,
-        "select id, wallet_id, idempotency_key, status, customer_id, transaction_type, amount,
-                source, reference_id, description, balance_after, created_at
-         from wallet_transactions where id = $1",
+        r#"select id, wallet_id, idempotency_key, status as "status: _", customer_id,
+                  transaction_type as "transaction_type: _", amount, source as "source: _",
+                  reference_id, description, balance_after, created_at
+           from wallet_transactions where id = $1"#,
         id
     )
     .fetch_one(db)
@@ -68,8 +70,8 @@ pub struct Posting<'a> {
     pub direction: Direction,
     /// Taka, validated positive.
     pub amount: Decimal,
-    /// The `source` value.
-    pub source: &'a str,
+    /// Why.
+    pub source: WalletSource,
     /// The referral, order or request it belongs to.
     pub reference_id: Option<i32>,
     /// Statement text.
@@ -80,7 +82,8 @@ pub struct Posting<'a> {
     pub created_by: &'a str,
 }
 
-/// What posting did (see `post_wallet_transaction` in the migrations).
+/// What posting did (see `post_wallet_transaction` and `post_points_transaction` in the
+/// migrations).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PostOutcome {
     /// Applied now; the new ledger row.
@@ -89,21 +92,39 @@ pub enum PostOutcome {
     Replayed(i32),
     /// The key was used before for a different movement; nothing changed.
     KeyConflict,
-    /// A debit larger than the balance; nothing changed.
-    InsufficientBalance,
-    /// The customer has no wallet; nothing changed.
-    WalletNotFound,
+    /// A debit (or redemption) larger than the balance; nothing changed.
+    InsufficientFunds,
+    /// No live customer has this account; nothing changed.
+    AccountNotFound,
+}
+
+impl PostOutcome {
+    /// Reads the `(outcome, transaction_id)` the posting functions return.
+    pub fn from_sql(outcome: PostingOutcome, transaction_id: Option<i32>) -> sqlx::Result<Self> {
+        let row = || {
+            transaction_id.ok_or_else(|| {
+                sqlx::Error::Protocol(format!("posting answered {outcome} without a row"))
+            })
+        };
+        Ok(match outcome {
+            PostingOutcome::Posted => Self::Posted(row()?),
+            PostingOutcome::Replayed => Self::Replayed(row()?),
+            PostingOutcome::KeyConflict => Self::KeyConflict,
+            PostingOutcome::InsufficientFunds => Self::InsufficientFunds,
+            PostingOutcome::AccountNotFound => Self::AccountNotFound,
+        })
+    }
 }
 
 /// Posts a movement exactly once (one round trip, atomic).
 pub async fn post(db: impl PgExecutor<'_>, posting: &Posting<'_>) -> sqlx::Result<PostOutcome> {
     let row = sqlx::query!(
-        r#"select outcome as "outcome!", transaction_id
+        r#"select outcome as "outcome!: PostingOutcome", transaction_id
            from post_wallet_transaction($1, $2, $3, $4, $5, $6, $7, $8)"#,
         posting.customer_id,
-        posting.direction.as_str(),
+        posting.direction as Direction,
         posting.amount,
-        posting.source,
+        posting.source as WalletSource,
         posting.reference_id,
         posting.description,
         posting.idempotency_key,
@@ -111,18 +132,5 @@ pub async fn post(db: impl PgExecutor<'_>, posting: &Posting<'_>) -> sqlx::Resul
     )
     .fetch_one(db)
     .await?;
-    Ok(PostOutcome::from_sql(&row.outcome, row.transaction_id))
-}
-
-impl PostOutcome {
-    /// Reads the `(outcome, transaction_id)` the posting functions return.
-    pub fn from_sql(outcome: &str, transaction_id: Option<i32>) -> Self {
-        match (outcome, transaction_id) {
-            ("posted", Some(id)) => Self::Posted(id),
-            ("replayed", Some(id)) => Self::Replayed(id),
-            ("key_conflict", _) => Self::KeyConflict,
-            ("insufficient_balance" | "insufficient_points", _) => Self::InsufficientBalance,
-            _ => Self::WalletNotFound,
-        }
-    }
+    PostOutcome::from_sql(row.outcome, row.transaction_id)
 }

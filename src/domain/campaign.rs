@@ -7,6 +7,9 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use super::loyalty::Tier;
+use super::referral::RewardKind;
+
 /// A campaign variant and its share of referrers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Weighted {
@@ -82,7 +85,7 @@ pub struct Campaign {
     /// The campaign referrals get when no partner or channel campaign applies.
     pub is_default: bool,
     /// `wallet`, `points`, `coupon`, `free_product` or `membership`.
-    pub reward_type: String,
+    pub reward_type: RewardKind,
     /// Fixed taka (or coupon value) for the referrer.
     #[serde(serialize_with = "money_string")]
     #[schema(value_type = String, example = "100.00")]
@@ -102,7 +105,7 @@ pub struct Campaign {
     /// Completed referrals that raise the referrer's membership tier.
     pub vip_referrals_threshold: Option<i32>,
     /// The tier they raise it to (default `gold`).
-    pub vip_membership_tier: Option<String>,
+    pub vip_membership_tier: Option<Tier>,
     /// When the campaign starts.
     #[serde(serialize_with = "crate::domain::time::millis_opt")]
     #[schema(value_type = Option<String>, format = DateTime)]
@@ -250,25 +253,4 @@ pub fn lenient_decimal<'de, D: serde::Deserializer<'de>>(
     };
     crate::domain::money::parse_decimal(&text)
         .ok_or_else(|| serde::de::Error::custom(format!("{text:?} is not a number")))
-}
-
-/// One reward decision for a referral: issued, or skipped with the reason.
-#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct RewardDecision {
-    /// `referrer` or `referred`.
-    pub side: String,
-    /// `wallet`, `points`, `coupon`, `free_product`, `membership` or `milestone`.
-    pub kind: String,
-    /// `issued`, or `skipped`.
-    pub status: String,
-    /// Why it would be skipped.
-    pub reason: Option<String>,
-    /// Taka.
-    #[schema(value_type = Option<f64>)]
-    pub amount: Option<Decimal>,
-    /// Points.
-    pub points: Option<i32>,
-    /// The tier a membership reward raises to.
-    pub membership_tier: Option<String>,
 }

@@ -41,7 +41,7 @@ pub struct PointTransaction {
     /// Makes the movement happen once per customer.
     pub idempotency_key: String,
     /// `earn` or `redeem`.
-    pub transaction_type: String,
+    pub transaction_type: PointsDirection,
     /// Points moved, always positive.
     pub points: i32,
     /// Why (`referral`, `purchase`, `bonus`, …).
@@ -69,9 +69,9 @@ pub struct Coupon {
     /// The only customer who can use it.
     pub customer_id: i32,
     /// `discount` or `free_product`.
-    pub kind: String,
+    pub kind: CouponKind,
     /// `fixed` (taka) or `percent`, for discounts.
-    pub discount_type: Option<String>,
+    pub discount_type: Option<DiscountType>,
     /// Taka off, or percent off.
     pub discount_value: Option<Decimal>,
     /// The most a percent discount takes off.
@@ -91,7 +91,7 @@ pub struct Coupon {
     #[schema(value_type = Option<String>, format = DateTime)]
     pub valid_until: Option<DateTime<Utc>>,
     /// `active`, `redeemed` or `void`.
-    pub status: String,
+    pub status: CouponStatus,
     /// The order that redeemed it.
     pub redeemed_order_id: Option<i32>,
     /// When it was redeemed.
@@ -115,7 +115,7 @@ pub struct Membership {
     /// The customer.
     pub customer_id: i32,
     /// `none`, `silver`, `gold` or `permanent`.
-    pub membership_tier: String,
+    pub membership_tier: Tier,
     /// `PERM-{id}-{code}` for permanent members.
     pub permanent_card_number: Option<String>,
     /// Discount on orders, percent.
@@ -147,7 +147,7 @@ pub struct Membership {
     #[schema(value_type = Option<String>, format = DateTime)]
     pub tier_expires_at: Option<DateTime<Utc>>,
     /// Who set the tier: `manual`, `evaluation` or `referral`.
-    pub tier_source: Option<String>,
+    pub tier_source: Option<TierSource>,
     /// Created.
     #[serde(serialize_with = "millis")]
     #[schema(value_type = String, format = DateTime)]
@@ -158,10 +158,92 @@ pub struct Membership {
     pub updated_at: DateTime<Utc>,
 }
 
-/// Membership tiers, lowest first.
-pub const TIERS: [&str; 4] = ["none", "silver", "gold", "permanent"];
+super::sql_enum! {
+    /// Membership tiers, lowest first: the order is the ladder (the database's
+    /// `membership_tier` compares the same way), so "higher" is `>`.
+    pub enum Tier = "membership_tier" {
+        /// No membership benefits.
+        None = "none",
+        /// Silver.
+        Silver = "silver",
+        /// Gold (price locks).
+        Gold = "gold",
+        /// Permanent (a card number).
+        Permanent = "permanent",
+    }
+}
 
-/// The rank of a tier (higher is better), or `None` for an unknown name.
-pub fn tier_rank(tier: &str) -> Option<usize> {
-    TIERS.iter().position(|t| *t == tier)
+super::sql_enum! {
+    /// Who set a membership tier.
+    pub enum TierSource = "tier_source" {
+        /// An operator.
+        Manual = "manual",
+        /// An evaluation of delivered orders.
+        Evaluation = "evaluation",
+        /// A referral campaign's VIP threshold.
+        Referral = "referral",
+    }
+}
+
+super::sql_enum! {
+    /// The direction of a points movement.
+    pub enum PointsDirection = "points_transaction_type" {
+        /// Points in.
+        Earn = "earn",
+        /// Points out.
+        Redeem = "redeem",
+    }
+}
+
+super::sql_enum! {
+    /// What a coupon gives.
+    pub enum CouponKind = "coupon_kind" {
+        /// Money off an order.
+        Discount = "discount",
+        /// A free product with an order.
+        FreeProduct = "free_product",
+    }
+}
+
+super::sql_enum! {
+    /// How a discount is counted.
+    pub enum DiscountType = "discount_type" {
+        /// Taka off.
+        Fixed = "fixed",
+        /// Percent off, up to a maximum.
+        Percent = "percent",
+    }
+}
+
+super::sql_enum! {
+    /// A coupon's state.
+    pub enum CouponStatus = "coupon_status" {
+        /// Can be used.
+        Active = "active",
+        /// Used by an order.
+        Redeemed = "redeemed",
+        /// Withdrawn.
+        Void = "void",
+    }
+}
+
+super::sql_enum! {
+    /// Why a coupon cannot be used, as the database's `coupon_refusal` decides it for both
+    /// the check at checkout and the redemption at delivery.
+    pub enum CouponRefusal = "coupon_refusal" {
+        /// No coupon has this code.
+        NotFound = "not_found",
+        /// It belongs to another customer.
+        NotYours = "not_yours",
+        /// An order already used it.
+        AlreadyRedeemed = "already_redeemed",
+        /// It was withdrawn.
+        Void = "void",
+        /// Its validity has not started.
+        NotYetValid = "not_yet_valid",
+        /// Its validity ended.
+        Expired = "expired",
+        /// It is for a first order, and the customer already had one delivered.
+        NotFirstOrder = "not_first_order",
+    }
 }

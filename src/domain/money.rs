@@ -1,4 +1,12 @@
 //! Money: taka with at most two decimal places (poisha), exact, never a float.
+//!
+//! The one home of "how much may an amount be": every amount the API accepts is one of
+//! the types here, each bounded once, all through [`check`]:
+//! - [`Money`]: a positive amount up to [`MAX_AMOUNT`] (a wallet movement, a cap, a budget,
+//!   a milestone reward);
+//! - [`Amount`]: the same, or zero (a campaign's fixed reward, a minimum order);
+//! - [`OrderTotal`]: an order's value, zero up to what `numeric(12,2)` holds;
+//! - [`Percent`]: above 0 and at most 100, with at most two decimals.
 
 use std::fmt;
 use std::str::FromStr;
@@ -6,11 +14,15 @@ use std::str::FromStr;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Deserializer, Serialize};
 
-/// The largest amount one wallet movement may carry: ten lakh taka. Larger amounts are
-/// almost certainly typing mistakes, and the columns (numeric(12,2)) stay far from overflow.
-pub const MAX_MOVEMENT: Decimal = Decimal::from_parts(100_000_000, 0, 0, false, 2);
+/// The largest amount of money the API accepts in one value: ten lakh taka. Larger
+/// amounts are almost certainly typing mistakes, and the columns (numeric(12,2)) stay far
+/// from overflow.
+pub const MAX_AMOUNT: Decimal = Decimal::from_parts(100_000_000, 0, 0, false, 2);
 
-/// A positive amount of taka with at most two decimal places, at most [`MAX_MOVEMENT`].
+/// The largest order total: what `sales_orders.total_amount` (numeric(12,2)) holds.
+pub const MAX_ORDER_TOTAL: Decimal = Decimal::from_parts(3_567_587_327, 232, 0, false, 2);
+
+/// A positive amount of taka with at most two decimal places, at most [`MAX_AMOUNT`].
 ///
 /// On the wire it is a JSON number written with its exact digits (`150.50`); it is parsed
 /// from the number's text, so `0.1` is exactly one tenth.
@@ -30,23 +42,108 @@ pub enum MoneyError {
     /// Smaller units than one poisha.
     #[error("must have at most 2 decimal places")]
     TooPrecise,
-    /// Above [`MAX_MOVEMENT`].
-    #[error("must be at most 1000000.00")]
-    TooLarge,
+    /// Zero or negative where zero is not allowed, or negative where it is.
+    #[error("must not be negative")]
+    Negative,
+    /// Above the type's bound.
+    #[error("must be at most {0}")]
+    TooLarge(Decimal),
 }
+
+/// The one bound check: a finite decimal with at most two decimal places, within
+/// `lowest..=highest`, where `lowest` is zero or one poisha (`positive`).
+fn check(amount: Decimal, positive: bool, highest: Decimal) -> Result<Decimal, MoneyError> {
+    if positive && amount <= Decimal::ZERO {
+        Err(MoneyError::NotPositive)
+    } else if amount < Decimal::ZERO {
+        Err(MoneyError::Negative)
+    } else if amount.normalize().scale() > 2 {
+        Err(MoneyError::TooPrecise)
+    } else if amount > highest {
+        Err(MoneyError::TooLarge(highest))
+    } else {
+        Ok(amount.round_dp(2))
+    }
+}
+
+/// Declares a bounded decimal type: validated on construction, deserialised from a JSON
+/// number's own text (never a string, as in TrustCart), serialised as an exact number.
+macro_rules! bounded_decimal {
+    ($(#[doc = $doc:literal])* $name:ident, positive: $positive:expr, highest: $highest:expr, $description:literal) => {
+        $(#[doc = $doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+        #[serde(transparent)]
+        pub struct $name(Decimal);
+
+        impl $name {
+            /// Validates an exact decimal.
+            pub fn new(value: Decimal) -> Result<Self, MoneyError> {
+                check(value, $positive, $highest).map(Self)
+            }
+
+            /// The value.
+            pub fn get(self) -> Decimal {
+                self.0
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = MoneyError;
+
+            /// Parses a JSON number's text (`150`, `150.5`, `1.5e2`).
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Self::new(parse_decimal(s).ok_or(MoneyError::NotANumber)?)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let number = serde_json::Number::deserialize(deserializer)?;
+                number.to_string().parse().map_err(serde::de::Error::custom)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{:.2}", self.0)
+            }
+        }
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::Number)
+                    .description(Some($description))
+                    .into()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
+    };
+}
+
+bounded_decimal!(
+    /// Taka, zero or more, at most two decimals, at most [`MAX_AMOUNT`].
+    Amount, positive: false, highest: MAX_AMOUNT,
+    "Taka, >= 0, at most 2 decimal places, at most 1000000.00"
+);
+
+bounded_decimal!(
+    /// An order's value in taka, zero up to [`MAX_ORDER_TOTAL`], at most two decimals.
+    OrderTotal, positive: false, highest: MAX_ORDER_TOTAL,
+    "Taka, >= 0, at most 2 decimal places, at most 9999999999.99"
+);
+
+bounded_decimal!(
+    /// A percentage above 0 and at most 100, with at most two decimals.
+    Percent, positive: true, highest: Decimal::ONE_HUNDRED,
+    "Percent, > 0 and <= 100, at most 2 decimal places"
+);
 
 impl Money {
     /// Validates an exact decimal amount.
     pub fn new(amount: Decimal) -> Result<Self, MoneyError> {
-        if amount <= Decimal::ZERO {
-            Err(MoneyError::NotPositive)
-        } else if amount.normalize().scale() > 2 {
-            Err(MoneyError::TooPrecise)
-        } else if amount > MAX_MOVEMENT {
-            Err(MoneyError::TooLarge)
-        } else {
-            Ok(Self(amount.round_dp(2)))
-        }
+        check(amount, true, MAX_AMOUNT).map(Self)
     }
 
     /// The amount in taka.
@@ -132,6 +229,21 @@ mod tests {
         ] {
             assert!(parse_json(bad).is_err(), "{bad} should be rejected");
         }
+    }
+
+    #[test]
+    fn every_bounded_type_shares_the_one_check() {
+        assert!(serde_json::from_str::<Amount>("0").is_ok());
+        assert!(serde_json::from_str::<Amount>("-0.01").is_err());
+        assert!(serde_json::from_str::<Amount>("1000000.01").is_err());
+        assert!(serde_json::from_str::<OrderTotal>("9999999999.99").is_ok());
+        // 1e28 parses as a Decimal; it must be refused, not overflow later.
+        assert!(serde_json::from_str::<OrderTotal>("1e28").is_err());
+        assert!(serde_json::from_str::<OrderTotal>("1e400").is_err());
+        assert!(serde_json::from_str::<Percent>("100").is_ok());
+        assert!(serde_json::from_str::<Percent>("0").is_err());
+        assert!(serde_json::from_str::<Percent>("100.01").is_err());
+        assert!(serde_json::from_str::<Percent>("12.345").is_err());
     }
 
     #[test]

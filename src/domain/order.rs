@@ -92,14 +92,19 @@ impl OrderStatus {
             Self::CourierHold => "courier_hold",
         }
     }
+}
 
-    /// Delivered and paid: the statuses that can complete a referral. Mirrors the SQL
-    /// function `order_status_is_success`.
-    pub fn is_success(self) -> bool {
-        matches!(
-            self,
-            Self::Delivered | Self::PartialDelivered | Self::Completed
-        )
+super::sql_enum! {
+    /// What recording an order change did (`apply_order_status`).
+    pub enum OrderOutcome = "order_outcome" {
+        /// Recorded.
+        Applied = "applied",
+        /// Only a status change was asked for, and the order is unknown.
+        OrderNotFound = "order_not_found",
+        /// The order belongs to another customer.
+        CustomerConflict = "customer_conflict",
+        /// No live customer has the id the order names.
+        CustomerNotFound = "customer_not_found",
     }
 }
 

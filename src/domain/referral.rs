@@ -5,7 +5,177 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 use uuid::Uuid;
 
+use super::loyalty::Tier;
 use super::time::{millis, millis_opt};
+
+super::sql_enum! {
+    /// A referral's life.
+    pub enum ReferralStatus = "referral_status" {
+        /// Invited; the friend has not joined.
+        Pending = "pending",
+        /// The friend joined; their first order is not delivered yet.
+        Registered = "registered",
+        /// The friend's first order was delivered.
+        Completed = "completed",
+        /// The invitation lapsed.
+        Expired = "expired",
+    }
+}
+
+super::sql_enum! {
+    /// The two sides of a referral.
+    pub enum Side = "referral_side" {
+        /// The customer (or partner) who referred.
+        Referrer = "referrer",
+        /// The friend who joined.
+        Referred = "referred",
+    }
+}
+
+super::sql_enum! {
+    /// What a campaign pays, and what a reward decision is about.
+    pub enum RewardKind = "reward_kind" {
+        /// Taka in the wallet.
+        Wallet = "wallet",
+        /// Loyalty points.
+        Points = "points",
+        /// A single-use discount coupon.
+        Coupon = "coupon",
+        /// A free product on an order.
+        FreeProduct = "free_product",
+        /// A higher membership tier.
+        Membership = "membership",
+        /// Milestone cash ("refer 3 friends, get ৳100"); never a campaign's reward type.
+        Milestone = "milestone",
+    }
+}
+
+super::sql_enum! {
+    /// Whether a reward was issued.
+    pub enum RewardStatus = "reward_status" {
+        /// Paid or handed out.
+        Issued = "issued",
+        /// Not issued; the decision records why.
+        Skipped = "skipped",
+    }
+}
+
+super::sql_enum! {
+    /// What completing a referral did (`complete_referral`).
+    pub enum Completion = "completion_outcome" {
+        /// The referral completed now and its rewards were issued.
+        Completed = "completed",
+        /// It had completed before; nothing changed.
+        AlreadyCompleted = "already_completed",
+        /// It is `pending` or `expired`: nobody registered through it.
+        NotRegistered = "not_registered",
+        /// No such referral.
+        NotFound = "not_found",
+    }
+}
+
+super::sql_enum! {
+    /// Everything the referral event log records.
+    pub enum EventType = "referral_event_type" {
+        /// A shared link or QR card was opened.
+        Clicked = "clicked",
+        /// An invitation was sent.
+        Invited = "invited",
+        /// A customer joined with a share or invite code.
+        Registered = "registered",
+        /// A customer joined with a partner's code.
+        PartnerAttributed = "partner_attributed",
+        /// A code matched nothing.
+        UnknownCode = "unknown_code",
+        /// A customer tried their own code.
+        SelfReferralBlocked = "self_referral_blocked",
+        /// A customer who was already attributed came with another code.
+        AttributionIgnored = "attribution_ignored",
+        /// A referral completed.
+        Completed = "completed",
+        /// A delivered order did not complete the referral (and why).
+        CompletionSkipped = "completion_skipped",
+        /// A wallet or points reward was credited.
+        RewardCredited = "reward_credited",
+        /// A coupon reward was issued.
+        RewardIssuedCoupon = "reward_issued_coupon",
+        /// A free-product reward was issued.
+        RewardIssuedFreeProduct = "reward_issued_free_product",
+        /// A referrer's tier was raised.
+        VipTierUpgraded = "vip_tier_upgraded",
+        /// A milestone was paid.
+        MilestoneReached = "milestone_reached",
+        /// A milestone was reached that the budget could not pay.
+        MilestoneSkipped = "milestone_skipped",
+        /// An order redeemed a coupon.
+        CouponRedeemed = "coupon_redeemed",
+        /// An order carried a coupon that could not be redeemed (and why).
+        CouponNotRedeemed = "coupon_not_redeemed",
+        /// A qualifying order was cancelled or returned.
+        QualifyingOrderReversed = "qualifying_order_reversed",
+        /// A customer's review was turned into a share.
+        ReviewCreated = "review_created",
+        /// A share nudge was sent over WhatsApp.
+        WhatsappReferralNudge = "whatsapp_referral_nudge",
+    }
+}
+
+/// What a referral promised: its campaign's terms (with its A/B variant's amounts) as
+/// they were when it was made (`customer_referrals.reward_terms`, written by the SQL
+/// function `campaign_terms`). A side carries a fixed amount or a percentage, never both:
+/// the snapshot already decided which one pays. Empty for a referral made without a
+/// campaign.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[expect(missing_docs, reason = "one field per campaign column; see Campaign")]
+pub struct RewardTerms {
+    pub campaign_id: Option<Uuid>,
+    pub variant_id: Option<i32>,
+    pub reward_type: Option<RewardKind>,
+    #[schema(value_type = Option<f64>)]
+    pub reward_referrer_amount: Option<Decimal>,
+    #[schema(value_type = Option<f64>)]
+    pub reward_referred_amount: Option<Decimal>,
+    #[schema(value_type = Option<f64>)]
+    pub reward_referrer_percent: Option<Decimal>,
+    #[schema(value_type = Option<f64>)]
+    pub reward_referred_percent: Option<Decimal>,
+    #[schema(value_type = Option<f64>)]
+    pub reward_referrer_cap: Option<Decimal>,
+    #[schema(value_type = Option<f64>)]
+    pub reward_referred_cap: Option<Decimal>,
+    pub reward_referrer_points: Option<i32>,
+    pub reward_referred_points: Option<i32>,
+    pub referrer_free_product_id: Option<i32>,
+    pub referrer_free_product_name: Option<String>,
+    pub referred_free_product_id: Option<i32>,
+    pub referred_free_product_name: Option<String>,
+    #[schema(value_type = Option<f64>)]
+    pub min_order_amount: Option<Decimal>,
+    pub coupon_valid_days: Option<i32>,
+    pub vip_referrals_threshold: Option<i32>,
+    pub vip_membership_tier: Option<Tier>,
+}
+
+/// One reward decision for a referral: issued, or skipped with the reason.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RewardDecision {
+    /// Who it is for.
+    pub side: Side,
+    /// What it is.
+    pub kind: RewardKind,
+    /// Issued or skipped.
+    pub status: RewardStatus,
+    /// Why it was skipped.
+    pub reason: Option<String>,
+    /// Taka.
+    #[schema(value_type = Option<f64>)]
+    pub amount: Option<Decimal>,
+    /// Points.
+    pub points: Option<i32>,
+    /// The tier a membership reward raises to.
+    pub membership_tier: Option<Tier>,
+}
 
 /// A referral, in TrustCart's entity shape.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
@@ -38,9 +208,9 @@ pub struct Referral {
     /// The order that completed the referral.
     pub qualifying_order_id: Option<i32>,
     /// `pending` (invited), `registered` (joined), `completed` (first order delivered) or `expired`.
-    pub status: String,
+    pub status: ReferralStatus,
     /// The reward kind promised when the referral was made.
-    pub reward_type: String,
+    pub reward_type: RewardKind,
     /// Taka promised to the referrer (snapshotted from the campaign).
     pub reward_amount: Decimal,
     /// Whether the referrer's reward was paid.
@@ -64,8 +234,7 @@ pub struct Referral {
     #[schema(value_type = Option<String>, format = DateTime)]
     pub completed_at: Option<DateTime<Utc>>,
     /// The campaign's terms as they were when the referral was made (what was promised).
-    #[schema(value_type = Object)]
-    pub reward_terms: serde_json::Value,
+    pub reward_terms: RewardTerms,
 }
 
 /// A referral in a list, with the wallet transaction that paid the referrer.

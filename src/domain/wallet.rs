@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::time::millis;
 
@@ -41,15 +41,15 @@ pub struct WalletTransaction {
     /// The key that makes this movement happen once (unique per wallet).
     pub idempotency_key: String,
     /// Always `posted` today (`pending` and `reversed` are reserved for holds).
-    pub status: String,
+    pub status: LedgerStatus,
     /// The wallet's owner.
     pub customer_id: i32,
     /// `credit` or `debit`.
-    pub transaction_type: String,
+    pub transaction_type: Direction,
     /// Taka moved, always positive.
     pub amount: Decimal,
     /// Why: `referral`, `bonus`, `refund`, `purchase` or `withdrawal`.
-    pub source: String,
+    pub source: WalletSource,
     /// The referral, order or request this movement belongs to.
     pub reference_id: Option<i32>,
     /// Free text for the customer's statement.
@@ -62,50 +62,57 @@ pub struct WalletTransaction {
     pub created_at: DateTime<Utc>,
 }
 
-/// The direction of a wallet movement.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Direction {
-    /// Money in.
-    Credit,
-    /// Money out.
-    Debit,
-}
-
-impl Direction {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Credit => "credit",
-            Self::Debit => "debit",
-        }
+super::sql_enum! {
+    /// The direction of a wallet movement (`wallet_transactions.transaction_type`).
+    pub enum Direction = "wallet_transaction_type" {
+        /// Money in.
+        Credit = "credit",
+        /// Money out.
+        Debit = "debit",
     }
 }
 
-/// Why money moved: TrustCart's `wallet_transactions.source` values.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum WalletSource {
-    /// A referral reward.
-    Referral,
-    /// A goodwill or promotional bonus.
-    Bonus,
-    /// Money returned for an order.
-    Refund,
-    /// Spent on an order.
-    Purchase,
-    /// Paid out to the customer.
-    Withdrawal,
+super::sql_enum! {
+    /// Why money moved: TrustCart's `wallet_transactions.source` values.
+    pub enum WalletSource = "wallet_source" {
+        /// A referral reward.
+        Referral = "referral",
+        /// A goodwill or promotional bonus.
+        Bonus = "bonus",
+        /// Money returned for an order.
+        Refund = "refund",
+        /// Spent on an order.
+        Purchase = "purchase",
+        /// Paid out to the customer.
+        Withdrawal = "withdrawal",
+    }
 }
 
-impl WalletSource {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Referral => "referral",
-            Self::Bonus => "bonus",
-            Self::Refund => "refund",
-            Self::Purchase => "purchase",
-            Self::Withdrawal => "withdrawal",
-        }
+super::sql_enum! {
+    /// A ledger row's state (`wallet_transactions.status`): always `posted` today;
+    /// `pending` and `reversed` are TrustCart's names, reserved for holds.
+    pub enum LedgerStatus = "wallet_transaction_status" {
+        /// Applied to the balance.
+        Posted = "posted",
+        /// Held, not yet applied.
+        Pending = "pending",
+        /// Undone by a later row.
+        Reversed = "reversed",
+    }
+}
+
+super::sql_enum! {
+    /// What posting to a ledger did (`post_wallet_transaction`, `post_points_transaction`).
+    pub enum PostingOutcome = "posting_outcome" {
+        /// Applied now.
+        Posted = "posted",
+        /// Applied before under the same key, with the same movement.
+        Replayed = "replayed",
+        /// The key was used before for a different movement; nothing changed.
+        KeyConflict = "key_conflict",
+        /// A debit or redemption larger than the balance; nothing changed.
+        InsufficientFunds = "insufficient_funds",
+        /// No live customer has this account; nothing changed.
+        AccountNotFound = "account_not_found",
     }
 }

@@ -16,6 +16,7 @@ use uuid::Uuid;
 use crate::db;
 use crate::db::customers::Attribution;
 use crate::db::events::NewEvent;
+use crate::domain::referral::EventType;
 use crate::db::referrals::NewReferral;
 use crate::domain::channel::Channel;
 use crate::domain::referral_code::{parse_invite_code, parse_share_code, share_code};
@@ -182,11 +183,10 @@ pub async fn attribute(
     }
     let typed = truncate(capture.code);
     let event = |event_type| NewEvent {
-        event_type,
         referred_customer_id: Some(customer.id),
         share_code_used: Some(&typed),
         source_channel: Some(channel.as_str()),
-        ..NewEvent::default()
+        ..NewEvent::new(event_type)
     };
 
     let matched = match_code(conn, capture.code, Lock::ForClaim).await?;
@@ -196,7 +196,7 @@ pub async fn attribute(
             &mut *conn,
             NewEvent {
                 payload: Some(payload),
-                ..event("unknown_code")
+                ..event(EventType::UnknownCode)
             },
         )
         .await?;
@@ -210,7 +210,7 @@ pub async fn attribute(
             NewEvent {
                 referrer_customer_id: Some(referrer_id),
                 payload: Some(payload),
-                ..event("self_referral_blocked")
+                ..event(EventType::SelfReferralBlocked)
             },
         )
         .await?;
@@ -240,19 +240,10 @@ pub async fn attribute(
         referred_channel: channel.as_str().to_owned(),
         referral_campaign_id: campaign_id,
     };
-    if !db::customers::attribute(&mut *conn, customer.id, &attribution).await? {
-        payload["kind"] = json!(matched.kind());
-        db::events::record(
-            &mut *conn,
-            NewEvent {
-                payload: Some(payload),
-                ..event("attribution_ignored")
-            },
-        )
-        .await?;
-        return Ok(Outcome::AlreadyAttributed);
-    }
 
+    // The referral is written first: the unique index on its referred customer is the one
+    // judge of "one referrer per customer", and the customer's attribution columns are
+    // only a copy of the referral that won.
     let new_referral = NewReferral {
         referred_customer_id: Some(customer.id),
         referred_email: customer.email,
@@ -264,66 +255,93 @@ pub async fn attribute(
         created_at: capture.at,
         ..NewReferral::default()
     };
-    let (referral, event_type) = match matched {
-        CodeMatch::Partner { id, code } => {
-            let referral = db::referrals::insert(
+    let partner_code = match &matched {
+        CodeMatch::Partner { code, .. } => Some(code.clone()),
+        _ => None,
+    };
+    let kind = matched.kind();
+    let referral = match matched {
+        CodeMatch::Partner { id, .. } => {
+            db::referrals::insert(
                 conn,
                 &NewReferral {
                     partner_id: Some(id),
                     ..new_referral
                 },
             )
-            .await?;
-            db::events::record(
-                &mut *conn,
-                NewEvent {
-                    referral_id: Some(referral.id),
-                    partner_code: Some(&code),
-                    payload: Some(payload.clone()),
-                    ..event("partner_attributed")
-                },
-            )
-            .await?;
-            (referral, "registered")
+            .await?
         }
         CodeMatch::Share { referrer_id } => {
-            let referral = db::referrals::insert(
+            db::referrals::insert(
                 conn,
                 &NewReferral {
                     referrer_customer_id: Some(referrer_id),
                     ..new_referral
                 },
             )
-            .await?;
-            (referral, "registered")
+            .await?
         }
         CodeMatch::Invite { referral } => {
-            // `match_code` locked the pending invitation, so the claim cannot miss.
-            let claimed = db::referrals::claim_invite(
-                &mut *conn,
-                &referral.referral_code,
-                customer.id,
-                channel.as_str(),
-            )
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("invitation {} vanished while locked", referral.id))?;
-            (claimed, "registered")
+            if db::referrals::find_by_referred(&mut *conn, customer.id)
+                .await?
+                .is_some()
+            {
+                None
+            } else {
+                // `match_code` locked the pending invitation, so the claim cannot miss.
+                Some(
+                    db::referrals::claim_invite(
+                        &mut *conn,
+                        &referral.referral_code,
+                        customer.id,
+                        channel.as_str(),
+                    )
+                    .await?
+                    .ok_or_else(|| {
+                        anyhow::anyhow!("invitation {} vanished while locked", referral.id)
+                    })?,
+                )
+            }
         }
         CodeMatch::Unknown { .. } => return Ok(Outcome::Unknown),
     };
+    let Some(referral) = referral else {
+        payload["kind"] = json!(kind);
+        db::events::record(
+            &mut *conn,
+            NewEvent {
+                payload: Some(payload),
+                ..event(EventType::AttributionIgnored)
+            },
+        )
+        .await?;
+        return Ok(Outcome::AlreadyAttributed);
+    };
+    db::customers::attribute(&mut *conn, customer.id, &attribution).await?;
+    if let Some(code) = &partner_code {
+        db::events::record(
+            &mut *conn,
+            NewEvent {
+                referral_id: Some(referral.id),
+                partner_code: Some(code),
+                payload: Some(payload.clone()),
+                ..event(EventType::PartnerAttributed)
+            },
+        )
+        .await?;
+    }
     payload["campaignId"] = json!(referral.campaign_id);
     payload["variantId"] = json!(referral.variant_id);
     db::events::record(
         &mut *conn,
         NewEvent {
-            event_type,
             referral_id: Some(referral.id),
             referrer_customer_id: referral.referrer_customer_id,
             referred_customer_id: referral.referred_customer_id,
             share_code_used: referral.share_code_used.as_deref(),
             source_channel: referral.source_channel.as_deref(),
             payload: Some(payload),
-            ..NewEvent::default()
+            ..NewEvent::new(EventType::Registered)
         },
     )
     .await?;

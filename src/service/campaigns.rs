@@ -10,16 +10,13 @@ use uuid::Uuid;
 
 use crate::db;
 use crate::db::campaigns::CampaignFields;
-use crate::domain::campaign::{Campaign, Milestone, RewardDecision, Variant, lenient_decimal};
+use crate::domain::campaign::{Campaign, Milestone, Variant, lenient_decimal};
+use crate::domain::loyalty::Tier;
+use crate::domain::money::{Amount, OrderTotal};
+use crate::domain::referral::{ReferralStatus, RewardDecision, RewardKind, RewardStatus};
 use crate::domain::channel::Channel;
 use crate::error::{Code, Error, Problems, Result};
 
-/// Reward kinds a campaign can pay.
-pub const REWARD_TYPES: [&str; 5] = ["wallet", "points", "coupon", "free_product", "membership"];
-/// Tiers a VIP campaign can raise a referrer to.
-pub const VIP_TIERS: [&str; 3] = ["silver", "gold", "permanent"];
-/// The largest fixed reward, cap, minimum or budget accepted.
-const MAX_MONEY: Decimal = Decimal::from_parts(100_000_000, 0, 0, false, 2);
 
 /// A field that may be absent (keep), `null` (clear) or a value (set).
 fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
@@ -167,8 +164,9 @@ pub struct CampaignInput {
     pub milestones: Option<Vec<Milestone>>,
 }
 
+/// A campaign amount: the one bound of [`Amount`].
 fn money_ok(value: Decimal) -> bool {
-    value >= Decimal::ZERO && value <= MAX_MONEY && value.normalize().scale() <= 2
+    Amount::new(value).is_ok()
 }
 
 fn merge<T: Clone>(current: &mut T, patch: Option<T>) {
@@ -183,7 +181,7 @@ fn new_fields() -> CampaignFields {
         name: String::new(),
         is_active: true,
         is_default: false,
-        reward_type: "wallet".into(),
+        reward_type: RewardKind::Wallet,
         reward_referrer_amount: Decimal::ZERO,
         reward_referred_amount: Decimal::ZERO,
         reward_referrer_points: 0,
@@ -229,10 +227,17 @@ fn apply(f: &mut CampaignFields, input: CampaignInput, creating: bool) -> Result
     merge(&mut f.name, input.name.map(|n| n.trim().to_owned()));
     merge(&mut f.is_active, input.is_active);
     merge(&mut f.is_default, input.is_default);
-    merge(
-        &mut f.reward_type,
-        input.reward_type.map(|t| t.trim().to_ascii_lowercase()),
-    );
+    if let Some(raw) = input.reward_type {
+        match RewardKind::from_name(&raw.trim().to_ascii_lowercase())
+            .filter(|kind| *kind != RewardKind::Milestone)
+        {
+            Some(kind) => f.reward_type = kind,
+            None => problems.add(
+                "reward_type",
+                "must be one of wallet, points, coupon, free_product, membership",
+            ),
+        }
+    }
     merge(&mut f.reward_referrer_amount, input.reward_referrer_amount);
     merge(&mut f.reward_referred_amount, input.reward_referred_amount);
     merge(&mut f.reward_referrer_points, input.reward_referrer_points);
@@ -244,13 +249,18 @@ fn apply(f: &mut CampaignFields, input: CampaignInput, creating: bool) -> Result
         input.vip_referrals_threshold,
     );
     // TrustCart's form sends "none" for no tier.
-    merge(
-        &mut f.vip_membership_tier,
-        input.vip_membership_tier.map(|t| {
-            t.map(|t| t.trim().to_ascii_lowercase())
-                .filter(|t| t != "none")
-        }),
-    );
+    match input
+        .vip_membership_tier
+        .map(|t| t.map(|t| Tier::from_name(&t.trim().to_ascii_lowercase())))
+    {
+        None => {}
+        Some(None | Some(Some(Tier::None))) => f.vip_membership_tier = None,
+        Some(Some(Some(tier))) => f.vip_membership_tier = Some(tier),
+        Some(Some(None)) => problems.add(
+            "vip_membership_tier",
+            "must be none, silver, gold or permanent",
+        ),
+    }
     merge(&mut f.starts_at, input.starts_at);
     merge(&mut f.ends_at, input.ends_at);
     merge(
@@ -303,11 +313,6 @@ fn apply(f: &mut CampaignFields, input: CampaignInput, creating: bool) -> Result
         "must be at most 200 characters",
     );
     problems.check(
-        REWARD_TYPES.contains(&f.reward_type.as_str()),
-        "reward_type",
-        "must be one of wallet, points, coupon, free_product, membership",
-    );
-    problems.check(
         money_ok(f.reward_referrer_amount),
         "reward_referrer_amount",
         "must be 0 to 1000000 with at most 2 decimals",
@@ -333,14 +338,7 @@ fn apply(f: &mut CampaignFields, input: CampaignInput, creating: bool) -> Result
         "must be positive",
     );
     problems.check(
-        f.vip_membership_tier
-            .as_deref()
-            .is_none_or(|t| VIP_TIERS.contains(&t)),
-        "vip_membership_tier",
-        "must be none, silver, gold or permanent",
-    );
-    problems.check(
-        f.reward_type != "membership" || f.vip_referrals_threshold.is_some(),
+        f.reward_type != RewardKind::Membership || f.vip_referrals_threshold.is_some(),
         "vip_referrals_threshold",
         "is required for a membership campaign",
     );
@@ -408,7 +406,7 @@ fn apply(f: &mut CampaignFields, input: CampaignInput, creating: bool) -> Result
         "must be 1 to 3650",
     );
     problems.check(
-        f.reward_type != "free_product"
+        f.reward_type != RewardKind::FreeProduct
             || f.referrer_free_product_id.is_some()
             || f.referred_free_product_id.is_some(),
         "referrer_free_product_id",
@@ -599,7 +597,8 @@ pub struct DryRunRequest {
 pub struct DryRunResponse {
     /// Whether the referral would complete and earn anything.
     pub eligible: bool,
-    /// Why not: `self_referral`, `already_referred`, `already_completed`, `not_first_order`,
+    /// Why not: `self_referral`, `customer_already_referred` (the same code as the 409 of a
+    /// second attribution), `already_completed`, `not_first_order`,
     /// `no_campaign`, `campaign_inactive`, `budget_exhausted`, `referrer_limit_reached`,
     /// `below_minimum`.
     pub reasons: Vec<String>,
@@ -627,16 +626,9 @@ impl DryRunResponse {
 /// delivered order and completing it through the very functions a real delivery uses — in
 /// a transaction that is always rolled back. The answer cannot drift from the engine.
 pub async fn dry_run(pool: &PgPool, request: DryRunRequest) -> Result<DryRunResponse> {
-    let order_amount = request.order_amount.unwrap_or_default();
-    if order_amount < Decimal::ZERO
-        || order_amount.normalize().scale() > 2
-        || order_amount > MAX_MONEY
-    {
-        return Err(Error::invalid_field(
-            "orderAmount",
-            "must be 0 to 1000000 with at most 2 decimals",
-        ));
-    }
+    let order_amount = OrderTotal::new(request.order_amount.unwrap_or_default())
+        .map_err(|e| Error::invalid_field("orderAmount", e.to_string()))?
+        .get();
     let channel = request
         .channel
         .as_deref()
@@ -657,9 +649,9 @@ pub async fn dry_run(pool: &PgPool, request: DryRunRequest) -> Result<DryRunResp
     let existing = db::referrals::find_by_referred(&mut *tx, referred).await?;
     match &existing {
         Some(r) if r.referrer_customer_id != Some(referrer) => {
-            return Ok(DryRunResponse::refused("already_referred"));
+            return Ok(DryRunResponse::refused(Code::CustomerAlreadyReferred.as_str()));
         }
-        Some(r) if r.status == "completed" => {
+        Some(r) if r.status == ReferralStatus::Completed => {
             return Ok(DryRunResponse::refused("already_completed"));
         }
         _ => {}
@@ -722,6 +714,7 @@ pub async fn dry_run(pool: &PgPool, request: DryRunRequest) -> Result<DryRunResp
                 },
             )
             .await?
+            .ok_or_else(|| anyhow::anyhow!("the simulated referral was refused"))?
             .id
         }
     };
@@ -759,7 +752,7 @@ pub async fn dry_run(pool: &PgPool, request: DryRunRequest) -> Result<DryRunResp
     }
     // Nothing of the simulation may remain.
     tx.rollback().await?;
-    let eligible = completed && rewards.iter().any(|r| r.status == "issued");
+    let eligible = completed && rewards.iter().any(|r| r.status == RewardStatus::Issued);
     Ok(DryRunResponse {
         eligible,
         reasons,

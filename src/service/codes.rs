@@ -7,8 +7,8 @@ use sqlx::PgPool;
 
 use crate::db;
 use crate::db::events::NewEvent;
+use crate::domain::referral::{EventType, RewardKind, RewardTerms};
 use crate::domain::channel::Channel;
-use crate::domain::money::parse_decimal;
 use crate::error::Result;
 use crate::service::attribution::{self, CodeMatch, Lock};
 
@@ -24,7 +24,7 @@ pub struct CodeCheckResponse {
     code: Option<String>,
     /// The reward kind a referral made now would carry (`wallet`, `points`, `coupon`, …);
     /// `null` when no campaign is running.
-    reward_type: Option<String>,
+    reward_type: Option<RewardKind>,
     /// Fixed taka for the new customer (for `wallet`, or a fixed `coupon`).
     #[schema(value_type = Option<f64>)]
     referred_reward: Option<Decimal>,
@@ -47,30 +47,18 @@ pub struct CodeCheckResponse {
 }
 
 impl CodeCheckResponse {
-    /// Fills the reward fields from a referral's (or campaign's) terms.
-    fn with_terms(mut self, terms: &serde_json::Value) -> Self {
-        let decimal = |key: &str| {
-            terms
-                .get(key)
-                .filter(|v| !v.is_null())
-                .and_then(|v| parse_decimal(&v.to_string()))
-        };
-        let integer = |key: &str| terms.get(key).and_then(serde_json::Value::as_i64);
-        self.reward_type = terms
-            .get("reward_type")
-            .and_then(|v| v.as_str())
-            .map(str::to_owned);
-        self.referred_reward_percent = decimal("reward_referred_percent");
-        self.referrer_reward_percent = decimal("reward_referrer_percent");
-        if self.referred_reward_percent.is_none() {
-            self.referred_reward = decimal("reward_referred_amount");
-        }
-        if self.referrer_reward_percent.is_none() {
-            self.referrer_reward = decimal("reward_referrer_amount");
-        }
-        self.referred_points = integer("reward_referred_points");
-        self.referrer_points = integer("reward_referrer_points");
-        self.min_order_amount = decimal("min_order_amount");
+    /// Fills the reward fields from a referral's (or campaign's) terms. The terms already
+    /// say whether a side pays a fixed amount or a percentage (see `RewardTerms`), so
+    /// they are copied, not interpreted.
+    fn with_terms(mut self, terms: &RewardTerms) -> Self {
+        self.reward_type = terms.reward_type;
+        self.referred_reward_percent = terms.reward_referred_percent;
+        self.referrer_reward_percent = terms.reward_referrer_percent;
+        self.referred_reward = terms.reward_referred_amount;
+        self.referrer_reward = terms.reward_referrer_amount;
+        self.referred_points = terms.reward_referred_points.map(i64::from);
+        self.referrer_points = terms.reward_referrer_points.map(i64::from);
+        self.min_order_amount = terms.min_order_amount;
         self
     }
 }
@@ -145,14 +133,13 @@ pub async fn land(pool: &PgPool, code: &str, raw_channel: Option<&str>) -> Resul
     db::events::record(
         &mut *conn,
         NewEvent {
-            event_type: "clicked",
             referral_id,
             referrer_customer_id: referrer,
             share_code_used: canonical.as_deref(),
             partner_code,
             source_channel: Some(channel.as_str()),
             payload: Some(payload),
-            ..NewEvent::default()
+            ..NewEvent::new(EventType::Clicked)
         },
     )
     .await?;

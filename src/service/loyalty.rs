@@ -4,9 +4,14 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 
+use crate::auth::{Permission, Principal};
 use crate::db;
 use crate::db::wallets::PostOutcome;
-use crate::domain::loyalty::{Coupon, Membership, PointTransaction, Points, TIERS, tier_rank};
+use crate::domain::loyalty::{
+    Coupon, CouponKind, CouponRefusal, DiscountType, Membership, PointTransaction, Points,
+    PointsDirection, Tier, TierSource,
+};
+use crate::domain::money::OrderTotal;
 use crate::error::{Code, Error, Result};
 use crate::service::wallets::check_movement;
 
@@ -69,7 +74,11 @@ pub async fn post_points(
         request.description.as_deref(),
         request.reference_id,
     )?;
-    let kind = if redeem { "redeem" } else { "earn" };
+    let kind = if redeem {
+        PointsDirection::Redeem
+    } else {
+        PointsDirection::Earn
+    };
     let outcome = db::retry_transient(|| async {
         Ok(db::loyalty::post_points(
             pool,
@@ -94,10 +103,10 @@ pub async fn post_points(
                 "This idempotency key was already used for a different movement",
             ));
         }
-        PostOutcome::InsufficientBalance => {
+        PostOutcome::InsufficientFunds => {
             return Err(Error::new(Code::InsufficientPoints, "Insufficient points"));
         }
-        PostOutcome::WalletNotFound => return Err(Error::customer_not_found()),
+        PostOutcome::AccountNotFound => return Err(Error::customer_not_found()),
     };
     Ok((db::loyalty::point_transaction(pool, id).await?, created))
 }
@@ -116,11 +125,10 @@ pub async fn coupons(pool: &PgPool, customer_id: i32) -> Result<Vec<Coupon>> {
 pub struct CouponCheck {
     /// Whether the coupon applies.
     pub valid: bool,
-    /// Why not: `not_found`, `not_yours`, `already_redeemed`, `void`, `not_yet_valid`,
-    /// `expired`, `not_first_order`.
-    pub reason: Option<&'static str>,
+    /// Why not.
+    pub reason: Option<CouponRefusal>,
     /// `discount` or `free_product`.
-    pub kind: Option<String>,
+    pub kind: Option<CouponKind>,
     /// Taka off this order.
     #[schema(value_type = Option<f64>)]
     pub discount: Option<Decimal>,
@@ -130,50 +138,46 @@ pub struct CouponCheck {
     pub product_name: Option<String>,
 }
 
+/// Whose coupon `principal` may check: a customer their own (naming another is refused),
+/// the shop's system (`edit-sales-orders`) anyone's, which it must name.
+pub fn coupon_checker(principal: &Principal, customer_id: Option<i32>) -> Result<i32> {
+    match principal {
+        Principal::Customer { id } => match customer_id {
+            Some(other) if other != *id => Err(Error::forbidden(
+                "A customer can only check their own coupons",
+            )),
+            _ => Ok(*id),
+        },
+        _ => {
+            principal.require(Permission::EditSalesOrders)?;
+            customer_id.ok_or_else(|| Error::invalid_field("customerId", "is required"))
+        }
+    }
+}
+
 /// Checks a coupon for a customer's order of `order_amount`. Writes nothing: the coupon
-/// is redeemed when an order carrying it is delivered.
+/// is redeemed when an order carrying it is delivered, under the same rule
+/// (`coupon_refusal` in the migrations decides both).
 pub async fn validate_coupon(
     pool: &PgPool,
     code: &str,
     customer_id: i32,
-    order_amount: Decimal,
+    order_amount: OrderTotal,
 ) -> Result<CouponCheck> {
-    let refused = |reason| {
-        Ok(CouponCheck {
-            reason: Some(reason),
+    let code = code.trim();
+    if let Some(refusal) = db::loyalty::coupon_refusal(pool, code, customer_id).await? {
+        return Ok(CouponCheck {
+            reason: Some(refusal),
             ..CouponCheck::default()
-        })
-    };
-    let Some(coupon) = db::loyalty::coupon(pool, code.trim()).await? else {
-        return refused("not_found");
-    };
-    let now = chrono::Utc::now();
-    // Not "not_found": someone else's code must not be usable, but saying so leaks nothing
-    // the code itself did not.
-    if coupon.customer_id != customer_id {
-        return refused("not_yours");
+        });
     }
-    match coupon.status.as_str() {
-        "redeemed" => return refused("already_redeemed"),
-        "void" => return refused("void"),
-        _ => {}
-    }
-    if coupon.valid_from > now {
-        return refused("not_yet_valid");
-    }
-    if coupon.valid_until.is_some_and(|until| until <= now) {
-        return refused("expired");
-    }
-    if coupon.first_order_only && db::loyalty::has_successful_order(pool, customer_id).await? {
-        return refused("not_first_order");
-    }
-    let discount = match (
-        coupon.kind.as_str(),
-        coupon.discount_type.as_deref(),
-        coupon.discount_value,
-    ) {
-        ("discount", Some("fixed"), Some(value)) => Some(value.min(order_amount)),
-        ("discount", Some("percent"), Some(percent)) => {
+    let coupon = db::loyalty::coupon(pool, code)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("coupon {code:?} was usable and then vanished"))?;
+    let order_amount = order_amount.get();
+    let discount = match (coupon.kind, coupon.discount_type, coupon.discount_value) {
+        (CouponKind::Discount, Some(DiscountType::Fixed), Some(value)) => Some(value.min(order_amount)),
+        (CouponKind::Discount, Some(DiscountType::Percent), Some(percent)) => {
             let off = (order_amount * percent / Decimal::ONE_HUNDRED).round_dp(2);
             Some(coupon.max_discount.map_or(off, |max| off.min(max)))
         }
@@ -197,28 +201,13 @@ pub async fn membership(pool: &PgPool, customer_id: i32) -> Result<Membership> {
 }
 
 /// Memberships of a tier (or all), highest current-month spend first.
-pub async fn memberships(pool: &PgPool, tier: Option<&str>, limit: i64) -> Result<Vec<Membership>> {
-    if let Some(tier) = tier
-        && tier_rank(tier).is_none()
-    {
-        return Err(Error::new(
-            Code::InvalidQuery,
-            "tier must be none, silver, gold or permanent",
-        ));
-    }
+pub async fn memberships(pool: &PgPool, tier: Option<Tier>, limit: i64) -> Result<Vec<Membership>> {
     Ok(db::loyalty::memberships(pool, None, tier, limit).await?)
 }
 
 /// An operator sets a tier (up or down).
-pub async fn set_tier(pool: &PgPool, customer_id: i32, tier: &str) -> Result<Membership> {
-    let tier = tier.trim().to_ascii_lowercase();
-    if tier_rank(&tier).is_none() {
-        return Err(Error::invalid_field(
-            "tier",
-            "must be none, silver, gold or permanent",
-        ));
-    }
-    if !db::loyalty::set_tier(pool, customer_id, &tier, "manual", false).await? {
+pub async fn set_tier(pool: &PgPool, customer_id: i32, tier: Tier) -> Result<Membership> {
+    if !db::loyalty::set_tier(pool, customer_id, tier, TierSource::Manual, false).await? {
         return Err(Error::customer_not_found());
     }
     membership(pool, customer_id).await
@@ -268,7 +257,7 @@ pub struct Evaluation {
     #[schema(value_type = f64)]
     pub total_spend: Decimal,
     /// The tier now.
-    pub tier: String,
+    pub tier: Tier,
     /// The permanent card, if any.
     pub permanent_card_number: Option<String>,
     /// The thresholds used.
@@ -286,21 +275,20 @@ pub async fn evaluate(
     let current = membership(pool, customer_id).await?;
     let (orders, spend) = db::loyalty::order_totals(pool, customer_id).await?;
     let earned = if orders >= thresholds.permanent_orders || spend >= thresholds.permanent_spend {
-        "permanent"
+        Tier::Permanent
     } else if orders >= thresholds.gold_orders || spend >= thresholds.gold_spend {
-        "gold"
+        Tier::Gold
     } else if orders >= thresholds.silver_orders || spend >= thresholds.silver_spend {
-        "silver"
+        Tier::Silver
     } else {
-        "none"
+        Tier::None
     };
-    let membership = if tier_rank(earned) > tier_rank(&current.membership_tier) {
-        db::loyalty::set_tier(pool, customer_id, earned, "evaluation", true).await?;
+    let membership = if earned > current.membership_tier {
+        db::loyalty::set_tier(pool, customer_id, earned, TierSource::Evaluation, true).await?;
         membership(pool, customer_id).await?
     } else {
         current
     };
-    debug_assert!(TIERS.contains(&membership.membership_tier.as_str()));
     Ok(Evaluation {
         customer_id,
         total_orders: orders,

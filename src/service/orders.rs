@@ -1,12 +1,12 @@
 //! Recording orders from the shop's system; delivery completes referrals.
 
 use chrono::{DateTime, Duration, Utc};
-use rust_decimal::Decimal;
 use sqlx::PgPool;
 
 use crate::db;
 use crate::db::orders::{OrderChange, OrderOutcome};
 use crate::domain::channel::Channel;
+use crate::domain::money::OrderTotal;
 use crate::domain::order::{Order, OrderStatus};
 use crate::error::{Code, Error, Result};
 use crate::service::attribution;
@@ -20,7 +20,7 @@ pub struct OrderReport {
     /// The customer.
     pub customer_id: Option<i32>,
     /// The total in taka.
-    pub total_amount: Option<Decimal>,
+    pub total_amount: Option<OrderTotal>,
     /// The shop's order number.
     pub sales_order_number: Option<String>,
     /// When it was placed.
@@ -61,16 +61,6 @@ pub async fn record(
         return Err(Error::invalid_field(
             "customerId",
             "must be a positive integer",
-        ));
-    }
-    if let Some(total) = report.total_amount
-        && (total < Decimal::ZERO
-            || total.normalize().scale() > 2
-            || total >= Decimal::from(10_000_000_000i64))
-    {
-        return Err(Error::invalid_field(
-            "totalAmount",
-            "must be between 0 and 9999999999.99 with at most 2 decimal places",
         ));
     }
     let number = report
@@ -120,7 +110,7 @@ pub async fn record(
         status,
         upsert,
         customer_id: report.customer_id,
-        total_amount: report.total_amount,
+        total_amount: report.total_amount.map(OrderTotal::get),
         sales_order_number: number,
         created_at: report.created_at,
         referral_code,
@@ -169,6 +159,9 @@ pub async fn record(
             })
         }
         OrderOutcome::NotFound => Err(Error::new(Code::OrderNotFound, "Order not found")),
+        OrderOutcome::CustomerNotFound => {
+            Err(Error::customer_not_found().for_field("customerId"))
+        }
         OrderOutcome::CustomerConflict => Err(Error::new(
             Code::OrderCustomerConflict,
             "This order already belongs to another customer",

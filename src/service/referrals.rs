@@ -5,11 +5,11 @@ use sqlx::PgPool;
 use crate::db;
 use crate::db::customers::Attribution;
 use crate::db::events::NewEvent;
-use crate::db::referrals::{Completion, NewReferral};
+use crate::db::referrals::NewReferral;
 use crate::domain::channel::Channel;
 use crate::domain::customer::normalise_email;
 use crate::domain::phone::Phone;
-use crate::domain::referral::{Referral, ReferralListItem, ReferralStats};
+use crate::domain::referral::{Completion, EventType, Referral, ReferralListItem, ReferralStats};
 use crate::domain::referral_code::share_code;
 use crate::error::{Code, Error, Result};
 use crate::service::attribution;
@@ -111,16 +111,16 @@ pub async fn invite(
             ..NewReferral::default()
         },
     )
-    .await?;
+    .await?
+    .ok_or_else(|| anyhow::anyhow!("an invitation, which names no customer, was refused"))?;
     db::events::record(
         &mut *tx,
         NewEvent {
-            event_type: "invited",
             referral_id: Some(referral.id),
             referrer_customer_id: Some(referrer_id),
             share_code_used: Some(&referral.referral_code),
             source_channel: referral.source_channel.as_deref(),
-            ..NewEvent::default()
+            ..NewEvent::new(EventType::Invited)
         },
     )
     .await?;
@@ -168,18 +168,24 @@ pub async fn complete(
                         .unwrap_or_else(|| Channel::AgentReferral.as_str().to_owned()),
                     referral_campaign_id: referral.campaign_id,
                 };
-                if !db::customers::attribute(&mut *tx, given, &attribution).await? {
+                if db::referrals::find_by_referred(&mut *tx, given)
+                    .await?
+                    .is_some()
+                {
                     return Err(Error::new(
                         Code::CustomerAlreadyReferred,
                         "This customer was already brought by another code",
                     ));
                 }
+                // The referral's unique index decides a race with another attribution
+                // (409 customer_already_referred); the customer's columns copy the winner.
                 if !db::referrals::attach_customer(&mut *tx, referral_id, given).await? {
                     return Err(Error::new(
                         Code::ReferralNotCompletable,
                         "Someone joined through this invitation meanwhile",
                     ));
                 }
+                db::customers::attribute(&mut *tx, given, &attribution).await?;
                 Some(given)
             }
             (None, None) => None,

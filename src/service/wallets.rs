@@ -120,7 +120,7 @@ pub async fn post(
         customer_id,
         direction,
         amount: movement.amount.amount(),
-        source: movement.source.as_str(),
+        source: movement.source,
         reference_id: movement.reference_id,
         description,
         idempotency_key: key,
@@ -137,13 +137,13 @@ pub async fn post(
                 "This idempotency key was already used for a different movement",
             ));
         }
-        PostOutcome::InsufficientBalance => {
+        PostOutcome::InsufficientFunds => {
             return Err(Error::new(
                 Code::InsufficientBalance,
                 "Insufficient wallet balance",
             ));
         }
-        PostOutcome::WalletNotFound => return Err(Error::customer_not_found()),
+        PostOutcome::AccountNotFound => return Err(Error::customer_not_found()),
     };
     let transaction = db::wallets::find_transaction(pool, id).await?;
     Ok(Posted {

@@ -37,9 +37,10 @@ async fn pair(app: &TestApp, n: u32) -> (i32, i32) {
 
 async fn rewards_of(app: &TestApp, referred: i32) -> Vec<(String, String, String, Option<String>)> {
     sqlx::query!(
-        "select rr.side, rr.kind, rr.status, rr.reason from referral_rewards rr
-         join customer_referrals r on r.id = rr.referral_id
-         where r.referred_customer_id = $1 order by rr.side, rr.kind",
+        r#"select rr.side::text as "side!", rr.kind::text as "kind!", rr.status::text as "status!", rr.reason
+           from referral_rewards rr
+           join customer_referrals r on r.id = rr.referral_id
+           where r.referred_customer_id = $1 order by rr.side, rr.kind"#,
         referred
     )
     .fetch_all(&app.pool)
@@ -928,7 +929,8 @@ async fn the_dry_run_says_what_would_be_issued_and_why_not(pool: PgPool) {
         json!({ "referrerCustomerId": other, "referredCustomerId": friend, "orderAmount": 1000 }),
     )
     .await;
-    assert_eq!(taken.body["reasons"], json!(["already_referred"]));
+    // The same code as the 409 of an actual second attribution.
+    assert_eq!(taken.body["reasons"], json!(["customer_already_referred"]));
 
     let repeat = app.customer("01418000004", None).await;
     app.order(901, repeat, "delivered").await;

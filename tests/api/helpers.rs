@@ -287,7 +287,7 @@ impl TestApp {
 
     pub async fn events(&self, event_type: &str) -> i64 {
         sqlx::query_scalar!(
-            r#"select count(*) as "n!" from referral_events where event_type = $1"#,
+            r#"select count(*) as "n!" from referral_events where event_type::text = $1"#,
             event_type
         )
         .fetch_one(&self.pool)
@@ -302,7 +302,7 @@ impl TestApp {
                    (select count(*) || ':' || coalesce(max(updated_at)::text, '') from customers),
                    (select count(*) || ':' || coalesce(sum(balance), 0) || ':' || coalesce(max(updated_at)::text, '') from customer_wallets),
                    (select count(*) from wallet_transactions),
-                   (select count(*) || ':' || string_agg(status, ',' order by id) from customer_referrals),
+                   (select count(*) || ':' || string_agg(status::text, ',' order by id) from customer_referrals),
                    (select count(*) || ':' || coalesce(string_agg(status::text || updated_at, ',' order by id), '') from sales_orders),
                    (select count(*) from referral_events),
                    (select count(*) from referral_partners),

@@ -4,16 +4,15 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
-use rust_decimal::Decimal;
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{CustomerKey, PageParams, idempotency_key, posted_response};
+use super::{CustomerKey, PageParams, idempotency_key, page_limit, posted_response};
 use crate::auth::{Permission, Principal};
-use crate::domain::loyalty::{Coupon, Membership, PointTransaction, Points};
-use crate::domain::money::parse_decimal;
-use crate::error::{Code, Error, Result};
+use crate::domain::loyalty::{Coupon, Membership, PointTransaction, Points, Tier};
+use crate::domain::money::OrderTotal;
+use crate::error::{Error, Result};
 use crate::http::AppState;
 use crate::http::error::ErrorBody;
 use crate::http::extract::{Json, OptionalJson, Path, Query};
@@ -192,8 +191,7 @@ pub struct CouponValidateRequest {
     /// The customer (a customer token may leave it out: it is theirs).
     customer_id: Option<i32>,
     /// The order's total, taka.
-    #[schema(value_type = f64)]
-    order_amount: serde_json::Number,
+    order_amount: OrderTotal,
 }
 
 /// Does this coupon apply to this order, and for how much? Writes nothing. A customer
@@ -207,31 +205,9 @@ async fn validate_coupon(
     principal: Principal,
     Json(body): Json<CouponValidateRequest>,
 ) -> Result<Json<CouponCheck>> {
-    let customer_id = match &principal {
-        Principal::Customer { id } => match body.customer_id {
-            Some(other) if other != *id => {
-                return Err(Error::forbidden(
-                    "A customer can only check their own coupons",
-                ));
-            }
-            _ => *id,
-        },
-        _ => {
-            principal.require(Permission::EditSalesOrders)?;
-            body.customer_id
-                .ok_or_else(|| Error::invalid_field("customerId", "is required"))?
-        }
-    };
-    let order_amount = parse_decimal(&body.order_amount.to_string())
-        .filter(|a| *a >= Decimal::ZERO && a.normalize().scale() <= 2)
-        .ok_or_else(|| {
-            Error::invalid_field(
-                "orderAmount",
-                "must be a non-negative amount with at most 2 decimals",
-            )
-        })?;
+    let customer_id = loyalty::coupon_checker(&principal, body.customer_id)?;
     Ok(Json(
-        loyalty::validate_coupon(&state.db, &body.code, customer_id, order_amount).await?,
+        loyalty::validate_coupon(&state.db, &body.code, customer_id, body.order_amount).await?,
     ))
 }
 
@@ -252,7 +228,7 @@ async fn get_membership(
 #[into_params(parameter_in = Query)]
 pub struct MembershipParams {
     /// Only this tier.
-    tier: Option<String>,
+    tier: Option<Tier>,
     /// At most this many (1–1000, default 200).
     limit: Option<i64>,
 }
@@ -266,22 +242,16 @@ async fn list_memberships(
     Query(params): Query<MembershipParams>,
 ) -> Result<Json<Vec<Membership>>> {
     principal.require(Permission::ViewMlmReports)?;
-    let limit = params.limit.unwrap_or(200);
-    if !(1..=1000).contains(&limit) {
-        return Err(Error::new(
-            Code::InvalidQuery,
-            "limit must be between 1 and 1000",
-        ));
-    }
+    let limit = page_limit(params.limit, 200, 1000)?;
     Ok(Json(
-        loyalty::memberships(&state.db, params.tier.as_deref(), limit).await?,
+        loyalty::memberships(&state.db, params.tier, limit).await?,
     ))
 }
 
 /// A tier change.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct TierRequest {
-    /// `none`, `silver`, `gold` or `permanent`.
+    /// `none`, `silver`, `gold` or `permanent` (any case).
     tier: String,
 }
 
@@ -298,7 +268,7 @@ async fn set_membership_tier(
 ) -> Result<Json<Membership>> {
     principal.require(Permission::ManageMlmSettings)?;
     Ok(Json(
-        loyalty::set_tier(&state.db, customer_id, &body.tier).await?,
+        loyalty::set_tier(&state.db, customer_id, parse_tier(&body.tier)?).await?,
     ))
 }
 
@@ -317,4 +287,10 @@ async fn evaluate_membership(
     let evaluation =
         loyalty::evaluate(&state.db, customer_id, thresholds.unwrap_or_default()).await?;
     Ok((StatusCode::CREATED, Json(evaluation)))
+}
+
+/// A tier name as an operator types it.
+fn parse_tier(raw: &str) -> Result<Tier> {
+    Tier::from_name(&raw.trim().to_ascii_lowercase())
+        .ok_or_else(|| Error::invalid_field("tier", "must be none, silver, gold or permanent"))
 }

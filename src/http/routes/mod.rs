@@ -38,14 +38,19 @@ pub struct PageParams {
 impl PageParams {
     /// The validated limit: `default` when absent, an error outside `1..=max`.
     pub fn limit(&self, default: i64, max: i64) -> Result<i64> {
-        match self.limit {
-            None => Ok(default),
-            Some(limit) if (1..=max).contains(&limit) => Ok(limit),
-            Some(_) => Err(Error::new(
-                Code::InvalidQuery,
-                format!("limit must be between 1 and {max}"),
-            )),
-        }
+        page_limit(self.limit, default, max)
+    }
+}
+
+/// A `?limit=` of any list: `default` when absent, an error outside `1..=max`.
+pub fn page_limit(limit: Option<i64>, default: i64, max: i64) -> Result<i64> {
+    match limit {
+        None => Ok(default),
+        Some(limit) if (1..=max).contains(&limit) => Ok(limit),
+        Some(_) => Err(Error::new(
+            Code::InvalidQuery,
+            format!("limit must be between 1 and {max}"),
+        )),
     }
 }
 

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::auth::{Permission, Principal};
-use crate::domain::money::parse_decimal;
+use crate::domain::money::OrderTotal;
 use crate::domain::order::{Order, OrderStatus};
 use crate::error::{Error, Result};
 use crate::http::AppState;
@@ -93,13 +93,11 @@ async fn put_order(
     Json(body): Json<PutOrderRequest>,
 ) -> Result<Json<OrderResponse>> {
     principal.require(Permission::EditSalesOrders)?;
-    let total_amount = match body.total_amount {
-        Some(number) => Some(
-            parse_decimal(&number.to_string())
-                .ok_or_else(|| Error::invalid_field("totalAmount", "must be a number"))?,
-        ),
-        None => None,
-    };
+    let total_amount = body
+        .total_amount
+        .map(|number| number.to_string().parse::<OrderTotal>())
+        .transpose()
+        .map_err(|e| Error::invalid_field("totalAmount", e.to_string()))?;
     let report = OrderReport {
         customer_id: body.customer_id,
         total_amount,
