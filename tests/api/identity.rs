@@ -95,7 +95,7 @@ async fn wrong_passwords_lock_the_account_and_guests_cannot_log_in(pool: PgPool)
     assert!((500..=600).contains(&retry_after), "{retry_after}");
 
     // When the lock-out ends, the right password works and the count starts again.
-    sqlx::query!("update customers set locked_until = now() - interval '1 second' where phone = '+8801911800011'")
+    sqlx::query!("update login_attempts set locked_until = now() - interval '1 second' where account_kind = 'customer' and account_id = (select id from customers where phone = '+8801911800011')")
         .execute(&app.pool)
         .await
         .unwrap();
