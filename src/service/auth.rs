@@ -161,7 +161,9 @@ impl LoginUser {
 
 /// Why a login failed, before the password was even checked.
 fn locked(until: chrono::DateTime<chrono::Utc>) -> Error {
-    let seconds = (until - chrono::Utc::now()).num_seconds().max(1) as u64;
+    // Rounded up: a client that waits `Retry-After` must find the lock ended.
+    let millis = u64::try_from((until - chrono::Utc::now()).num_milliseconds()).unwrap_or(0);
+    let seconds = millis.div_ceil(1000).max(1);
     Error::TooManyRequests {
         code: "account_locked",
         message: "Too many failed logins; try again later".into(),
