@@ -1,6 +1,5 @@
 //! Customers and their attribution.
 
-use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
@@ -135,8 +134,6 @@ pub struct CustomerLogin {
     pub last_name: Option<String>,
     /// argon2id hash; `None` for guests, who cannot log in.
     pub password_hash: Option<String>,
-    /// Until when the account is locked after failed logins.
-    pub locked_until: Option<DateTime<Utc>>,
 }
 
 /// The live customer with this email or phone.
@@ -147,7 +144,7 @@ pub async fn find_for_login(
 ) -> sqlx::Result<Option<CustomerLogin>> {
     sqlx::query_as!(
         CustomerLogin,
-        "select id, email, phone, name, last_name, password_hash, locked_until
+        "select id, email, phone, name, last_name, password_hash
          from customers
          where not is_deleted and (email = $1 or phone = $2)
          order by id limit 1",
@@ -156,39 +153,6 @@ pub async fn find_for_login(
     )
     .fetch_optional(db)
     .await
-}
-
-/// Counts a failed login; locks the account for `lockout` once `max_failures` is reached.
-pub async fn record_failed_login(
-    db: impl PgExecutor<'_>,
-    id: i32,
-    max_failures: i32,
-    lockout: std::time::Duration,
-) -> sqlx::Result<()> {
-    sqlx::query!(
-        "update customers
-         set failed_login_count = case when failed_login_count + 1 >= $2 then 0 else failed_login_count + 1 end,
-             locked_until = case when failed_login_count + 1 >= $2 then now() + make_interval(secs => $3) else locked_until end
-         where id = $1",
-        id,
-        max_failures,
-        lockout.as_secs_f64()
-    )
-    .execute(db)
-    .await?;
-    Ok(())
-}
-
-/// Clears the failure count after a successful login.
-pub async fn record_successful_login(db: impl PgExecutor<'_>, id: i32) -> sqlx::Result<()> {
-    sqlx::query!(
-        "update customers set failed_login_count = 0, locked_until = null
-         where id = $1 and (failed_login_count <> 0 or locked_until is not null)",
-        id
-    )
-    .execute(db)
-    .await?;
-    Ok(())
 }
 
 /// Live customer `id`.

@@ -1,6 +1,5 @@
 //! Staff users, their roles and permission slugs.
 
-use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
 
 /// What login needs to know about a staff account.
@@ -20,8 +19,6 @@ pub struct StaffLogin {
     pub role_slug: String,
     /// `active` or `inactive`.
     pub status: String,
-    /// Until when the account is locked after failed logins.
-    pub locked_until: Option<DateTime<Utc>>,
 }
 
 /// The live staff account with this email.
@@ -31,7 +28,7 @@ pub async fn find_for_login(
 ) -> sqlx::Result<Option<StaffLogin>> {
     sqlx::query_as!(
         StaffLogin,
-        "select u.id, u.email, u.name, u.password_hash, u.role_id, r.slug as role_slug, u.status, u.locked_until
+        "select u.id, u.email, u.name, u.password_hash, u.role_id, r.slug as role_slug, u.status
          from users u join roles r on r.id = u.role_id
          where u.email = $1 and not u.is_deleted",
         email
@@ -124,37 +121,4 @@ pub async fn insert(
     )
     .fetch_optional(db)
     .await
-}
-
-/// Counts a failed login; locks the account for `lockout` once `max_failures` is reached.
-pub async fn record_failed_login(
-    db: impl PgExecutor<'_>,
-    id: i32,
-    max_failures: i32,
-    lockout: std::time::Duration,
-) -> sqlx::Result<()> {
-    sqlx::query!(
-        "update users
-         set failed_login_count = case when failed_login_count + 1 >= $2 then 0 else failed_login_count + 1 end,
-             locked_until = case when failed_login_count + 1 >= $2 then now() + make_interval(secs => $3) else locked_until end
-         where id = $1",
-        id,
-        max_failures,
-        lockout.as_secs_f64()
-    )
-    .execute(db)
-    .await?;
-    Ok(())
-}
-
-/// Clears the failure count after a successful login.
-pub async fn record_successful_login(db: impl PgExecutor<'_>, id: i32) -> sqlx::Result<()> {
-    sqlx::query!(
-        "update users set failed_login_count = 0, locked_until = null
-         where id = $1 and (failed_login_count <> 0 or locked_until is not null)",
-        id
-    )
-    .execute(db)
-    .await?;
-    Ok(())
 }

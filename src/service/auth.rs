@@ -11,6 +11,7 @@ use crate::auth::{
 };
 use crate::config::Config;
 use crate::db;
+use crate::db::logins::{Attempt, LoginAccountKind};
 use crate::db::users::PermissionRow;
 use crate::domain::customer::normalise_email;
 use crate::domain::phone::Phone;
@@ -160,7 +161,9 @@ impl LoginUser {
 
 /// Why a login failed, before the password was even checked.
 fn locked(until: chrono::DateTime<chrono::Utc>) -> Error {
-    let seconds = (until - chrono::Utc::now()).num_seconds().max(1) as u64;
+    // Rounded up: a client that waits `Retry-After` must find the lock ended.
+    let millis = u64::try_from((until - chrono::Utc::now()).num_milliseconds()).unwrap_or(0);
+    let seconds = millis.div_ceil(1000).max(1);
     Error::too_many(
         Code::AccountLocked,
         "Too many failed logins; try again later",
@@ -170,6 +173,35 @@ fn locked(until: chrono::DateTime<chrono::Utc>) -> Error {
 
 fn invalid_credentials() -> Error {
     Error::new(Code::InvalidCredentials, "Invalid credentials")
+}
+
+/// Counts the attempt on the account, then checks its password: the lock-out is decided
+/// before the hash is, so parallel attempts cannot all get past it. A correct password
+/// clears the count.
+async fn check_password(
+    pool: &PgPool,
+    config: &Config,
+    kind: LoginAccountKind,
+    id: i32,
+    password: String,
+    hash: Option<String>,
+) -> Result<()> {
+    let attempt = db::logins::reserve(
+        pool,
+        kind,
+        id,
+        config.login_max_failures,
+        config.login_lockout,
+    )
+    .await?;
+    if let Attempt::Locked(until) = attempt {
+        return Err(locked(until));
+    }
+    if !password::verify(password, hash).await? {
+        return Err(invalid_credentials());
+    }
+    db::logins::clear(pool, kind, id).await?;
+    Ok(())
 }
 
 /// Logs in a staff user (by email) or a customer (by email or phone). After
@@ -193,28 +225,23 @@ pub async fn login(
     } else {
         None
     };
-    let now = chrono::Utc::now();
 
     if let Some(email) = &email
         && let Some(staff) = db::users::find_for_login(pool, email).await?
     {
-        if let Some(until) = staff.locked_until.filter(|until| *until > now) {
-            return Err(locked(until));
-        }
-        if !password::verify(password, Some(staff.password_hash.clone())).await? {
-            db::users::record_failed_login(
-                pool,
-                staff.id,
-                config.login_max_failures,
-                config.login_lockout,
-            )
-            .await?;
-            return Err(invalid_credentials());
-        }
+        let hash = Some(staff.password_hash.clone());
+        check_password(
+            pool,
+            config,
+            LoginAccountKind::Staff,
+            staff.id,
+            password,
+            hash,
+        )
+        .await?;
         if staff.status != "active" {
             return Err(Error::forbidden("This staff account is inactive"));
         }
-        db::users::record_successful_login(pool, staff.id).await?;
         let token = keys.issue_with_role_id(
             TokenKind::User,
             staff.id,
@@ -247,20 +274,16 @@ pub async fn login(
         password::verify(password, None).await?;
         return Err(invalid_credentials());
     };
-    if let Some(until) = customer.locked_until.filter(|until| *until > now) {
-        return Err(locked(until));
-    }
-    if !password::verify(password, customer.password_hash.clone()).await? {
-        db::customers::record_failed_login(
-            pool,
-            customer.id,
-            config.login_max_failures,
-            config.login_lockout,
-        )
-        .await?;
-        return Err(invalid_credentials());
-    }
-    db::customers::record_successful_login(pool, customer.id).await?;
+    let hash = customer.password_hash.clone();
+    check_password(
+        pool,
+        config,
+        LoginAccountKind::Customer,
+        customer.id,
+        password,
+        hash,
+    )
+    .await?;
     let token = keys.issue(
         TokenKind::Customer,
         customer.id,

@@ -3,6 +3,7 @@
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
+use futures::future::join_all;
 use serde_json::json;
 use sqlx::PgPool;
 
@@ -95,7 +96,7 @@ async fn wrong_passwords_lock_the_account_and_guests_cannot_log_in(pool: PgPool)
     assert!((500..=600).contains(&retry_after), "{retry_after}");
 
     // When the lock-out ends, the right password works and the count starts again.
-    sqlx::query!("update customers set locked_until = now() - interval '1 second' where phone = '+8801911800011'")
+    sqlx::query!("update login_attempts set locked_until = now() - interval '1 second' where account_kind = 'customer' and account_id = (select id from customers where phone = '+8801911800011')")
         .execute(&app.pool)
         .await
         .unwrap();
@@ -113,6 +114,145 @@ async fn wrong_passwords_lock_the_account_and_guests_cannot_log_in(pool: PgPool)
         .await;
     missing.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
     app.check_invariants().await;
+}
+
+/// Fires `attempts` logins at once at `identifier` with a wrong password; returns how many
+/// were answered 401 `invalid_credentials` (their password was checked) and how many 429
+/// `account_locked` (refused before any check).
+async fn parallel_wrong_passwords(
+    app: &TestApp,
+    identifier: &str,
+    attempts: usize,
+) -> (usize, usize) {
+    let answers = join_all((0..attempts).map(|i| {
+        app.request(
+            Method::POST,
+            "/api/auth/login",
+            None,
+            Some(json!({ "identifier": identifier, "password": format!("wrong guess {i}") })),
+        )
+    }))
+    .await;
+    let (mut checked, mut locked) = (0, 0);
+    for answer in answers {
+        match (answer.status, answer.body["code"].as_str()) {
+            (StatusCode::UNAUTHORIZED, Some("invalid_credentials")) => checked += 1,
+            (StatusCode::TOO_MANY_REQUESTS, Some("account_locked")) => locked += 1,
+            other => panic!("{identifier}: unexpected answer {other:?}: {}", answer.body),
+        }
+    }
+    (checked, locked)
+}
+
+#[sqlx::test(migrator = "bondhu::MIGRATOR")]
+async fn parallel_wrong_passwords_check_at_most_the_limit_for_customers_and_staff(pool: PgPool) {
+    const MAX_FAILURES: usize = 3;
+    const LOCKOUT_SECS: u64 = 10;
+    let app = TestApp::with_config(
+        pool,
+        test_config(&[("LOGIN_MAX_FAILURES", "3"), ("LOGIN_LOCKOUT_SECS", "10")]),
+    )
+    .await;
+    let hash = bondhu::auth::password::hash("staff passphrase".into())
+        .await
+        .unwrap();
+    for email in ["ten@staff.example", "twenty@staff.example"] {
+        bondhu::db::users::insert(&app.pool, email, None, &hash, "support-agent")
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    for phone in ["01911800021", "01911800022"] {
+        app.sign_up(json!({ "phone": phone, "password": "correct horse" }))
+            .await;
+    }
+    // Four accounts, ten or twenty attempts each, all at the same time.
+    let accounts = [
+        ("01911800021", 10, "correct horse"),
+        ("ten@staff.example", 10, "staff passphrase"),
+        ("01911800022", 20, "correct horse"),
+        ("twenty@staff.example", 20, "staff passphrase"),
+    ];
+    let started = std::time::Instant::now();
+    let results =
+        join_all(accounts.iter().map(|&(identifier, attempts, _)| {
+            parallel_wrong_passwords(&app, identifier, attempts)
+        }))
+        .await;
+    let elapsed = started.elapsed();
+    for (&(identifier, attempts, _), &(checked, locked)) in accounts.iter().zip(&results) {
+        assert_eq!(
+            (checked, locked),
+            (MAX_FAILURES, attempts - MAX_FAILURES),
+            "{identifier}: password checks and refusals out of {attempts} (in {elapsed:?})"
+        );
+    }
+    // The lock cannot have ended during the burst or the refusals below (a machine this
+    // slow would need a longer lock-out here).
+    assert!(elapsed.as_secs() < LOCKOUT_SECS / 2, "{elapsed:?}");
+
+    let login = |identifier: &'static str, password: &'static str| {
+        let app = app.clone();
+        async move {
+            app.request(
+                Method::POST,
+                "/api/auth/login",
+                None,
+                Some(json!({ "identifier": identifier, "password": password })),
+            )
+            .await
+        }
+    };
+    // Locked: even the right password is refused, without being checked.
+    let mut wait = 0;
+    for &(identifier, _, password) in &accounts {
+        let refused = login(identifier, password).await;
+        refused.assert_error(StatusCode::TOO_MANY_REQUESTS, "account_locked");
+        let retry_after: u64 = refused.headers[header::RETRY_AFTER]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=LOCKOUT_SECS).contains(&retry_after), "{retry_after}");
+        wait = wait.max(retry_after);
+    }
+
+    // After the lock, the right password opens the account again...
+    tokio::time::sleep(std::time::Duration::from_millis(wait * 1000 + 200)).await;
+    for &(identifier, _, password) in &accounts {
+        assert_eq!(
+            login(identifier, password).await.status,
+            StatusCode::CREATED,
+            "{identifier}"
+        );
+    }
+    // ...and clears the count: a new run of wrong passwords is checked again, up to the limit.
+    let (checked, locked) = parallel_wrong_passwords(&app, "01911800021", 5).await;
+    assert_eq!((checked, locked), (MAX_FAILURES, 5 - MAX_FAILURES));
+    app.check_invariants().await;
+}
+
+#[sqlx::test(migrator = "bondhu::MIGRATOR")]
+async fn an_ended_lock_starts_a_fresh_window(pool: PgPool) {
+    let app = TestApp::with_config(
+        pool,
+        test_config(&[("LOGIN_MAX_FAILURES", "2"), ("LOGIN_LOCKOUT_SECS", "3")]),
+    )
+    .await;
+    app.sign_up(json!({ "phone": "01911800031", "password": "correct horse" }))
+        .await;
+    let started = std::time::Instant::now();
+    assert_eq!(
+        parallel_wrong_passwords(&app, "01911800031", 4).await,
+        (2, 2)
+    );
+    assert!(started.elapsed().as_secs() < 3, "{:?}", started.elapsed());
+    tokio::time::sleep(std::time::Duration::from_millis(3200)).await;
+    // The lock ended without a correct password: the next wrong ones count from zero.
+    assert_eq!(
+        parallel_wrong_passwords(&app, "01911800031", 4).await,
+        (2, 2)
+    );
 }
 
 #[sqlx::test(migrator = "bondhu::MIGRATOR")]
