@@ -10,7 +10,7 @@
 #   FUZZ_PROFILE       cargo profile of the server: dev (default) or release
 #   FUZZ_KEEP_DB=1     keep the fuzz database afterwards
 #   PGHOST, PGPORT     the PostgreSQL server (started by scripts/ensure-postgres.sh)
-# Output: target/fuzz/{server.log,admin,customer} (schemathesis reports).
+# Output: target/fuzz/{server.log,admin,customer} (schemathesis's output and events).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -86,12 +86,13 @@ run() {
   local seed=()
   [ -n "${FUZZ_SEED:-}" ] && seed=(--seed "$FUZZ_SEED")
   mkdir -p "$out/$who"
-  "$venv/bin/st" run "$base/api/openapi.json" \
+  # From target/fuzz, so that schemathesis's cache (.schemathesis/) lands there.
+  (cd "$out" && "$PWD/$venv/bin/st" run "$base/api/openapi.json" \
     --header "Authorization: Bearer $token" \
     --checks not_a_server_error,status_code_conformance \
     --max-time "$FUZZ_SECONDS" --max-examples "$FUZZ_MAX_EXAMPLES" \
     --request-timeout 30 --workers 2 --no-color --continue-on-failure \
-    --report ndjson --report-ndjson-path "$out/$who/events.ndjson" "${seed[@]}" \
+    --report ndjson --report-ndjson-path "$who/events.ndjson" "${seed[@]}") \
     >"$out/$who/output.txt" 2>&1 || status=1
   python3 - "$out/$who/events.ndjson" "$who" <<'EOF'
 import base64, json, pathlib, sys
