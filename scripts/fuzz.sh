@@ -22,6 +22,7 @@ export PGHOST=${PGHOST:-127.0.0.1} PGPORT=${PGPORT:-5432}
 
 out=target/fuzz
 venv=target/fuzz-venv
+st="$PWD/$venv/bin/st"
 mkdir -p "$out"
 rm -rf "$out/admin" "$out/customer"
 
@@ -87,7 +88,7 @@ run() {
   [ -n "${FUZZ_SEED:-}" ] && seed=(--seed "$FUZZ_SEED")
   mkdir -p "$out/$who"
   # From target/fuzz, so that schemathesis's cache (.schemathesis/) lands there.
-  (cd "$out" && "$PWD/$venv/bin/st" run "$base/api/openapi.json" \
+  (cd "$out" && "$st" run "$base/api/openapi.json" \
     --header "Authorization: Bearer $token" \
     --checks not_a_server_error,status_code_conformance \
     --max-time "$FUZZ_SECONDS" --max-examples "$FUZZ_MAX_EXAMPLES" \
@@ -127,7 +128,7 @@ print(f"{who}: {len(operations)} operations, {requests} requests, "
 for (label, check), (count, example) in sorted(failures.items()):
     print(f"  {label}: {check} ({count} failing cases), e.g. {example}")
 EOF
-  sed -n '/^Warnings:/,$p' "$out/$who/output.txt" | grep -v '^$' | head -n 30
+  sed -n '/^Warnings:/,$p' "$out/$who/output.txt" | grep -v '^$' | head -n 30 || true
 }
 run admin "$admin_token"
 run customer "$customer_token"
