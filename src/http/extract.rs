@@ -63,7 +63,10 @@ where
             })?;
         let deserializer = &mut serde_json::Deserializer::from_slice(&bytes);
         match serde_path_to_error::deserialize(deserializer) {
-            Ok(value) => Ok(Self(value)),
+            Ok(value) => {
+                refuse_nul_in_json(&bytes)?;
+                Ok(Self(value))
+            }
             // serde_json can call a well-formed body of the wrong shape a syntax error;
             // only a body that does not parse as any JSON at all is malformed.
             Err(err) if serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_err() => {
@@ -76,6 +79,89 @@ where
         }
     }
 }
+
+/// What every NUL refusal says about the field.
+const NUL_MESSAGE: &str = "must not contain a NUL character (U+0000)";
+
+/// Refuses a body with a NUL (U+0000) in any string or key: Postgres cannot store one in
+/// text. serde_json refuses raw control characters, so a NUL can only come as the escape
+/// `\u0000`; bodies without that byte sequence (nearly all) are not walked at all.
+fn refuse_nul_in_json(bytes: &[u8]) -> Result<(), Error> {
+    const ESCAPE: &[u8] = b"\\u0000";
+    if !bytes.windows(ESCAPE.len()).any(|window| window == ESCAPE) {
+        return Ok(());
+    }
+    // The sequence may be an escaped backslash followed by `u0000` (`"\\u0000"` in the body), which is
+    // no NUL: only the parsed strings can tell.
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        return Ok(());
+    };
+    match nul_path(&value, String::new()) {
+        Some(path) => Err(Error::invalid_field(field_name(&path), NUL_MESSAGE)),
+        None => Ok(()),
+    }
+}
+
+/// The path (`items[0].name`, as serde_path_to_error writes it) of the first string or
+/// key under `value` that holds a NUL; `body` when it is the whole body.
+fn nul_path(value: &serde_json::Value, path: String) -> Option<String> {
+    use serde_json::Value;
+    match value {
+        Value::String(s) if s.contains('\0') => Some(if path.is_empty() {
+            "body".to_owned()
+        } else {
+            path
+        }),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| nul_path(item, format!("{path}[{i}]"))),
+        Value::Object(map) => map.iter().find_map(|(key, item)| {
+            let key_path = if path.is_empty() {
+                key.clone()
+            } else {
+                format!("{path}.{key}")
+            };
+            if key.contains('\0') {
+                Some(key_path)
+            } else {
+                nul_path(item, key_path)
+            }
+        }),
+        _ => None,
+    }
+}
+
+/// `name` as a `&'static str` for [`Error::invalid_field`], with any NUL written `\u0000`.
+///
+/// Names are interned: path parameter names are the routes' own, but body paths and query
+/// keys are the client's, so at most [`MAX_FIELD_NAMES`] names of up to 64 bytes are kept and
+/// others are reported as `request`. Memory stays bounded whatever clients send.
+fn field_name(name: &str) -> &'static str {
+    use std::collections::HashSet;
+    use std::sync::{Mutex, OnceLock};
+    static NAMES: OnceLock<Mutex<HashSet<&'static str>>> = OnceLock::new();
+    let name = name.replace('\0', "\\u0000");
+    if name.len() > 64 {
+        return "request";
+    }
+    let mut names = NAMES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(interned) = names.get(name.as_str()) {
+        return interned;
+    }
+    if names.len() >= MAX_FIELD_NAMES {
+        return "request";
+    }
+    let interned: &'static str = Box::leak(name.into_boxed_str());
+    names.insert(interned);
+    interned
+}
+
+/// How many distinct field names [`field_name`] keeps.
+const MAX_FIELD_NAMES: usize = 1024;
 
 /// `amount: invalid type: string "5", expected a JSON number at line 1 column 13`.
 fn describe(err: &serde_path_to_error::Error<serde_json::Error>) -> String {
@@ -93,15 +179,61 @@ impl<T: Serialize> IntoResponse for Json<T> {
     }
 }
 
-/// Path parameters.
-#[derive(Debug, FromRequestParts)]
-#[from_request(via(axum::extract::Path), rejection(Error))]
+/// Path parameters. A malformed one, or one with a NUL (`%00`), is a 400
+/// `invalid_path_parameter` whose message starts with the parameter's name.
+#[derive(Debug)]
 pub struct Path<T>(pub T);
 
-/// Query parameters.
-#[derive(Debug, FromRequestParts)]
-#[from_request(via(axum::extract::Query), rejection(Error))]
+impl<T, S> FromRequestParts<S> for Path<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        // A NUL can only arrive percent-encoded; only then are the parameters decoded twice.
+        if parts.uri.path().contains("%00")
+            && let Ok(params) = axum::extract::RawPathParams::from_request_parts(parts, state).await
+            && let Some((name, _)) = params.iter().find(|(_, value)| value.contains('\0'))
+        {
+            return Err(Error::bad_request(
+                "invalid_path_parameter",
+                format!("{name}: {NUL_MESSAGE}"),
+            ));
+        }
+        let axum::extract::Path(value) =
+            axum::extract::Path::<T>::from_request_parts(parts, state).await?;
+        Ok(Self(value))
+    }
+}
+
+/// Query parameters. A NUL (`%00`) in a key or value is a 422 `validation_failed` naming
+/// the key in `fields`.
+#[derive(Debug)]
 pub struct Query<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Query<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        if parts.uri.query().is_some_and(|query| query.contains("%00"))
+            && let Ok(axum::extract::Query(pairs)) =
+                axum::extract::Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
+            && let Some((key, _)) = pairs
+                .iter()
+                .find(|(key, value)| key.contains('\0') || value.contains('\0'))
+        {
+            return Err(Error::invalid_field(field_name(key), NUL_MESSAGE));
+        }
+        let axum::extract::Query(value) = axum::extract::Query::<T>::try_from_uri(&parts.uri)?;
+        Ok(Self(value))
+    }
+}
 
 impl FromRequestParts<AppState> for Principal {
     type Rejection = Error;

@@ -190,3 +190,130 @@ async fn a_request_that_times_out_gets_a_json_408_and_changes_nothing(pool: PgPo
     assert_ne!(app.snapshot().await, before);
     app.check_invariants().await;
 }
+
+/// A NUL (U+0000) cannot be stored in Postgres text: it is refused at the edge, in every
+/// body, path and query, naming the field, before anything is written.
+#[sqlx::test(migrator = "bondhu::MIGRATOR")]
+async fn a_nul_character_anywhere_is_refused_naming_the_field(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let admin = app.admin_token();
+    let customer = app.customer("01711600031", None).await;
+    let before = app.snapshot().await;
+
+    let bodies: [(Option<&str>, &str, &str, &str); 7] = [
+        (
+            None,
+            "/api/customers/public",
+            r#"{"phone":"01711600032","name":"Ra\u0000him"}"#,
+            "name",
+        ),
+        (
+            Some(&admin),
+            "/api/loyalty/referral-partners",
+            r#"{"code":"AB\u0000C","name":"Partner","partnerType":"influencer"}"#,
+            "code",
+        ),
+        (
+            Some(&admin),
+            "/api/loyalty/referral-partners",
+            r#"{"code":"ABC","name":"Par\u0000tner","partnerType":"influencer"}"#,
+            "name",
+        ),
+        (
+            Some(&admin),
+            "/api/loyalty/referral-partners",
+            r#"{"code":"ABC","name":"Partner","partnerType":"\u0000"}"#,
+            "partnerType",
+        ),
+        (
+            Some(&admin),
+            "/api/loyalty/referral-partners",
+            r#"{"code":"ABC","name":"Partner","partner_type":"x\u0000"}"#,
+            "partner_type",
+        ),
+        // A NUL in a key, even one the route ignores.
+        (
+            None,
+            "/api/customers/public",
+            r#"{"phone":"01711600033","name":"Rahim","ex\u0000tra":1}"#,
+            "ex\\u0000tra",
+        ),
+        // Nested strings are named by their path.
+        (
+            Some(&admin),
+            &format!("/api/loyalty/wallet/{customer}/credit"),
+            r#"{"amount":10,"source":"bonus","idempotencyKey":"k","meta":{"tags":["a","b\u0000"]}}"#,
+            "meta.tags[1]",
+        ),
+    ];
+    for (token, path, body, field) in bodies {
+        let response = app
+            .raw(
+                Method::POST,
+                path,
+                token,
+                Some(body),
+                Some("application/json"),
+            )
+            .await;
+        response.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+        assert!(
+            response.body["fields"][field].is_array(),
+            "{path} {body}: {}",
+            response.body
+        );
+    }
+
+    // A path parameter: 400, the parameter named in the message.
+    let response = app
+        .raw(Method::GET, "/api/referral-codes/AB%00C", None, None, None)
+        .await;
+    response.assert_error(StatusCode::BAD_REQUEST, "invalid_path_parameter");
+    assert!(
+        response.body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("code: "),
+        "{}",
+        response.body
+    );
+
+    // A query value and a query key: 422, the key named.
+    let queries = [
+        ("/r/REF000001?ch=what%00sapp", "ch"),
+        (
+            "/api/loyalty/me/wallet/transactions?li%00mit=5",
+            "li\\u0000mit",
+        ),
+    ];
+    let customer_token = app.customer_token(customer);
+    for (path, field) in queries {
+        let response = app.get(path, &customer_token).await;
+        response.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+        assert!(
+            response.body["fields"][field].is_array(),
+            "{path}: {}",
+            response.body
+        );
+    }
+
+    assert_eq!(app.snapshot().await, before);
+    app.check_invariants().await;
+}
+
+/// `"\\u0000"` in JSON is a backslash followed by `u0000`, not a NUL: it is accepted.
+#[sqlx::test(migrator = "bondhu::MIGRATOR")]
+async fn an_escaped_backslash_before_u0000_is_not_a_nul(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let response = app
+        .raw(
+            Method::POST,
+            "/api/customers/public",
+            None,
+            Some(r#"{"phone":"01711600041","name":"Ra\\u0000him"}"#),
+            Some("application/json"),
+        )
+        .await;
+    assert_eq!(response.status, StatusCode::CREATED, "{}", response.body);
+    app.check_invariants().await;
+}

@@ -14,6 +14,7 @@ mod customers;
 mod edge_cases;
 mod identity;
 mod kpis;
+mod openapi;
 mod orders;
 mod referrals;
 mod server;

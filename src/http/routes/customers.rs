@@ -83,7 +83,7 @@ fn first_present(values: [Option<String>; 4]) -> Option<String> {
     request_body = PublicSignupRequest,
     responses((status = 201, body = Customer),
               (status = 409, body = ErrorBody, description = "phone_taken or email_taken"),
-              (status = 422, body = ErrorBody)))]
+              (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn create_public_customer(
     _limit: PublicRateLimit,
     State(state): State<AppState>,
