@@ -132,36 +132,16 @@ fn nul_path(value: &serde_json::Value, path: String) -> Option<String> {
     }
 }
 
-/// `name` as a `&'static str` for [`Error::invalid_field`], with any NUL written `\u0000`.
-///
-/// Names are interned: path parameter names are the routes' own, but body paths and query
-/// keys are the client's, so at most [`MAX_FIELD_NAMES`] names of up to 64 bytes are kept and
-/// others are reported as `request`. Memory stays bounded whatever clients send.
-fn field_name(name: &str) -> &'static str {
-    use std::collections::HashSet;
-    use std::sync::{Mutex, OnceLock};
-    static NAMES: OnceLock<Mutex<HashSet<&'static str>>> = OnceLock::new();
+/// `name` as a field name of an error: a NUL is written `\u0000`, and a name longer than
+/// 64 bytes (a client's own key) is reported as `request`.
+fn field_name(name: &str) -> String {
     let name = name.replace('\0', "\\u0000");
     if name.len() > 64 {
-        return "request";
+        "request".to_owned()
+    } else {
+        name
     }
-    let mut names = NAMES
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if let Some(interned) = names.get(name.as_str()) {
-        return interned;
-    }
-    if names.len() >= MAX_FIELD_NAMES {
-        return "request";
-    }
-    let interned: &'static str = Box::leak(name.into_boxed_str());
-    names.insert(interned);
-    interned
 }
-
-/// How many distinct field names [`field_name`] keeps.
-const MAX_FIELD_NAMES: usize = 1024;
 
 /// `amount: invalid type: string "5", expected a JSON number at line 1 column 13`.
 fn describe(err: &serde_path_to_error::Error<serde_json::Error>) -> String {
@@ -197,10 +177,11 @@ where
             && let Ok(params) = axum::extract::RawPathParams::from_request_parts(parts, state).await
             && let Some((name, _)) = params.iter().find(|(_, value)| value.contains('\0'))
         {
-            return Err(Error::bad_request(
-                "invalid_path_parameter",
+            return Err(Error::new(
+                Code::InvalidPathParameter,
                 format!("{name}: {NUL_MESSAGE}"),
-            ));
+            )
+            .for_field(name));
         }
         let axum::extract::Path(value) =
             axum::extract::Path::<T>::from_request_parts(parts, state).await?;
