@@ -10,6 +10,7 @@ mod auth;
 mod bad_input;
 mod campaigns;
 mod cli;
+mod contract;
 mod customers;
 mod edge_cases;
 mod identity;
