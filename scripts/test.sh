@@ -24,7 +24,7 @@ unset INSTA_FORCE_PASS
 # cargo-insta also rejects snapshot files no test uses any more. CI installs it; elsewhere
 # it is used when present.
 if ! command -v cargo-insta >/dev/null 2>&1 && [ -n "${CI:-}" ]; then
-  cargo install --locked cargo-insta
+  cargo install --locked cargo-insta --version 1.49.0
 fi
 
 if command -v cargo-insta >/dev/null 2>&1; then

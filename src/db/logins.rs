@@ -10,15 +10,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
 
-/// Which table an account lives in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
-#[sqlx(type_name = "login_account_kind", rename_all = "snake_case")]
-pub enum LoginAccountKind {
-    /// `customers`.
-    Customer,
-    /// `users` (staff).
-    Staff,
-}
+pub use crate::domain::customer::LoginAccountKind;
 
 /// The answer to [`reserve`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,6 +6,16 @@ use uuid::Uuid;
 
 use super::time::{millis, millis_opt};
 
+super::sql_enum! {
+    /// Which table an account that logs in lives in.
+    pub enum LoginAccountKind = "login_account_kind" {
+        /// `customers`.
+        Customer = "customer",
+        /// `users` (staff).
+        Staff = "staff",
+    }
+}
+
 /// A customer, in TrustCart's entity shape (never with the password hash).
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]

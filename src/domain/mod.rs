@@ -93,5 +93,9 @@ pub fn sql_enums() -> Vec<(&'static str, Vec<&'static str>)> {
         (Completion::SQL_TYPE, names(Completion::ALL, Completion::as_str)),
         (order::OrderOutcome::SQL_TYPE, names(order::OrderOutcome::ALL, order::OrderOutcome::as_str)),
         ("order_status_enum", names(&order::OrderStatus::ALL, order::OrderStatus::as_str)),
+        (
+            customer::LoginAccountKind::SQL_TYPE,
+            names(customer::LoginAccountKind::ALL, customer::LoginAccountKind::as_str),
+        ),
     ]
 }

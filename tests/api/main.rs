@@ -18,5 +18,6 @@ mod kpis;
 mod openapi;
 mod orders;
 mod referrals;
+mod schema;
 mod server;
 mod wallets;
