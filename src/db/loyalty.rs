@@ -4,7 +4,9 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use sqlx::PgExecutor;
 
-use crate::domain::loyalty::{Coupon, CouponRefusal, Membership, PointTransaction, Points, PointsDirection, Tier, TierSource};
+use crate::domain::loyalty::{
+    Coupon, CouponRefusal, Membership, PointTransaction, Points, PointsDirection, Tier, TierSource,
+};
 use crate::domain::wallet::PostingOutcome;
 
 /// Customer `customer_id`'s points balance (if the customer is live).

@@ -100,7 +100,10 @@ pub struct NewReferral<'a> {
 /// `None` when the referred customer already has a referral: the unique index
 /// `customer_referrals_referred_customer_key` is the one judge of "one referrer per
 /// customer" (the first touch wins), so nothing is checked before.
-pub async fn insert(conn: &mut PgConnection, new: &NewReferral<'_>) -> sqlx::Result<Option<Referral>> {
+pub async fn insert(
+    conn: &mut PgConnection,
+    new: &NewReferral<'_>,
+) -> sqlx::Result<Option<Referral>> {
     let status = if new.referred_customer_id.is_some() {
         ReferralStatus::Registered
     } else {

@@ -177,11 +177,10 @@ where
             && let Ok(params) = axum::extract::RawPathParams::from_request_parts(parts, state).await
             && let Some((name, _)) = params.iter().find(|(_, value)| value.contains('\0'))
         {
-            return Err(Error::new(
-                Code::InvalidPathParameter,
-                format!("{name}: {NUL_MESSAGE}"),
-            )
-            .for_field(name));
+            return Err(
+                Error::new(Code::InvalidPathParameter, format!("{name}: {NUL_MESSAGE}"))
+                    .for_field(name),
+            );
         }
         let axum::extract::Path(value) =
             axum::extract::Path::<T>::from_request_parts(parts, state).await?;

@@ -16,9 +16,9 @@ use uuid::Uuid;
 use crate::db;
 use crate::db::customers::Attribution;
 use crate::db::events::NewEvent;
-use crate::domain::referral::EventType;
 use crate::db::referrals::NewReferral;
 use crate::domain::channel::Channel;
+use crate::domain::referral::EventType;
 use crate::domain::referral_code::{parse_invite_code, parse_share_code, share_code};
 use crate::error::Result;
 

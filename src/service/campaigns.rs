@@ -11,12 +11,11 @@ use uuid::Uuid;
 use crate::db;
 use crate::db::campaigns::CampaignFields;
 use crate::domain::campaign::{Campaign, Milestone, Variant, lenient_decimal};
+use crate::domain::channel::Channel;
 use crate::domain::loyalty::Tier;
 use crate::domain::money::{Amount, OrderTotal};
 use crate::domain::referral::{ReferralStatus, RewardDecision, RewardKind, RewardStatus};
-use crate::domain::channel::Channel;
 use crate::error::{Code, Error, Problems, Result};
-
 
 /// A field that may be absent (keep), `null` (clear) or a value (set).
 fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
@@ -649,7 +648,9 @@ pub async fn dry_run(pool: &PgPool, request: DryRunRequest) -> Result<DryRunResp
     let existing = db::referrals::find_by_referred(&mut *tx, referred).await?;
     match &existing {
         Some(r) if r.referrer_customer_id != Some(referrer) => {
-            return Ok(DryRunResponse::refused(Code::CustomerAlreadyReferred.as_str()));
+            return Ok(DryRunResponse::refused(
+                Code::CustomerAlreadyReferred.as_str(),
+            ));
         }
         Some(r) if r.status == ReferralStatus::Completed => {
             return Ok(DryRunResponse::refused("already_completed"));

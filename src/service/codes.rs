@@ -7,8 +7,8 @@ use sqlx::PgPool;
 
 use crate::db;
 use crate::db::events::NewEvent;
-use crate::domain::referral::{EventType, RewardKind, RewardTerms};
 use crate::domain::channel::Channel;
+use crate::domain::referral::{EventType, RewardKind, RewardTerms};
 use crate::error::Result;
 use crate::service::attribution::{self, CodeMatch, Lock};
 

@@ -176,7 +176,9 @@ pub async fn validate_coupon(
         .ok_or_else(|| anyhow::anyhow!("coupon {code:?} was usable and then vanished"))?;
     let order_amount = order_amount.get();
     let discount = match (coupon.kind, coupon.discount_type, coupon.discount_value) {
-        (CouponKind::Discount, Some(DiscountType::Fixed), Some(value)) => Some(value.min(order_amount)),
+        (CouponKind::Discount, Some(DiscountType::Fixed), Some(value)) => {
+            Some(value.min(order_amount))
+        }
         (CouponKind::Discount, Some(DiscountType::Percent), Some(percent)) => {
             let off = (order_amount * percent / Decimal::ONE_HUNDRED).round_dp(2);
             Some(coupon.max_discount.map_or(off, |max| off.min(max)))

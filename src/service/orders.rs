@@ -159,9 +159,7 @@ pub async fn record(
             })
         }
         OrderOutcome::NotFound => Err(Error::new(Code::OrderNotFound, "Order not found")),
-        OrderOutcome::CustomerNotFound => {
-            Err(Error::customer_not_found().for_field("customerId"))
-        }
+        OrderOutcome::CustomerNotFound => Err(Error::customer_not_found().for_field("customerId")),
         OrderOutcome::CustomerConflict => Err(Error::new(
             Code::OrderCustomerConflict,
             "This order already belongs to another customer",

@@ -39,7 +39,8 @@ pub(crate) fn check_movement<'a>(
             "must not start with referral: or milestone: (those keys belong to the reward engine)",
         ));
     }
-    if key.len() > MAX_IDEMPOTENCY_KEY_LEN || key.chars().any(char::is_control) {
+    // Counted in characters, as varchar(100) counts them: a Bangla key is not 3x shorter.
+    if key.chars().count() > MAX_IDEMPOTENCY_KEY_LEN || key.chars().any(char::is_control) {
         return Err(Error::invalid_field(
             "idempotencyKey",
             format!("must be at most {MAX_IDEMPOTENCY_KEY_LEN} printable characters"),
