@@ -401,7 +401,7 @@ pub async fn assert_invariants(pool: &PgPool) {
                                 where t.id = rr.wallet_transaction_id
                                   and t.idempotency_key = format('referral:%s:%s:wallet', rr.referral_id, rr.side))) as "rewards_without_credit!",
              (select count(*) from wallet_transactions t where t.idempotency_key like 'milestone:%') as "milestone_credits!",
-             (select count(*) from milestone_awards) as "milestone_awards!",
+             (select count(*) from milestone_awards where status = 'issued') as "milestone_awards!",
              (select count(*) from referral_rewards rr join customer_referrals r on r.id = rr.referral_id
               where rr.status = 'issued' and rr.kind <> 'membership' and r.status <> 'completed'
                 and not (rr.side = 'referred' and rr.kind in ('coupon', 'free_product'))) as "issued_before_completion!""#

@@ -18,6 +18,7 @@ mod kpis;
 mod openapi;
 mod orders;
 mod referrals;
+mod rules;
 mod schema;
 mod server;
 mod wallets;
