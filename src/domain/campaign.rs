@@ -275,6 +275,9 @@ pub struct Spent {
 
 /// A create or an update: the campaign's spec after it, and the variants and milestones it
 /// replaces when it names them. Its JSON is a spec's keys plus `variants` and `milestones`.
+/// As a request body (the OpenAPI document's shape for it) every key is optional: absent
+/// keys keep their value (on create: [`CampaignSpec::default`]'s), and camelCase is
+/// accepted.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct CampaignChange {
     /// Every settable field, as it will be.
