@@ -289,6 +289,13 @@ impl Problems {
         }
     }
 
+    /// Records every problem of `other` too.
+    pub fn append(&mut self, other: Problems) {
+        for (field, messages) in other.0 {
+            self.0.entry(field).or_default().extend(messages);
+        }
+    }
+
     /// Whether nothing was recorded.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()

@@ -184,7 +184,7 @@ pub struct PartnerOrder {
     /// The customer.
     pub customer_id: Option<i32>,
     /// Total, as a numeric string.
-    #[serde(serialize_with = "crate::domain::campaign::money_string")]
+    #[serde(serialize_with = "crate::domain::money::money_string")]
     #[schema(value_type = String)]
     pub total_amount: rust_decimal::Decimal,
     /// Order discounts are not recorded by Bondhu: always `null` (kept for TrustCart's shape).

@@ -119,6 +119,24 @@ macro_rules! bounded_decimal {
         }
 
         impl utoipa::ToSchema for $name {}
+
+        impl sqlx::Type<sqlx::Postgres> for $name {
+            fn type_info() -> sqlx::postgres::PgTypeInfo {
+                <Decimal as sqlx::Type<sqlx::Postgres>>::type_info()
+            }
+
+            fn compatible(ty: &sqlx::postgres::PgTypeInfo) -> bool {
+                <Decimal as sqlx::Type<sqlx::Postgres>>::compatible(ty)
+            }
+        }
+
+        /// A stored value outside the bound fails to decode (a 500 a test catches), never
+        /// reaches the API as a valid amount.
+        impl<'r> sqlx::Decode<'r, sqlx::Postgres> for $name {
+            fn decode(value: sqlx::postgres::PgValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+                Ok(Self::new(<Decimal as sqlx::Decode<sqlx::Postgres>>::decode(value)?)?)
+            }
+        }
     };
 }
 
@@ -195,6 +213,93 @@ impl utoipa::PartialSchema for Money {
 }
 
 impl utoipa::ToSchema for Money {}
+
+impl sqlx::Type<sqlx::Postgres> for Money {
+    fn type_info() -> sqlx::postgres::PgTypeInfo {
+        <Decimal as sqlx::Type<sqlx::Postgres>>::type_info()
+    }
+
+    fn compatible(ty: &sqlx::postgres::PgTypeInfo) -> bool {
+        <Decimal as sqlx::Type<sqlx::Postgres>>::compatible(ty)
+    }
+}
+
+/// As for the other amounts: a stored value outside the bound fails to decode.
+impl<'r> sqlx::Decode<'r, sqlx::Postgres> for Money {
+    fn decode(value: sqlx::postgres::PgValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        Ok(Self::new(
+            <Decimal as sqlx::Decode<sqlx::Postgres>>::decode(value)?,
+        )?)
+    }
+}
+
+/// The text of an amount sent as a JSON number or a numeric string: TrustCart's admin
+/// forms send both. (Through `Value`: an untagged enum would lose serde_json's exact
+/// number text.)
+fn number_text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    match serde_json::Value::deserialize(deserializer)? {
+        serde_json::Value::Number(n) => Ok(n.to_string()),
+        serde_json::Value::String(s) => Ok(s.trim().to_owned()),
+        other => Err(serde::de::Error::custom(format!(
+            "expected a number, found {other}"
+        ))),
+    }
+}
+
+/// Deserialises a bounded amount (`Amount`, `Money`, `Percent`, …) sent as a JSON number
+/// or a numeric string, with the type's own bound: `#[serde(deserialize_with = ...)]`.
+pub fn number_or_string<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: FromStr<Err = MoneyError>,
+{
+    number_text(deserializer)?
+        .parse()
+        .map_err(serde::de::Error::custom)
+}
+
+/// [`number_or_string`] for an amount that may be `null`.
+pub fn number_or_string_opt<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: FromStr<Err = MoneyError>,
+{
+    match Option::<serde_json::Value>::deserialize(deserializer)? {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(value) => number_or_string(value)
+            .map(Some)
+            .map_err(serde::de::Error::custom),
+    }
+}
+
+/// An exact decimal, unbounded, sent as a JSON number or a numeric string; for values a
+/// caller bounds itself to name the field in its error (the dry run's order total).
+pub fn decimal_number_or_string<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Decimal, D::Error> {
+    let text = number_text(deserializer)?;
+    parse_decimal(&text)
+        .ok_or_else(|| serde::de::Error::custom(format!("{text:?} is not a number")))
+}
+
+/// Taka as TrustCart's numeric strings (`"100.00"`), for any amount type.
+pub fn money_string<S: serde::Serializer, T: fmt::Display>(
+    value: &T,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&format!("{value:.2}"))
+}
+
+/// [`money_string`] for optional amounts.
+pub fn money_string_opt<S: serde::Serializer, T: fmt::Display>(
+    value: &Option<T>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(value) => money_string(value, serializer),
+        None => serializer.serialize_none(),
+    }
+}
 
 #[cfg(test)]
 mod tests {
