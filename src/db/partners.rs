@@ -3,6 +3,8 @@
 use sqlx::PgExecutor;
 use uuid::Uuid;
 
+use crate::domain::time::Timestamp;
+
 /// A partner matched by code.
 #[derive(Debug)]
 pub struct PartnerMatch {
@@ -40,9 +42,7 @@ pub struct Partner {
     /// Inactive codes attribute nobody.
     pub is_active: bool,
     /// Created.
-    #[serde(serialize_with = "crate::domain::time::millis")]
-    #[schema(value_type = String, format = DateTime)]
-    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub created_at: Timestamp,
     /// The campaign customers brought by this partner get (else the channel's or default).
     pub campaign_id: Option<Uuid>,
 }
@@ -197,13 +197,9 @@ pub struct PartnerOrder {
     /// Status.
     pub status: crate::domain::order::OrderStatus,
     /// Placed.
-    #[serde(serialize_with = "crate::domain::time::millis")]
-    #[schema(value_type = String, format = DateTime)]
-    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub created_at: Timestamp,
     /// Delivered.
-    #[serde(serialize_with = "crate::domain::time::millis_opt")]
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub delivered_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub delivered_at: Option<Timestamp>,
 }
 
 /// The newest orders of customers the partner brought, in the window.
@@ -218,7 +214,8 @@ pub async fn orders(
         PartnerOrder,
         r#"select o.id, o.sales_order_number, o.customer_id, o.total_amount,
                   null::text as "discount_amount?", o.coupon_code as offer_code, null::integer as "offer_id?",
-                  o.status as "status: crate::domain::order::OrderStatus", o.created_at, o.delivered_at
+                  o.status as "status: crate::domain::order::OrderStatus", o.created_at,
+                  o.delivered_at as "delivered_at: Timestamp"
            from sales_orders o join customers c on c.id = o.customer_id
            where c.referred_by_partner_id = $1
              and ($2::timestamptz is null or o.created_at >= $2) and ($3::timestamptz is null or o.created_at < $3)

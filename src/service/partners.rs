@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use crate::db;
 use crate::db::partners::{Partner, PartnerFunnel, PartnerOrder};
+use crate::domain::time::Timestamp;
 use crate::error::{Code, Error, Result};
 
 /// A partner as an admin sends it (snake_case or camelCase keys). On update, absent keys
@@ -123,13 +124,9 @@ pub struct PartnerReport {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ReportWindow {
     /// From (inclusive).
-    #[serde(serialize_with = "crate::domain::time::millis_opt")]
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub from: Option<DateTime<Utc>>,
+    pub from: Option<Timestamp>,
     /// To (exclusive).
-    #[serde(serialize_with = "crate::domain::time::millis_opt")]
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub to: Option<DateTime<Utc>>,
+    pub to: Option<Timestamp>,
 }
 
 /// Revenue brought by a partner.
@@ -161,7 +158,10 @@ pub async fn report(
     let orders = db::partners::orders(pool, partner.id, from, to, limit).await?;
     Ok(PartnerReport {
         partner_code: partner.code,
-        window: ReportWindow { from, to },
+        window: ReportWindow {
+            from: from.map(Timestamp::from),
+            to: to.map(Timestamp::from),
+        },
         funnel,
         revenue: PartnerRevenue {
             order_count,
