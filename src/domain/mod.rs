@@ -58,6 +58,7 @@ pub mod kpi;
 pub mod loyalty;
 pub mod money;
 pub mod order;
+pub mod partner;
 pub mod phone;
 pub mod referral;
 pub mod referral_code;
