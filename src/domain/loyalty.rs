@@ -1,7 +1,7 @@
 //! Points, coupons and membership tiers, in TrustCart's entity shapes.
 
 use rust_decimal::Decimal;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::time::Timestamp;
 
@@ -221,4 +221,74 @@ super::sql_enum! {
         /// It is for a first order, and the customer already had one delivered.
         NotFirstOrder = "not_first_order",
     }
+}
+
+/// The answer to "does this coupon apply to this order?".
+#[derive(Debug, Default, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CouponCheck {
+    /// Whether the coupon applies.
+    pub valid: bool,
+    /// Why not.
+    pub reason: Option<CouponRefusal>,
+    /// `discount` or `free_product`.
+    pub kind: Option<CouponKind>,
+    /// Taka off this order.
+    #[schema(value_type = Option<f64>)]
+    pub discount: Option<Decimal>,
+    /// The free product's id.
+    pub product_id: Option<i32>,
+    /// The free product's name.
+    pub product_name: Option<String>,
+}
+
+/// Tier thresholds: delivered orders or delivered spend reach a tier.
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", default)]
+#[expect(
+    missing_docs,
+    reason = "one field per column; the names are the documentation"
+)]
+pub struct Thresholds {
+    pub silver_orders: i64,
+    #[schema(value_type = f64)]
+    pub silver_spend: Decimal,
+    pub gold_orders: i64,
+    #[schema(value_type = f64)]
+    pub gold_spend: Decimal,
+    pub permanent_orders: i64,
+    #[schema(value_type = f64)]
+    pub permanent_spend: Decimal,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Self {
+            silver_orders: 3,
+            silver_spend: Decimal::from(5000),
+            gold_orders: 6,
+            gold_spend: Decimal::from(12000),
+            permanent_orders: 12,
+            permanent_spend: Decimal::from(25000),
+        }
+    }
+}
+
+/// What an evaluation found.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Evaluation {
+    /// The customer.
+    pub customer_id: i32,
+    /// Delivered orders counted.
+    pub total_orders: i64,
+    /// Their value.
+    #[schema(value_type = f64)]
+    pub total_spend: Decimal,
+    /// The tier now.
+    pub tier: Tier,
+    /// The permanent card, if any.
+    pub permanent_card_number: Option<String>,
+    /// The thresholds used.
+    pub thresholds: Thresholds,
 }

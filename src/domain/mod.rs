@@ -51,6 +51,7 @@ macro_rules! sql_enum {
 }
 pub(crate) use sql_enum;
 
+pub mod account;
 pub mod campaign;
 pub mod channel;
 pub mod customer;
