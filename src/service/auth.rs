@@ -228,9 +228,7 @@ pub async fn login(
 pub async fn me(pool: &PgPool, principal: &Principal) -> Result<MeResponse> {
     match principal {
         Principal::Customer { id } => {
-            let customer = db::customers::find(pool, *id)
-                .await?
-                .ok_or_else(account_unavailable)?;
+            let customer = super::customers::me(pool, *id).await?;
             Ok(MeResponse {
                 user: LoginUser::customer(
                     customer.id,

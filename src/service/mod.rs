@@ -6,6 +6,8 @@ pub mod attribution;
 pub mod auth;
 pub mod campaigns;
 pub mod codes;
+pub mod customers;
+pub mod kpis;
 pub mod loyalty;
 pub mod orders;
 pub mod partners;
