@@ -8,9 +8,10 @@ use std::fmt;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Serialize, Serializer};
 
-/// An instant as the API sends it: `2026-01-31T04:00:00.000Z` (UTC, always three fraction
-/// digits). Stored as `timestamptz`; `query_as!` fills a non-null column of this type
-/// through `From<DateTime<Utc>>`, a nullable one through an `as "col: Timestamp"` override.
+// Stored as `timestamptz`. `query_as!` fills a non-null column of this type through
+// `From<DateTime<Utc>>`; a nullable one needs an `as "col: Timestamp"` override. (Not a doc
+// comment: the doc comment is the OpenAPI description.)
+/// An instant, in UTC with milliseconds and `Z`: `2026-01-31T04:00:00.000Z`.
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, sqlx::Type, utoipa::ToSchema,
 )]
