@@ -100,8 +100,8 @@ async fn load(conn: &mut PgConnection, ids: &[Uuid]) -> sqlx::Result<Vec<Campaig
             milestones: milestones.remove(&c.id).unwrap_or_default(),
             id: c.id,
             spec: c.spec.0,
-            created_at: c.created_at,
-            updated_at: c.updated_at,
+            created_at: c.created_at.into(),
+            updated_at: c.updated_at.into(),
             spent: Spent {
                 amount: c.spent_amount,
                 count: c.spent_count,

@@ -4,6 +4,7 @@ use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
 use crate::domain::customer::Customer;
+use crate::domain::time::Timestamp;
 
 /// The columns of a new customer. Attribution is recorded separately ([`attribute`]).
 #[derive(Debug, Default)]
@@ -35,7 +36,8 @@ pub async fn insert(conn: &mut PgConnection, new: &NewCustomer) -> sqlx::Result<
            values ($1, $2, $3, $4, $5, $5::text is null, $6, $7, $8)
            returning id, uuid, name, last_name, email, phone, is_guest, customer_type, district,
                      address, referred_by_customer_id, referred_by_code, referred_by_partner_id,
-                     referred_channel, referred_at, referral_campaign_id, created_at, updated_at"#,
+                     referred_channel, referred_at as "referred_at: Timestamp", referral_campaign_id,
+                     created_at, updated_at"#,
         new.name,
         new.last_name,
         new.email,
@@ -159,10 +161,10 @@ pub async fn find_for_login(
 pub async fn find(db: impl PgExecutor<'_>, id: i32) -> sqlx::Result<Option<Customer>> {
     sqlx::query_as!(
         Customer,
-        "select id, uuid, name, last_name, email, phone, is_guest, customer_type, district, address,
+        r#"select id, uuid, name, last_name, email, phone, is_guest, customer_type, district, address,
                 referred_by_customer_id, referred_by_code, referred_by_partner_id, referred_channel,
-                referred_at, referral_campaign_id, created_at, updated_at
-         from customers where id = $1 and not is_deleted",
+                referred_at as "referred_at: Timestamp", referral_campaign_id, created_at, updated_at
+         from customers where id = $1 and not is_deleted"#,
         id
     )
     .fetch_optional(db)
@@ -202,7 +204,7 @@ pub async fn upgrade_guest(
 ) -> sqlx::Result<Customer> {
     sqlx::query_as!(
         Customer,
-        "update customers
+        r#"update customers
          set password_hash = $2, is_guest = false,
              name = coalesce($3, name), last_name = coalesce($4, last_name), email = coalesce($5, email),
              customer_type = coalesce($6, customer_type), district = coalesce($7, district),
@@ -210,7 +212,7 @@ pub async fn upgrade_guest(
          where id = $1 and is_guest
          returning id, uuid, name, last_name, email, phone, is_guest, customer_type, district, address,
                    referred_by_customer_id, referred_by_code, referred_by_partner_id, referred_channel,
-                   referred_at, referral_campaign_id, created_at, updated_at",
+                   referred_at as "referred_at: Timestamp", referral_campaign_id, created_at, updated_at"#,
         id,
         new.password_hash,
         new.name,

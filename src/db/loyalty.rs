@@ -1,12 +1,12 @@
 //! Points, coupons and memberships.
 
-use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use sqlx::PgExecutor;
 
 use crate::domain::loyalty::{
     Coupon, CouponRefusal, Membership, PointTransaction, Points, PointsDirection, Tier, TierSource,
 };
+use crate::domain::time::Timestamp;
 use crate::domain::wallet::PostingOutcome;
 
 /// Customer `customer_id`'s points balance (if the customer is live).
@@ -99,7 +99,8 @@ pub async fn coupon(db: impl PgExecutor<'_>, code: &str) -> sqlx::Result<Option<
         Coupon,
         r#"select id, code, customer_id, kind as "kind: _", discount_type as "discount_type: _",
                   discount_value, max_discount, product_id, product_name, first_order_only,
-                  valid_from, valid_until, status as "status: _", redeemed_order_id, redeemed_at,
+                  valid_from, valid_until as "valid_until: Timestamp", status as "status: _",
+                  redeemed_order_id, redeemed_at as "redeemed_at: Timestamp",
                   referral_id, created_at
          from coupons where code = upper($1)"#,
         code
@@ -114,7 +115,8 @@ pub async fn coupons_of(db: impl PgExecutor<'_>, customer_id: i32) -> sqlx::Resu
         Coupon,
         r#"select id, code, customer_id, kind as "kind: _", discount_type as "discount_type: _",
                   discount_value, max_discount, product_id, product_name, first_order_only,
-                  valid_from, valid_until, status as "status: _", redeemed_order_id, redeemed_at,
+                  valid_from, valid_until as "valid_until: Timestamp", status as "status: _",
+                  redeemed_order_id, redeemed_at as "redeemed_at: Timestamp",
                   referral_id, created_at
          from coupons where customer_id = $1
          order by (status = 'active' and (valid_until is null or valid_until > now())) desc, id desc
@@ -168,9 +170,10 @@ pub async fn memberships(
                   m.free_delivery_count, m.free_delivery_used,
                   coalesce(s.current_month, 0) as "current_month_spend!: Decimal",
                   coalesce(s.total, 0) as "total_monthly_spend!: Decimal",
-                  s.last_order as "last_order_date?: DateTime<Utc>",
-                  m.price_lock_enabled, m.birthday_gift_sent, m.eid_gift_sent, m.tier_achieved_at,
-                  m.tier_expires_at, m.tier_source as "tier_source: _", m.created_at, m.updated_at
+                  s.last_order as "last_order_date?: Timestamp",
+                  m.price_lock_enabled, m.birthday_gift_sent, m.eid_gift_sent,
+                  m.tier_achieved_at as "tier_achieved_at: Timestamp",
+                  m.tier_expires_at as "tier_expires_at: Timestamp", m.tier_source as "tier_source: _", m.created_at, m.updated_at
            from customer_memberships m
            join customers c on c.id = m.customer_id and not c.is_deleted
            left join lateral (

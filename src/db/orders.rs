@@ -5,6 +5,7 @@ use rust_decimal::Decimal;
 use sqlx::PgExecutor;
 
 use crate::domain::order::{Order, OrderOutcome as OrderOutcomeKind, OrderStatus};
+use crate::domain::time::Timestamp;
 
 /// A change to record, as the shop's system reports it.
 #[derive(Debug)]
@@ -86,9 +87,9 @@ pub async fn apply(
                     customer_id: row.order_customer_id,
                     status: row.order_status.ok_or_else(missing)?,
                     total_amount: row.order_total_amount.ok_or_else(missing)?,
-                    delivered_at: row.order_delivered_at,
-                    created_at: row.order_created_at.ok_or_else(missing)?,
-                    updated_at: row.order_updated_at.ok_or_else(missing)?,
+                    delivered_at: row.order_delivered_at.map(Timestamp::from),
+                    created_at: row.order_created_at.ok_or_else(missing)?.into(),
+                    updated_at: row.order_updated_at.ok_or_else(missing)?.into(),
                 },
                 previous_status: row.previous_status,
                 completed_referral_id: row.completed_referral_id,

@@ -3,6 +3,9 @@
 use sqlx::PgExecutor;
 use uuid::Uuid;
 
+use crate::domain::partner::{Partner, PartnerFunnel, PartnerOrder};
+use crate::domain::time::Timestamp;
+
 /// A partner matched by code.
 #[derive(Debug)]
 pub struct PartnerMatch {
@@ -24,27 +27,6 @@ pub async fn find_active_by_code(
     )
     .fetch_optional(db)
     .await
-}
-
-/// A referral partner (influencer, community, shop code), in TrustCart's snake_case shape.
-#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
-pub struct Partner {
-    /// Partner id.
-    pub id: Uuid,
-    /// The code, as spelled when created (matched case-insensitively).
-    pub code: String,
-    /// `influencer`, `community`, `shop`, …
-    pub partner_type: String,
-    /// Display name.
-    pub name: Option<String>,
-    /// Inactive codes attribute nobody.
-    pub is_active: bool,
-    /// Created.
-    #[serde(serialize_with = "crate::domain::time::millis")]
-    #[schema(value_type = String, format = DateTime)]
-    pub created_at: chrono::DateTime<chrono::Utc>,
-    /// The campaign customers brought by this partner get (else the channel's or default).
-    pub campaign_id: Option<Uuid>,
 }
 
 /// Partners, newest first; only active ones unless `include_inactive`.
@@ -111,27 +93,6 @@ pub async fn save(
     .await
 }
 
-/// A partner's funnel over a time window.
-#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
-pub struct PartnerFunnel {
-    /// Events carrying the partner's code.
-    pub total_events: i64,
-    /// Clicks on the partner's links and QR codes.
-    pub clicked: i64,
-    /// Invitations (partners do not invite; kept for TrustCart's report shape).
-    pub invited: i64,
-    /// Customers who registered with the code.
-    pub registered: i64,
-    /// Of those, referrals completed by a delivered first order.
-    pub completed: i64,
-    /// Rewards issued for those referrals.
-    pub reward_credited: i64,
-    /// Distinct customers brought.
-    pub unique_referred_customers: i64,
-    /// Orders placed by those customers.
-    pub attributed_orders: i64,
-}
-
 /// The funnel of partner `partner_id` (code `code`) between `from` and `to`.
 pub async fn funnel(
     db: impl PgExecutor<'_>,
@@ -174,38 +135,6 @@ pub async fn funnel(
     .await
 }
 
-/// An order of a partner-attributed customer, in TrustCart's report shape.
-#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
-pub struct PartnerOrder {
-    /// Order id.
-    pub id: i32,
-    /// The shop's number.
-    pub sales_order_number: String,
-    /// The customer.
-    pub customer_id: Option<i32>,
-    /// Total, as a numeric string.
-    #[serde(serialize_with = "crate::domain::money::money_string")]
-    #[schema(value_type = String)]
-    pub total_amount: rust_decimal::Decimal,
-    /// Order discounts are not recorded by Bondhu: always `null` (kept for TrustCart's shape).
-    #[schema(value_type = Option<String>)]
-    pub discount_amount: Option<String>,
-    /// The coupon the order carried, if any.
-    pub offer_code: Option<String>,
-    /// TrustCart's offer id: always `null` (Bondhu issues its own coupons).
-    pub offer_id: Option<i32>,
-    /// Status.
-    pub status: crate::domain::order::OrderStatus,
-    /// Placed.
-    #[serde(serialize_with = "crate::domain::time::millis")]
-    #[schema(value_type = String, format = DateTime)]
-    pub created_at: chrono::DateTime<chrono::Utc>,
-    /// Delivered.
-    #[serde(serialize_with = "crate::domain::time::millis_opt")]
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub delivered_at: Option<chrono::DateTime<chrono::Utc>>,
-}
-
 /// The newest orders of customers the partner brought, in the window.
 pub async fn orders(
     db: impl PgExecutor<'_>,
@@ -218,7 +147,8 @@ pub async fn orders(
         PartnerOrder,
         r#"select o.id, o.sales_order_number, o.customer_id, o.total_amount,
                   null::text as "discount_amount?", o.coupon_code as offer_code, null::integer as "offer_id?",
-                  o.status as "status: crate::domain::order::OrderStatus", o.created_at, o.delivered_at
+                  o.status as "status: crate::domain::order::OrderStatus", o.created_at,
+                  o.delivered_at as "delivered_at: Timestamp"
            from sales_orders o join customers c on c.id = o.customer_id
            where c.referred_by_partner_id = $1
              and ($2::timestamptz is null or o.created_at >= $2) and ($3::timestamptz is null or o.created_at < $3)

@@ -13,6 +13,7 @@ use crate::domain::referral::{
     RewardTerms,
 };
 use crate::domain::referral_code::new_invite_code;
+use crate::domain::time::Timestamp;
 
 /// The campaign a new referral gets, and its A/B variants.
 #[derive(Clone, Debug)]
@@ -280,7 +281,8 @@ async fn find_one(
                   variant_id, agent_user_id, qualifying_order_id, status as "status: _",
                   reward_type as "reward_type: _", reward_amount, reward_credited,
                   referred_reward_amount, referred_reward_credited, first_order_placed,
-                  first_order_date, created_at, completed_at,
+                  first_order_date as "first_order_date: Timestamp", created_at,
+                  completed_at as "completed_at: Timestamp",
                   reward_terms as "reward_terms: Json<RewardTerms>"
            from customer_referrals
            where ($1::integer is null or id = $1)
@@ -373,13 +375,13 @@ pub async fn list_for_referrer(
                 referred_reward_amount: row.referred_reward_amount,
                 referred_reward_credited: row.referred_reward_credited,
                 first_order_placed: row.first_order_placed,
-                first_order_date: row.first_order_date,
-                created_at: row.created_at,
-                completed_at: row.completed_at,
+                first_order_date: row.first_order_date.map(Timestamp::from),
+                created_at: row.created_at.into(),
+                completed_at: row.completed_at.map(Timestamp::from),
                 reward_terms: row.reward_terms.0,
             },
             reward_transaction_id: row.reward_transaction_id,
-            reward_credited_at: row.reward_credited_at,
+            reward_credited_at: row.reward_credited_at.map(Timestamp::from),
         })
         .collect())
 }

@@ -2,6 +2,8 @@
 
 use sqlx::PgExecutor;
 
+use crate::domain::account::PermissionRow;
+
 /// What login needs to know about a staff account.
 #[derive(Debug)]
 pub struct StaffLogin {
@@ -73,17 +75,6 @@ pub async fn find_active_access(
     )
     .fetch_optional(db)
     .await
-}
-
-/// A permission, for `GET /api/auth/me`.
-#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
-pub struct PermissionRow {
-    /// Permission id.
-    pub id: i32,
-    /// Slug, e.g. `view-mlm-reports`.
-    pub slug: String,
-    /// Human name.
-    pub name: String,
 }
 
 /// The permissions with these slugs, or every permission when `all` is set.

@@ -4,7 +4,6 @@
 
 use std::collections::BTreeSet;
 
-use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
@@ -17,6 +16,7 @@ use super::money::{
     Amount, Money, Percent, money_string, money_string_opt, number_or_string, number_or_string_opt,
 };
 use super::referral::{RewardDecision, RewardKind};
+use super::time::Timestamp;
 use crate::error::Problems;
 
 /// A campaign variant and its share of referrers.
@@ -121,13 +121,9 @@ pub struct CampaignSpec {
     #[serde(deserialize_with = "vip_tier")]
     pub vip_membership_tier: Option<Tier>,
     /// When the campaign starts.
-    #[serde(serialize_with = "crate::domain::time::millis_opt")]
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub starts_at: Option<DateTime<Utc>>,
+    pub starts_at: Option<Timestamp>,
     /// When it ends.
-    #[serde(serialize_with = "crate::domain::time::millis_opt")]
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub ends_at: Option<DateTime<Utc>>,
+    pub ends_at: Option<Timestamp>,
     /// Referrals captured through this channel get this campaign (trimmed, lowercased).
     #[serde(deserialize_with = "channel_name")]
     pub channel: Option<String>,
@@ -521,13 +517,9 @@ pub struct Campaign {
     #[serde(flatten)]
     pub spec: CampaignSpec,
     /// Created.
-    #[serde(serialize_with = "crate::domain::time::millis")]
-    #[schema(value_type = String, format = DateTime)]
-    pub created_at: DateTime<Utc>,
+    pub created_at: Timestamp,
     /// Last changed.
-    #[serde(serialize_with = "crate::domain::time::millis")]
-    #[schema(value_type = String, format = DateTime)]
-    pub updated_at: DateTime<Utc>,
+    pub updated_at: Timestamp,
     /// What it has paid.
     #[serde(flatten)]
     pub spent: Spent,

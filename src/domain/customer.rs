@@ -1,10 +1,9 @@
 //! Customers and the attribution recorded when they joined.
 
-use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::time::{millis, millis_opt};
+use super::time::Timestamp;
 
 super::sql_enum! {
     /// Which table an account that logs in lives in.
@@ -49,19 +48,13 @@ pub struct Customer {
     /// Where the code was captured.
     pub referred_channel: Option<String>,
     /// When attribution was recorded.
-    #[serde(serialize_with = "millis_opt")]
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub referred_at: Option<DateTime<Utc>>,
+    pub referred_at: Option<Timestamp>,
     /// The campaign whose terms this customer's referral carries.
     pub referral_campaign_id: Option<Uuid>,
     /// When the customer was created.
-    #[serde(serialize_with = "millis")]
-    #[schema(value_type = String, format = DateTime)]
-    pub created_at: DateTime<Utc>,
+    pub created_at: Timestamp,
     /// When the customer was last changed.
-    #[serde(serialize_with = "millis")]
-    #[schema(value_type = String, format = DateTime)]
-    pub updated_at: DateTime<Utc>,
+    pub updated_at: Timestamp,
 }
 
 impl Customer {

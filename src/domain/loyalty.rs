@@ -1,10 +1,9 @@
 //! Points, coupons and membership tiers, in TrustCart's entity shapes.
 
-use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use super::time::{millis, millis_opt};
+use super::time::Timestamp;
 
 /// A customer's points balance.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
@@ -21,13 +20,9 @@ pub struct Points {
     /// All points ever redeemed.
     pub lifetime_redeemed: i32,
     /// Created.
-    #[serde(serialize_with = "millis")]
-    #[schema(value_type = String, format = DateTime)]
-    pub created_at: DateTime<Utc>,
+    pub created_at: Timestamp,
     /// Last changed.
-    #[serde(serialize_with = "millis")]
-    #[schema(value_type = String, format = DateTime)]
-    pub updated_at: DateTime<Utc>,
+    pub updated_at: Timestamp,
 }
 
 /// One movement in the points ledger (append-only).
@@ -53,9 +48,7 @@ pub struct PointTransaction {
     /// The balance right after.
     pub balance_after: i32,
     /// When.
-    #[serde(serialize_with = "millis")]
-    #[schema(value_type = String, format = DateTime)]
-    pub created_at: DateTime<Utc>,
+    pub created_at: Timestamp,
 }
 
 /// A single-use coupon or free product assigned to one customer.
@@ -83,27 +76,19 @@ pub struct Coupon {
     /// Valid only on the customer's first order.
     pub first_order_only: bool,
     /// Usable from.
-    #[serde(serialize_with = "millis")]
-    #[schema(value_type = String, format = DateTime)]
-    pub valid_from: DateTime<Utc>,
+    pub valid_from: Timestamp,
     /// Usable until.
-    #[serde(serialize_with = "millis_opt")]
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub valid_until: Option<DateTime<Utc>>,
+    pub valid_until: Option<Timestamp>,
     /// `active`, `redeemed` or `void`.
     pub status: CouponStatus,
     /// The order that redeemed it.
     pub redeemed_order_id: Option<i32>,
     /// When it was redeemed.
-    #[serde(serialize_with = "millis_opt")]
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub redeemed_at: Option<DateTime<Utc>>,
+    pub redeemed_at: Option<Timestamp>,
     /// The referral that earned it.
     pub referral_id: Option<i32>,
     /// Issued.
-    #[serde(serialize_with = "millis")]
-    #[schema(value_type = String, format = DateTime)]
-    pub created_at: DateTime<Utc>,
+    pub created_at: Timestamp,
 }
 
 /// A customer's membership, in TrustCart's entity shape.
@@ -129,9 +114,7 @@ pub struct Membership {
     /// Delivered order value ever.
     pub total_monthly_spend: Decimal,
     /// The customer's last order.
-    #[serde(serialize_with = "millis_opt")]
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub last_order_date: Option<DateTime<Utc>>,
+    pub last_order_date: Option<Timestamp>,
     /// Prices locked at the member's last purchase.
     pub price_lock_enabled: bool,
     /// Birthday gift sent this year.
@@ -139,23 +122,15 @@ pub struct Membership {
     /// Eid gift sent this year.
     pub eid_gift_sent: bool,
     /// When the tier was reached.
-    #[serde(serialize_with = "millis_opt")]
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub tier_achieved_at: Option<DateTime<Utc>>,
+    pub tier_achieved_at: Option<Timestamp>,
     /// When the tier lapses.
-    #[serde(serialize_with = "millis_opt")]
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub tier_expires_at: Option<DateTime<Utc>>,
+    pub tier_expires_at: Option<Timestamp>,
     /// Who set the tier: `manual`, `evaluation` or `referral`.
     pub tier_source: Option<TierSource>,
     /// Created.
-    #[serde(serialize_with = "millis")]
-    #[schema(value_type = String, format = DateTime)]
-    pub created_at: DateTime<Utc>,
+    pub created_at: Timestamp,
     /// Last changed.
-    #[serde(serialize_with = "millis")]
-    #[schema(value_type = String, format = DateTime)]
-    pub updated_at: DateTime<Utc>,
+    pub updated_at: Timestamp,
 }
 
 super::sql_enum! {
@@ -246,4 +221,74 @@ super::sql_enum! {
         /// It is for a first order, and the customer already had one delivered.
         NotFirstOrder = "not_first_order",
     }
+}
+
+/// The answer to "does this coupon apply to this order?".
+#[derive(Debug, Default, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CouponCheck {
+    /// Whether the coupon applies.
+    pub valid: bool,
+    /// Why not.
+    pub reason: Option<CouponRefusal>,
+    /// `discount` or `free_product`.
+    pub kind: Option<CouponKind>,
+    /// Taka off this order.
+    #[schema(value_type = Option<f64>)]
+    pub discount: Option<Decimal>,
+    /// The free product's id.
+    pub product_id: Option<i32>,
+    /// The free product's name.
+    pub product_name: Option<String>,
+}
+
+/// Tier thresholds: delivered orders or delivered spend reach a tier.
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", default)]
+#[expect(
+    missing_docs,
+    reason = "one field per column; the names are the documentation"
+)]
+pub struct Thresholds {
+    pub silver_orders: i64,
+    #[schema(value_type = f64)]
+    pub silver_spend: Decimal,
+    pub gold_orders: i64,
+    #[schema(value_type = f64)]
+    pub gold_spend: Decimal,
+    pub permanent_orders: i64,
+    #[schema(value_type = f64)]
+    pub permanent_spend: Decimal,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Self {
+            silver_orders: 3,
+            silver_spend: Decimal::from(5000),
+            gold_orders: 6,
+            gold_spend: Decimal::from(12000),
+            permanent_orders: 12,
+            permanent_spend: Decimal::from(25000),
+        }
+    }
+}
+
+/// What an evaluation found.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Evaluation {
+    /// The customer.
+    pub customer_id: i32,
+    /// Delivered orders counted.
+    pub total_orders: i64,
+    /// Their value.
+    #[schema(value_type = f64)]
+    pub total_spend: Decimal,
+    /// The tier now.
+    pub tier: Tier,
+    /// The permanent card, if any.
+    pub permanent_card_number: Option<String>,
+    /// The thresholds used.
+    pub thresholds: Thresholds,
 }

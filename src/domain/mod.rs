@@ -51,6 +51,7 @@ macro_rules! sql_enum {
 }
 pub(crate) use sql_enum;
 
+pub mod account;
 pub mod campaign;
 pub mod channel;
 pub mod customer;
@@ -58,6 +59,7 @@ pub mod kpi;
 pub mod loyalty;
 pub mod money;
 pub mod order;
+pub mod partner;
 pub mod phone;
 pub mod referral;
 pub mod referral_code;

@@ -2,11 +2,10 @@
 
 use std::str::FromStr;
 
-use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::time::{millis, millis_opt};
+use super::time::Timestamp;
 
 /// TrustCart's `order_status_enum`, value for value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, sqlx::Type, Serialize, utoipa::ToSchema)]
@@ -148,17 +147,11 @@ pub struct Order {
     /// Order total in taka.
     pub total_amount: Decimal,
     /// When the order first reached a delivered status.
-    #[serde(serialize_with = "millis_opt")]
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub delivered_at: Option<DateTime<Utc>>,
+    pub delivered_at: Option<Timestamp>,
     /// When the order was placed.
-    #[serde(serialize_with = "millis")]
-    #[schema(value_type = String, format = DateTime)]
-    pub created_at: DateTime<Utc>,
+    pub created_at: Timestamp,
     /// When Bondhu last recorded a change.
-    #[serde(serialize_with = "millis")]
-    #[schema(value_type = String, format = DateTime)]
-    pub updated_at: DateTime<Utc>,
+    pub updated_at: Timestamp,
 }
 
 #[cfg(test)]

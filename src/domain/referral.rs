@@ -1,12 +1,11 @@
 //! Referrals: who invited whom, on what terms, and whether it paid out.
 
-use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::Serialize;
 use uuid::Uuid;
 
 use super::loyalty::Tier;
-use super::time::{millis, millis_opt};
+use super::time::Timestamp;
 
 super::sql_enum! {
     /// A referral's life.
@@ -222,17 +221,11 @@ pub struct Referral {
     /// Whether a qualifying order was delivered.
     pub first_order_placed: bool,
     /// When the qualifying order was placed.
-    #[serde(serialize_with = "millis_opt")]
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub first_order_date: Option<DateTime<Utc>>,
+    pub first_order_date: Option<Timestamp>,
     /// When the referral was made.
-    #[serde(serialize_with = "millis")]
-    #[schema(value_type = String, format = DateTime)]
-    pub created_at: DateTime<Utc>,
+    pub created_at: Timestamp,
     /// When it completed.
-    #[serde(serialize_with = "millis_opt")]
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub completed_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<Timestamp>,
     /// The campaign's terms as they were when the referral was made (what was promised).
     pub reward_terms: RewardTerms,
 }
@@ -247,9 +240,7 @@ pub struct ReferralListItem {
     /// The wallet transaction that paid the referrer's reward.
     pub reward_transaction_id: Option<i32>,
     /// When that transaction was posted.
-    #[serde(serialize_with = "millis_opt")]
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub reward_credited_at: Option<DateTime<Utc>>,
+    pub reward_credited_at: Option<Timestamp>,
 }
 
 /// A referrer's counts, as TrustCart sends them: every value is a string.

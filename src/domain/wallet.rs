@@ -1,10 +1,9 @@
 //! Wallets and their ledger.
 
-use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-use super::time::millis;
+use super::time::Timestamp;
 
 /// A customer's wallet. Its balance always equals the sum of its ledger.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
@@ -21,13 +20,9 @@ pub struct Wallet {
     /// Sum of all debits.
     pub total_spent: Decimal,
     /// When the wallet was opened.
-    #[serde(serialize_with = "millis")]
-    #[schema(value_type = String, format = DateTime)]
-    pub created_at: DateTime<Utc>,
+    pub created_at: Timestamp,
     /// When the balance last changed.
-    #[serde(serialize_with = "millis")]
-    #[schema(value_type = String, format = DateTime)]
-    pub updated_at: DateTime<Utc>,
+    pub updated_at: Timestamp,
 }
 
 /// One movement in a wallet's ledger. Never updated or deleted.
@@ -57,9 +52,7 @@ pub struct WalletTransaction {
     /// The wallet's balance right after this movement.
     pub balance_after: Decimal,
     /// When it was posted.
-    #[serde(serialize_with = "millis")]
-    #[schema(value_type = String, format = DateTime)]
-    pub created_at: DateTime<Utc>,
+    pub created_at: Timestamp,
 }
 
 super::sql_enum! {

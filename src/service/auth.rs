@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use serde::Serialize;
 use sqlx::PgPool;
 
 use crate::auth::cache::{PrincipalCache, Subject};
@@ -12,7 +11,7 @@ use crate::auth::{
 use crate::config::Config;
 use crate::db;
 use crate::db::logins::{Attempt, LoginAccountKind};
-use crate::db::users::PermissionRow;
+use crate::domain::account::{LoginResponse, LoginUser, MeResponse, RoleRow};
 use crate::domain::customer::normalise_email;
 use crate::domain::phone::Phone;
 use crate::error::{Code, Error, Result};
@@ -79,84 +78,6 @@ pub async fn resolve_api_key(
         }
     };
     principal.ok_or_else(|| Error::new(Code::InvalidApiKey, "The API key is not valid"))
-}
-
-/// `POST /api/auth/login`'s answer, as TrustCart's.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct LoginResponse {
-    /// A bearer token valid for 24 hours.
-    pub access_token: String,
-    /// Who logged in.
-    pub user: LoginUser,
-}
-
-/// The user part of a login or `me` answer.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct LoginUser {
-    /// `customers.id` or `users.id`.
-    pub id: i32,
-    /// Email.
-    pub email: Option<String>,
-    /// First (or display) name.
-    pub name: Option<String>,
-    /// Last name (customers).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_name: Option<String>,
-    /// Phone (customers).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub phone: Option<String>,
-    /// `customer-account` or the staff role's slug.
-    pub role_slug: String,
-    /// The staff role's id.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub role_id: Option<i32>,
-    /// `customer` or `user`.
-    #[serde(rename = "type")]
-    pub kind: TokenKind,
-}
-
-impl LoginUser {
-    /// A customer, as TrustCart's login and `me` describe one.
-    fn customer(
-        id: i32,
-        email: Option<String>,
-        name: Option<String>,
-        last_name: Option<String>,
-        phone: String,
-    ) -> Self {
-        Self {
-            id,
-            email,
-            name,
-            last_name,
-            phone: Some(phone),
-            role_slug: CUSTOMER_ROLE.to_owned(),
-            role_id: None,
-            kind: TokenKind::Customer,
-        }
-    }
-
-    /// A staff user.
-    fn staff(
-        id: i32,
-        email: String,
-        name: Option<String>,
-        role_slug: String,
-        role_id: i32,
-    ) -> Self {
-        Self {
-            id,
-            email: Some(email),
-            name,
-            last_name: None,
-            phone: None,
-            role_slug,
-            role_id: Some(role_id),
-            kind: TokenKind::User,
-        }
-    }
 }
 
 /// Why a login failed, before the password was even checked.
@@ -303,35 +224,11 @@ pub async fn login(
     })
 }
 
-/// `GET /api/auth/me`'s answer, as TrustCart's.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct MeResponse {
-    /// Who is calling.
-    pub user: LoginUser,
-    /// The staff role (empty for customers).
-    pub roles: Vec<RoleRow>,
-    /// The permissions it grants (empty for customers).
-    pub permissions: Vec<PermissionRow>,
-}
-
-/// A role, for `GET /api/auth/me`.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct RoleRow {
-    /// Role id.
-    pub id: i32,
-    /// Human name.
-    pub name: String,
-    /// Slug.
-    pub slug: String,
-}
-
 /// Who the caller is, with their roles and permissions.
 pub async fn me(pool: &PgPool, principal: &Principal) -> Result<MeResponse> {
     match principal {
         Principal::Customer { id } => {
-            let customer = db::customers::find(pool, *id)
-                .await?
-                .ok_or_else(account_unavailable)?;
+            let customer = super::customers::me(pool, *id).await?;
             Ok(MeResponse {
                 user: LoginUser::customer(
                     customer.id,

@@ -1,6 +1,6 @@
 //! The dry run: what a referral would earn, and why not, asked of the engine itself.
 
-use chrono::Utc;
+use crate::domain::time::Timestamp;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -72,7 +72,7 @@ pub async fn dry_run(pool: &PgPool, request: Simulation) -> Result<DryRunRespons
             let campaign = db::campaigns::find(&mut tx, id)
                 .await?
                 .ok_or_else(campaign_not_found)?;
-            let now = Utc::now();
+            let now = Timestamp::now();
             let running = campaign.spec.is_active
                 && campaign.spec.starts_at.is_none_or(|s| s <= now)
                 && campaign.spec.ends_at.is_none_or(|e| e > now);

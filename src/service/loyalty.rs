@@ -1,15 +1,14 @@
 //! Points, coupons and membership tiers.
 
 use rust_decimal::Decimal;
-use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 
 use crate::auth::{Permission, Principal};
 use crate::db;
 use crate::db::wallets::PostOutcome;
 use crate::domain::loyalty::{
-    Coupon, CouponKind, CouponRefusal, DiscountType, Membership, PointTransaction, Points,
-    PointsDirection, Tier, TierSource,
+    Coupon, CouponCheck, CouponKind, DiscountType, Evaluation, Membership, PointTransaction,
+    Points, PointsDirection, Thresholds, Tier, TierSource,
 };
 use crate::domain::money::OrderTotal;
 use crate::error::{Code, Error, Result};
@@ -33,10 +32,9 @@ pub async fn point_transactions(
     super::customer_page(pool, customer_id, rows).await
 }
 
-/// An operator's points movement, as TrustCart's admin sends it.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct PointsRequest {
+/// An operator's points movement.
+#[derive(Debug)]
+pub struct PointsMovement {
     /// A positive whole number of points (at most 1,000,000).
     pub points: i32,
     /// Why (`bonus`, `purchase`, `referral`, …), up to 50 characters.
@@ -45,8 +43,6 @@ pub struct PointsRequest {
     pub description: Option<String>,
     /// The order or request it belongs to.
     pub reference_id: Option<i32>,
-    /// Required (here or as the `Idempotency-Key` header).
-    pub idempotency_key: Option<String>,
 }
 
 /// Earns (`redeem` = false) or redeems points exactly once per (customer, key). Returns the
@@ -55,7 +51,7 @@ pub async fn post_points(
     pool: &PgPool,
     customer_id: i32,
     redeem: bool,
-    request: PointsRequest,
+    request: PointsMovement,
     idempotency_key: String,
     actor: &str,
 ) -> Result<(PointTransaction, bool)> {
@@ -117,25 +113,6 @@ pub async fn coupons(pool: &PgPool, customer_id: i32) -> Result<Vec<Coupon>> {
         return Err(Error::customer_not_found());
     }
     Ok(db::loyalty::coupons_of(pool, customer_id).await?)
-}
-
-/// The answer to "does this coupon apply to this order?".
-#[derive(Debug, Default, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct CouponCheck {
-    /// Whether the coupon applies.
-    pub valid: bool,
-    /// Why not.
-    pub reason: Option<CouponRefusal>,
-    /// `discount` or `free_product`.
-    pub kind: Option<CouponKind>,
-    /// Taka off this order.
-    #[schema(value_type = Option<f64>)]
-    pub discount: Option<Decimal>,
-    /// The free product's id.
-    pub product_id: Option<i32>,
-    /// The free product's name.
-    pub product_name: Option<String>,
 }
 
 /// Whose coupon `principal` may check: a customer their own (naming another is refused),
@@ -213,57 +190,6 @@ pub async fn set_tier(pool: &PgPool, customer_id: i32, tier: Tier) -> Result<Mem
         return Err(Error::customer_not_found());
     }
     membership(pool, customer_id).await
-}
-
-/// Tier thresholds: delivered orders or delivered spend reach a tier.
-#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase", default)]
-#[expect(
-    missing_docs,
-    reason = "one field per column; the names are the documentation"
-)]
-pub struct Thresholds {
-    pub silver_orders: i64,
-    #[schema(value_type = f64)]
-    pub silver_spend: Decimal,
-    pub gold_orders: i64,
-    #[schema(value_type = f64)]
-    pub gold_spend: Decimal,
-    pub permanent_orders: i64,
-    #[schema(value_type = f64)]
-    pub permanent_spend: Decimal,
-}
-
-impl Default for Thresholds {
-    fn default() -> Self {
-        Self {
-            silver_orders: 3,
-            silver_spend: Decimal::from(5000),
-            gold_orders: 6,
-            gold_spend: Decimal::from(12000),
-            permanent_orders: 12,
-            permanent_spend: Decimal::from(25000),
-        }
-    }
-}
-
-/// What an evaluation found.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Evaluation {
-    /// The customer.
-    pub customer_id: i32,
-    /// Delivered orders counted.
-    pub total_orders: i64,
-    /// Their value.
-    #[schema(value_type = f64)]
-    pub total_spend: Decimal,
-    /// The tier now.
-    pub tier: Tier,
-    /// The permanent card, if any.
-    pub permanent_card_number: Option<String>,
-    /// The thresholds used.
-    pub thresholds: Thresholds,
 }
 
 /// Raises a customer's tier to what their delivered orders earn. Only delivered orders

@@ -1,38 +1,28 @@
 //! Referral partners: influencers, communities and shops with their own codes.
 
 use chrono::{DateTime, Utc};
-use rust_decimal::Decimal;
-use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::db;
-use crate::db::partners::{Partner, PartnerFunnel, PartnerOrder};
+use crate::domain::partner::{Partner, PartnerReport, PartnerRevenue, ReportWindow};
+use crate::domain::time::Timestamp;
 use crate::error::{Code, Error, Result};
 
-/// A partner as an admin sends it (snake_case or camelCase keys). On update, absent keys
-/// are kept and `null` clears `name` or `campaign_id`.
-#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
-#[expect(
-    missing_docs,
-    reason = "one field per column; the names are the documentation"
-)]
-pub struct PartnerInput {
+/// What an admin asks to set on a partner. `None` keeps the current value (or takes the
+/// default on creation); `Some(None)` clears `name` or `campaign_id`.
+#[derive(Debug, Default)]
+pub struct PartnerChanges {
+    /// The code (trimmed here; required on creation).
     pub code: Option<String>,
-    #[serde(alias = "partnerType")]
+    /// `influencer`, `community`, `shop`, … (1 to 30 characters, lower-cased here).
     pub partner_type: Option<String>,
-    #[serde(default, deserialize_with = "nullable")]
+    /// Display name (at most 200 characters; blank clears it).
     pub name: Option<Option<String>>,
-    #[serde(alias = "isActive")]
+    /// Whether the code attributes anyone.
     pub is_active: Option<bool>,
-    #[serde(default, alias = "campaignId", deserialize_with = "nullable")]
+    /// The campaign the partner's customers get.
     pub campaign_id: Option<Option<Uuid>>,
-}
-
-fn nullable<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
-    d: D,
-) -> std::result::Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
 }
 
 fn partner_not_found() -> Error {
@@ -45,7 +35,7 @@ pub async fn list(pool: &PgPool, include_inactive: bool) -> Result<Vec<Partner>>
 }
 
 /// Creates (`id` = `None`) or updates a partner.
-pub async fn save(pool: &PgPool, id: Option<Uuid>, input: PartnerInput) -> Result<Partner> {
+pub async fn save(pool: &PgPool, id: Option<Uuid>, input: PartnerChanges) -> Result<Partner> {
     let mut tx = pool.begin().await?;
     let current = match id {
         Some(id) => Some(
@@ -103,48 +93,6 @@ pub async fn save(pool: &PgPool, id: Option<Uuid>, input: PartnerInput) -> Resul
     Ok(partner)
 }
 
-/// TrustCart's partner report: the funnel, revenue and orders of the customers a partner
-/// brought, in a window.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct PartnerReport {
-    /// The partner's code.
-    pub partner_code: String,
-    /// The window.
-    pub window: ReportWindow,
-    /// Clicks, signups, completions, rewards.
-    pub funnel: PartnerFunnel,
-    /// Successful orders of the partner's customers.
-    pub revenue: PartnerRevenue,
-    /// The newest orders of the partner's customers.
-    pub orders: Vec<PartnerOrder>,
-}
-
-/// A report's time window (either end open).
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct ReportWindow {
-    /// From (inclusive).
-    #[serde(serialize_with = "crate::domain::time::millis_opt")]
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub from: Option<DateTime<Utc>>,
-    /// To (exclusive).
-    #[serde(serialize_with = "crate::domain::time::millis_opt")]
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub to: Option<DateTime<Utc>>,
-}
-
-/// Revenue brought by a partner.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct PartnerRevenue {
-    /// Successful orders.
-    pub order_count: i64,
-    /// Their total, taka.
-    #[schema(value_type = f64)]
-    pub total_revenue: Decimal,
-    /// Order discounts are not recorded by Bondhu: always `null`.
-    #[schema(value_type = Option<f64>)]
-    pub total_discount: Option<Decimal>,
-}
-
 /// The report of the partner with `code`.
 pub async fn report(
     pool: &PgPool,
@@ -161,7 +109,10 @@ pub async fn report(
     let orders = db::partners::orders(pool, partner.id, from, to, limit).await?;
     Ok(PartnerReport {
         partner_code: partner.code,
-        window: ReportWindow { from, to },
+        window: ReportWindow {
+            from: from.map(Timestamp::from),
+            to: to.map(Timestamp::from),
+        },
         funnel,
         revenue: PartnerRevenue {
             order_count,

@@ -69,6 +69,19 @@ pub async fn wallet(pool: &PgPool, customer_id: i32) -> Result<Wallet> {
         .ok_or_else(Error::customer_not_found)
 }
 
+/// The caller's own wallet. A token of a customer deleted since finds none, answered as
+/// TrustCart answers it.
+pub async fn own_wallet(pool: &PgPool, customer_id: i32) -> Result<Wallet> {
+    db::wallets::find_by_customer(pool, customer_id)
+        .await?
+        .ok_or_else(|| {
+            Error::new(
+                Code::CustomerNotFound,
+                "Customer profile not found for current user",
+            )
+        })
+}
+
 /// A page of a customer's ledger, newest first.
 pub async fn transactions(
     pool: &PgPool,

@@ -6,12 +6,13 @@ use serde::Deserialize;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::auth::Principal;
+use crate::domain::account::{LoginResponse, MeResponse};
 use crate::error::{Error, Result};
 use crate::http::AppState;
 use crate::http::error::ErrorBody;
 use crate::http::extract::Json;
 use crate::http::rate_limit::LoginRateLimit;
-use crate::service::auth::{self, LoginResponse, MeResponse};
+use crate::service::auth;
 
 /// The auth routes.
 pub fn router() -> OpenApiRouter<AppState> {

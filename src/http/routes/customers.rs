@@ -7,14 +7,13 @@ use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::auth::{Permission, Principal};
-use crate::db;
-use crate::domain::customer::{Customer, normalise_email};
-use crate::domain::phone::Phone;
-use crate::error::{Code, Error, Result};
+use crate::domain::customer::Customer;
+use crate::error::Result;
 use crate::http::AppState;
 use crate::http::error::ErrorBody;
 use crate::http::extract::{Json, Query};
 use crate::http::rate_limit::PublicRateLimit;
+use crate::service::customers;
 use crate::service::signup::{self, SignupForm};
 
 /// The customer routes.
@@ -123,13 +122,7 @@ async fn get_my_customer(
     principal: Principal,
 ) -> Result<Json<Customer>> {
     let me = principal.own_customer_id(Permission::ViewOwnWallet)?;
-    let customer = db::customers::find(&state.db, me).await?.ok_or_else(|| {
-        Error::new(
-            Code::AccountUnavailable,
-            "This account no longer exists or is inactive",
-        )
-    })?;
-    Ok(Json(customer))
+    Ok(Json(customers::me(&state.db, me).await?))
 }
 
 /// `?phone=&email=`.
@@ -158,27 +151,6 @@ async fn lookup_customer(
     State(state): State<AppState>,
     Query(params): Query<LookupParams>,
 ) -> Result<Json<LookupResponse>> {
-    let phone = match params
-        .phone
-        .as_deref()
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-    {
-        Some(raw) => {
-            Some(Phone::parse(raw).map_err(|e| Error::invalid_field("phone", e.to_string()))?)
-        }
-        None => None,
-    };
-    let email = normalise_email(params.email.as_deref().unwrap_or_default())
-        .map_err(|e| Error::invalid_field("email", e.to_string()))?;
-    if phone.is_none() && email.is_none() {
-        return Err(Error::invalid_field("phone", "give a phone or an email"));
-    }
-    let id = db::customers::id_for_contact(
-        &state.db,
-        phone.as_ref().map(Phone::as_str),
-        email.as_deref(),
-    )
-    .await?;
+    let id = customers::lookup(&state.db, params.phone.as_deref(), params.email.as_deref()).await?;
     Ok(Json(LookupResponse { id }))
 }

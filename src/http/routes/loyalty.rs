@@ -10,13 +10,15 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{CustomerKey, PageParams, idempotency_key, page_limit, posted_response};
 use crate::auth::{Permission, Principal};
-use crate::domain::loyalty::{Coupon, Membership, PointTransaction, Points, Tier};
+use crate::domain::loyalty::{
+    Coupon, CouponCheck, Evaluation, Membership, PointTransaction, Points, Thresholds, Tier,
+};
 use crate::domain::money::OrderTotal;
 use crate::error::{Error, Result};
 use crate::http::AppState;
 use crate::http::error::ErrorBody;
 use crate::http::extract::{Json, OptionalJson, Path, Query};
-use crate::service::loyalty::{self, CouponCheck, Evaluation, PointsRequest, Thresholds};
+use crate::service::loyalty::{self, PointsMovement};
 
 const DEFAULT_PAGE: i64 = 50;
 const MAX_PAGE: i64 = 200;
@@ -37,6 +39,22 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_memberships))
         .routes(routes!(set_membership_tier))
         .routes(routes!(evaluate_membership))
+}
+
+/// An operator's points movement, as TrustCart's admin sends it.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PointsRequest {
+    /// A positive whole number of points (at most 1,000,000).
+    pub points: i32,
+    /// Why (`bonus`, `purchase`, `referral`, …), up to 50 characters.
+    pub source: String,
+    /// Statement text.
+    pub description: Option<String>,
+    /// The order or request it belongs to.
+    pub reference_id: Option<i32>,
+    /// Required (here or as the `Idempotency-Key` header).
+    pub idempotency_key: Option<String>,
 }
 
 /// The caller's points.
@@ -149,13 +167,19 @@ async fn move_points(
     state: &AppState,
     customer_id: i32,
     redeem: bool,
-    mut body: PointsRequest,
+    body: PointsRequest,
     headers: &HeaderMap,
     actor: &str,
 ) -> Result<impl IntoResponse + use<>> {
-    let key = idempotency_key(headers, body.idempotency_key.take())?;
+    let key = idempotency_key(headers, body.idempotency_key)?;
+    let movement = PointsMovement {
+        points: body.points,
+        source: body.source,
+        description: body.description,
+        reference_id: body.reference_id,
+    };
     let (transaction, created) =
-        loyalty::post_points(&state.db, customer_id, redeem, body, key, actor).await?;
+        loyalty::post_points(&state.db, customer_id, redeem, movement, key, actor).await?;
     Ok(posted_response(transaction, created))
 }
 

@@ -19,9 +19,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::IntoParams;
 use uuid::Uuid;
 
-use crate::db;
 use crate::error::{Code, Error, Result};
 use crate::http::AppState;
+use crate::service;
 
 /// `?limit=&beforeId=`: a page of a newest-first list. `beforeId` is the last id of the
 /// previous page (seek pagination: stable while new rows arrive).
@@ -80,9 +80,7 @@ impl CustomerKey {
     pub async fn resolve(self, state: &AppState) -> Result<i32> {
         match self {
             Self::Id(id) => Ok(id),
-            Self::Uuid(uuid) => db::customers::id_for_uuid(&state.db, uuid)
-                .await?
-                .ok_or_else(|| Error::new(Code::CustomerNotFound, "Customer not found")),
+            Self::Uuid(uuid) => service::customers::id_for_uuid(&state.db, uuid).await,
         }
     }
 }

@@ -10,12 +10,12 @@ use uuid::Uuid;
 
 use super::campaigns::ListParams;
 use crate::auth::{Permission, Principal};
-use crate::db::partners::Partner;
+use crate::domain::partner::{Partner, PartnerReport};
 use crate::error::{Code, Error, Result};
 use crate::http::AppState;
 use crate::http::error::ErrorBody;
 use crate::http::extract::{Json, Path, Query};
-use crate::service::partners::{self, PartnerInput, PartnerReport};
+use crate::service::partners::{self, PartnerChanges};
 
 /// The partner routes.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -23,6 +23,43 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_partners, create_partner))
         .routes(routes!(update_partner))
         .routes(routes!(get_partner_report))
+}
+
+/// A partner as an admin sends it (snake_case or camelCase keys). On update, absent keys
+/// are kept and `null` clears `name` or `campaign_id`.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[expect(
+    missing_docs,
+    reason = "one field per column; the names are the documentation"
+)]
+pub struct PartnerInput {
+    pub code: Option<String>,
+    #[serde(alias = "partnerType")]
+    pub partner_type: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub name: Option<Option<String>>,
+    #[serde(alias = "isActive")]
+    pub is_active: Option<bool>,
+    #[serde(default, alias = "campaignId", deserialize_with = "nullable")]
+    pub campaign_id: Option<Option<Uuid>>,
+}
+
+fn nullable<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> std::result::Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+impl From<PartnerInput> for PartnerChanges {
+    fn from(input: PartnerInput) -> Self {
+        Self {
+            code: input.code,
+            partner_type: input.partner_type,
+            name: input.name,
+            is_active: input.is_active,
+            campaign_id: input.campaign_id,
+        }
+    }
 }
 
 /// Partners, newest first. Needs `view-mlm-reports`.
@@ -52,7 +89,7 @@ async fn create_partner(
     principal.require(Permission::ManageMlmSettings)?;
     Ok((
         StatusCode::CREATED,
-        Json(partners::save(&state.db, None, input).await?),
+        Json(partners::save(&state.db, None, input.into()).await?),
     ))
 }
 
@@ -67,7 +104,9 @@ async fn update_partner(
     Json(input): Json<PartnerInput>,
 ) -> Result<Json<Partner>> {
     principal.require(Permission::ManageMlmSettings)?;
-    Ok(Json(partners::save(&state.db, Some(id), input).await?))
+    Ok(Json(
+        partners::save(&state.db, Some(id), input.into()).await?,
+    ))
 }
 
 /// `?from=&to=&limit=`.

@@ -8,10 +8,9 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{CustomerKey, PageParams, idempotency_key, posted_response};
 use crate::auth::{Permission, Principal};
-use crate::db;
 use crate::domain::money::Money;
 use crate::domain::wallet::{Direction, Wallet, WalletSource, WalletTransaction};
-use crate::error::{Code, Error, Result};
+use crate::error::Result;
 use crate::http::AppState;
 use crate::http::error::ErrorBody;
 use crate::http::extract::{Json, Path, Query};
@@ -40,16 +39,7 @@ async fn get_my_wallet(
     principal: Principal,
 ) -> Result<Json<Wallet>> {
     let me = principal.own_customer_id(Permission::ViewOwnWallet)?;
-    // A token of a deleted customer finds no wallet: that is an authentication failure.
-    let wallet = db::wallets::find_by_customer(&state.db, me)
-        .await?
-        .ok_or_else(|| {
-            Error::new(
-                Code::CustomerNotFound,
-                "Customer profile not found for current user",
-            )
-        })?;
-    Ok(Json(wallet))
+    Ok(Json(wallets::own_wallet(&state.db, me).await?))
 }
 
 /// The caller's ledger, newest first.
