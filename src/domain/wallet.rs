@@ -109,3 +109,85 @@ super::sql_enum! {
         AccountNotFound = "account_not_found",
     }
 }
+
+/// Longest accepted idempotency key, in characters (the columns are varchar(100)).
+pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 100;
+/// Key prefixes of the reward engine's ledger rows. An operator's key may not use them,
+/// or it could pre-empt (and so block) a reward.
+pub const RESERVED_KEY_PREFIXES: [&str; 2] = ["referral:", "milestone:"];
+
+/// The key that makes an operator's ledger movement happen once: trimmed, 1 to
+/// [`MAX_IDEMPOTENCY_KEY_LEN`] printable characters, never one of the reward engine's.
+/// The one home of these rules; wallets and points take only this type.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdempotencyKey(String);
+
+/// Why a string is not an [`IdempotencyKey`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum IdempotencyKeyError {
+    /// Absent or blank.
+    #[error("is required: send a key that stays the same when you retry")]
+    Missing,
+    /// Starts with a prefix of the reward engine.
+    #[error("must not start with referral: or milestone: (those keys belong to the reward engine)")]
+    Reserved,
+    /// Too long, or has control characters.
+    #[error("must be at most 100 printable characters")]
+    Malformed,
+}
+
+impl IdempotencyKey {
+    /// Checks a key as a client sent it.
+    pub fn parse(raw: &str) -> Result<Self, IdempotencyKeyError> {
+        let key = raw.trim();
+        if key.is_empty() {
+            Err(IdempotencyKeyError::Missing)
+        } else if RESERVED_KEY_PREFIXES
+            .iter()
+            .any(|prefix| key.starts_with(prefix))
+        {
+            Err(IdempotencyKeyError::Reserved)
+        // Counted in characters, as varchar(100) counts them: a Bangla key is not 3x shorter.
+        } else if key.chars().count() > MAX_IDEMPOTENCY_KEY_LEN || key.chars().any(char::is_control)
+        {
+            Err(IdempotencyKeyError::Malformed)
+        } else {
+            Ok(Self(key.to_owned()))
+        }
+    }
+
+    /// The key.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_trimmed_bounded_in_characters_and_never_the_engines() {
+        assert_eq!(
+            IdempotencyKey::parse("  order-501 ").unwrap().as_str(),
+            "order-501"
+        );
+        assert_eq!(
+            IdempotencyKey::parse(" "),
+            Err(IdempotencyKeyError::Missing)
+        );
+        assert_eq!(
+            IdempotencyKey::parse("referral:1:referrer:wallet"),
+            Err(IdempotencyKeyError::Reserved)
+        );
+        assert!(IdempotencyKey::parse(&"ক".repeat(100)).is_ok());
+        assert_eq!(
+            IdempotencyKey::parse(&"ক".repeat(101)),
+            Err(IdempotencyKeyError::Malformed)
+        );
+        assert_eq!(
+            IdempotencyKey::parse("a\u{7}b"),
+            Err(IdempotencyKeyError::Malformed)
+        );
+    }
+}

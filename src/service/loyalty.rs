@@ -11,6 +11,7 @@ use crate::domain::loyalty::{
     Points, PointsDirection, Thresholds, Tier, TierSource,
 };
 use crate::domain::money::OrderTotal;
+use crate::domain::wallet::IdempotencyKey;
 use crate::error::{Code, Error, Result};
 use crate::service::wallets::check_movement;
 
@@ -52,7 +53,7 @@ pub async fn post_points(
     customer_id: i32,
     redeem: bool,
     request: PointsMovement,
-    idempotency_key: String,
+    idempotency_key: IdempotencyKey,
     actor: &str,
 ) -> Result<(PointTransaction, bool)> {
     if !(1..=1_000_000).contains(&request.points) {
@@ -65,11 +66,8 @@ pub async fn post_points(
     if source.is_empty() || source.chars().count() > 50 {
         return Err(Error::invalid_field("source", "must be 1 to 50 characters"));
     }
-    let (key, description) = check_movement(
-        &idempotency_key,
-        request.description.as_deref(),
-        request.reference_id,
-    )?;
+    let description = check_movement(request.description.as_deref(), request.reference_id)?;
+    let key = idempotency_key.as_str();
     let kind = if redeem {
         PointsDirection::Redeem
     } else {

@@ -5,47 +5,18 @@ use sqlx::PgPool;
 use crate::db;
 use crate::db::wallets::{PostOutcome, Posting};
 use crate::domain::money::Money;
-use crate::domain::wallet::{Direction, Wallet, WalletSource, WalletTransaction};
+use crate::domain::wallet::{Direction, IdempotencyKey, Wallet, WalletSource, WalletTransaction};
 use crate::error::{Code, Error, Result};
 
-/// Longest accepted idempotency key (the column is varchar(100)).
-pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 100;
-/// Key prefixes of the reward engine's ledger rows. An operator's key may not use them,
-/// or it could pre-empt (and so block) a reward.
-pub const RESERVED_KEY_PREFIXES: [&str; 2] = ["referral:", "milestone:"];
 /// Longest accepted description.
 pub const MAX_DESCRIPTION_LEN: usize = 500;
 
-/// Validates what every ledger movement carries: a required idempotency key, an optional
-/// description and reference. Returns the trimmed key and description.
-pub(crate) fn check_movement<'a>(
-    key: &'a str,
-    description: Option<&'a str>,
+/// Validates the optional description and reference every ledger movement may carry.
+/// Returns the trimmed description. (The key was checked at the edge: [`IdempotencyKey`].)
+pub(crate) fn check_movement(
+    description: Option<&str>,
     reference_id: Option<i32>,
-) -> Result<(&'a str, Option<&'a str>)> {
-    let key = key.trim();
-    if key.is_empty() {
-        return Err(Error::invalid_field(
-            "idempotencyKey",
-            "is required: send a key that stays the same when you retry",
-        ));
-    }
-    if RESERVED_KEY_PREFIXES
-        .iter()
-        .any(|prefix| key.starts_with(prefix))
-    {
-        return Err(Error::invalid_field(
-            "idempotencyKey",
-            "must not start with referral: or milestone: (those keys belong to the reward engine)",
-        ));
-    }
-    // Counted in characters, as varchar(100) counts them: a Bangla key is not 3x shorter.
-    if key.chars().count() > MAX_IDEMPOTENCY_KEY_LEN || key.chars().any(char::is_control) {
-        return Err(Error::invalid_field(
-            "idempotencyKey",
-            format!("must be at most {MAX_IDEMPOTENCY_KEY_LEN} printable characters"),
-        ));
-    }
+) -> Result<Option<&str>> {
     let description = description.map(str::trim).filter(|d| !d.is_empty());
     if description.is_some_and(|d| d.chars().count() > MAX_DESCRIPTION_LEN) {
         return Err(Error::invalid_field(
@@ -59,7 +30,7 @@ pub(crate) fn check_movement<'a>(
             "must be a positive integer",
         ));
     }
-    Ok((key, description))
+    Ok(description)
 }
 
 /// A customer's wallet.
@@ -105,7 +76,7 @@ pub struct Movement {
     /// The referral, order or request it belongs to.
     pub reference_id: Option<i32>,
     /// Required: makes retries safe.
-    pub idempotency_key: String,
+    pub idempotency_key: IdempotencyKey,
 }
 
 /// The posted (or, on a replay, the original) transaction, and whether it is new.
@@ -125,11 +96,7 @@ pub async fn post(
     movement: Movement,
     actor: &str,
 ) -> Result<Posted> {
-    let (key, description) = check_movement(
-        &movement.idempotency_key,
-        movement.description.as_deref(),
-        movement.reference_id,
-    )?;
+    let description = check_movement(movement.description.as_deref(), movement.reference_id)?;
     let posting = Posting {
         customer_id,
         direction,
@@ -137,7 +104,7 @@ pub async fn post(
         source: movement.source,
         reference_id: movement.reference_id,
         description,
-        idempotency_key: key,
+        idempotency_key: movement.idempotency_key.as_str(),
         created_by: actor,
     };
     let outcome =

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::IntoParams;
 use uuid::Uuid;
 
+use crate::domain::wallet::IdempotencyKey;
 use crate::error::{Code, Error, Result};
 use crate::http::AppState;
 use crate::service;
@@ -89,9 +90,9 @@ impl CustomerKey {
 const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 
 /// The idempotency key of a money-moving request: `idempotencyKey` in the body or the
-/// `Idempotency-Key` header (refused when both are sent and differ). Empty when neither is:
-/// the service refuses that with a field error.
-pub fn idempotency_key(headers: &HeaderMap, body_key: Option<String>) -> Result<String> {
+/// `Idempotency-Key` header (refused when both are sent and differ), checked here, at the
+/// edge, into an [`IdempotencyKey`].
+pub fn idempotency_key(headers: &HeaderMap, body_key: Option<String>) -> Result<IdempotencyKey> {
     let header_key = headers
         .get("idempotency-key")
         .and_then(|v| v.to_str().ok())
@@ -101,7 +102,10 @@ pub fn idempotency_key(headers: &HeaderMap, body_key: Option<String>) -> Result<
             "idempotencyKey",
             "differs from the Idempotency-Key header; send one key",
         )),
-        (body_key, header_key) => Ok(body_key.or(header_key).unwrap_or_default()),
+        (body_key, header_key) => {
+            IdempotencyKey::parse(&body_key.or(header_key).unwrap_or_default())
+                .map_err(|e| Error::invalid_field("idempotencyKey", e.to_string()))
+        }
     }
 }
 
