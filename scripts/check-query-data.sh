@@ -17,6 +17,6 @@ server=${server%/*}
 database=bondhu_query_check
 psql "$server/postgres" -qc "drop database if exists $database" -c "create database $database"
 export DATABASE_URL="$server/$database"
-cargo run --locked --quiet -- migrate
+SQLX_OFFLINE=true cargo run --locked --quiet -- migrate
 SQLX_OFFLINE=false cargo sqlx prepare --check -- --all-targets --locked
 psql "$server/postgres" -qc "drop database if exists $database"
