@@ -202,7 +202,7 @@ pub async fn replace_milestones(
              set reward_amount = excluded.reward_amount",
             campaign_id,
             m.referral_count,
-            m.reward_amount.amount(),
+            m.reward_amount.get(),
         )
         .execute(&mut *conn)
         .await?;

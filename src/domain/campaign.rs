@@ -453,7 +453,7 @@ impl CampaignChange {
             problems.check(limit.is_none_or(|n| n > 0), field, "must be positive");
         }
         problems.check(
-            f.budget_amount.is_none_or(|b| b.amount() >= spent.amount),
+            f.budget_amount.is_none_or(|b| b.get() >= spent.amount),
             "budget_amount",
             "must not be below what the campaign has already paid",
         );

@@ -22,14 +22,6 @@ pub const MAX_AMOUNT: Decimal = Decimal::from_parts(100_000_000, 0, 0, false, 2)
 /// The largest order total: what `sales_orders.total_amount` (numeric(12,2)) holds.
 pub const MAX_ORDER_TOTAL: Decimal = Decimal::from_parts(3_567_587_327, 232, 0, false, 2);
 
-/// A positive amount of taka with at most two decimal places, at most [`MAX_AMOUNT`].
-///
-/// On the wire it is a JSON number written with its exact digits (`150.50`); it is parsed
-/// from the number's text, so `0.1` is exactly one tenth.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(transparent)]
-pub struct Money(Decimal);
-
 /// Why a value is not a valid [`Money`] amount.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum MoneyError {
@@ -141,6 +133,15 @@ macro_rules! bounded_decimal {
 }
 
 bounded_decimal!(
+    /// A positive amount of taka with at most two decimal places, at most [`MAX_AMOUNT`]:
+    /// a wallet movement, a cap, a budget, a milestone reward. On the wire it is a JSON
+    /// number written with its exact digits (`150.50`); it is parsed from the number's
+    /// text, so `0.1` is exactly one tenth.
+    Money, positive: true, highest: MAX_AMOUNT,
+    "Taka, > 0, at most 2 decimal places, at most 1000000.00"
+);
+
+bounded_decimal!(
     /// Taka, zero or more, at most two decimals, at most [`MAX_AMOUNT`].
     Amount, positive: false, highest: MAX_AMOUNT,
     "Taka, >= 0, at most 2 decimal places, at most 1000000.00"
@@ -158,79 +159,11 @@ bounded_decimal!(
     "Percent, > 0 and <= 100, at most 2 decimal places"
 );
 
-impl Money {
-    /// Validates an exact decimal amount.
-    pub fn new(amount: Decimal) -> Result<Self, MoneyError> {
-        check(amount, true, MAX_AMOUNT).map(Self)
-    }
-
-    /// The amount in taka.
-    pub fn amount(self) -> Decimal {
-        self.0
-    }
-}
-
 /// Reads a JSON number's text (`150`, `150.5`, `1.5e2`) as an exact decimal.
 pub fn parse_decimal(text: &str) -> Option<Decimal> {
     Decimal::from_str_exact(text)
         .or_else(|_| Decimal::from_scientific(text))
         .ok()
-}
-
-impl FromStr for Money {
-    type Err = MoneyError;
-
-    /// Parses a JSON number's text (`150`, `150.5`, `1.5e2`).
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::new(parse_decimal(s).ok_or(MoneyError::NotANumber)?)
-    }
-}
-
-impl<'de> Deserialize<'de> for Money {
-    /// Accepts JSON numbers only: `"100"` is a type error, as it is in TrustCart.
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let number = serde_json::Number::deserialize(deserializer)?;
-        number.to_string().parse().map_err(serde::de::Error::custom)
-    }
-}
-
-impl fmt::Display for Money {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:.2}", self.0)
-    }
-}
-
-impl utoipa::PartialSchema for Money {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        utoipa::openapi::ObjectBuilder::new()
-            .schema_type(utoipa::openapi::schema::Type::Number)
-            .description(Some(
-                "Taka, > 0, at most 2 decimal places, at most 1000000.00",
-            ))
-            .examples([serde_json::json!(150.5)])
-            .into()
-    }
-}
-
-impl utoipa::ToSchema for Money {}
-
-impl sqlx::Type<sqlx::Postgres> for Money {
-    fn type_info() -> sqlx::postgres::PgTypeInfo {
-        <Decimal as sqlx::Type<sqlx::Postgres>>::type_info()
-    }
-
-    fn compatible(ty: &sqlx::postgres::PgTypeInfo) -> bool {
-        <Decimal as sqlx::Type<sqlx::Postgres>>::compatible(ty)
-    }
-}
-
-/// As for the other amounts: a stored value outside the bound fails to decode.
-impl<'r> sqlx::Decode<'r, sqlx::Postgres> for Money {
-    fn decode(value: sqlx::postgres::PgValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
-        Ok(Self::new(
-            <Decimal as sqlx::Decode<sqlx::Postgres>>::decode(value)?,
-        )?)
-    }
 }
 
 /// The text of an amount sent as a JSON number or a numeric string: TrustCart's admin

@@ -100,7 +100,7 @@ pub async fn post(
     let posting = Posting {
         customer_id,
         direction,
-        amount: movement.amount.amount(),
+        amount: movement.amount.get(),
         source: movement.source,
         reference_id: movement.reference_id,
         description,
