@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::domain::money::Money;
+
 /// Where a fresh checkout finds its database.
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/bondhu";
 
@@ -60,6 +62,14 @@ pub struct Config {
     /// How long a token's or API key's account check is reused before the database is
     /// asked again (`AUTH_CACHE_TTL_SECS`; 0 checks every request).
     pub auth_cache_ttl: Duration,
+    /// The key of the HMAC under which phone verification codes are stored
+    /// (`OTP_SECRET`). When unset the server generates one and keeps it in the database.
+    pub otp_secret: Option<SecretString>,
+    /// The smallest withdrawal a customer may ask for (`WITHDRAWAL_MIN_AMOUNT`, taka).
+    pub withdrawal_min_amount: Money,
+    /// The most a customer may ask to withdraw in 24 hours, counting every request that
+    /// was not rejected (`WITHDRAWAL_MAX_PER_DAY`, taka).
+    pub withdrawal_max_per_day: Money,
 }
 
 /// How log lines are written.
@@ -113,6 +123,34 @@ impl Config {
             other => other.map(SecretString::from),
         };
 
+        let otp_secret = match get("OTP_SECRET") {
+            Some(secret) if secret.len() < MIN_JWT_SECRET_LEN => {
+                return Err(ConfigError {
+                    name: "OTP_SECRET",
+                    reason: format!("must be at least {MIN_JWT_SECRET_LEN} characters long"),
+                });
+            }
+            other => other.map(SecretString::from),
+        };
+        let withdrawal_min_amount = parse(
+            &get,
+            "WITHDRAWAL_MIN_AMOUNT",
+            Money::new(rust_decimal::Decimal::ONE_HUNDRED).map_err(|e| ConfigError {
+                name: "WITHDRAWAL_MIN_AMOUNT",
+                reason: e.to_string(),
+            })?,
+            |_| true,
+        )?;
+        let withdrawal_max_per_day = parse(
+            &get,
+            "WITHDRAWAL_MAX_PER_DAY",
+            Money::new(rust_decimal::Decimal::new(5000, 0)).map_err(|e| ConfigError {
+                name: "WITHDRAWAL_MAX_PER_DAY",
+                reason: e.to_string(),
+            })?,
+            |max| *max >= withdrawal_min_amount,
+        )?;
+
         Ok(Self {
             database_url: get("DATABASE_URL")
                 .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned())
@@ -152,6 +190,9 @@ impl Config {
             auth_cache_ttl: Duration::from_secs(parse(&get, "AUTH_CACHE_TTL_SECS", 5, |n| {
                 *n <= 300
             })?),
+            otp_secret,
+            withdrawal_min_amount,
+            withdrawal_max_per_day,
         })
     }
 
@@ -218,6 +259,12 @@ impl fmt::Debug for Config {
             .field("login_max_failures", &self.login_max_failures)
             .field("login_lockout", &self.login_lockout)
             .field("auth_cache_ttl", &self.auth_cache_ttl)
+            .field(
+                "otp_secret",
+                &self.otp_secret.as_ref().map(|_| "[redacted]"),
+            )
+            .field("withdrawal_min_amount", &self.withdrawal_min_amount)
+            .field("withdrawal_max_per_day", &self.withdrawal_max_per_day)
             .finish()
     }
 }
@@ -313,6 +360,11 @@ mod tests {
         assert_eq!(err.name, "CORS_ALLOWED_ORIGINS");
         let err = config(&[("SHOP_URL", "javascript:alert(1)")]).unwrap_err();
         assert_eq!(err.name, "SHOP_URL");
+        let err = config(&[("WITHDRAWAL_MIN_AMOUNT", "10.001")]).unwrap_err();
+        assert_eq!(err.name, "WITHDRAWAL_MIN_AMOUNT");
+        let err = config(&[("WITHDRAWAL_MIN_AMOUNT", "600"), ("WITHDRAWAL_MAX_PER_DAY", "500")])
+            .unwrap_err();
+        assert_eq!(err.name, "WITHDRAWAL_MAX_PER_DAY");
         let err = config(&[("JWT_SECRET", "short")]).unwrap_err();
         assert_eq!(err.name, "JWT_SECRET");
         assert!(

@@ -88,6 +88,8 @@ codes! {
     CampaignNotFound = NOT_FOUND "campaign_not_found",
     /// No such partner.
     PartnerNotFound = NOT_FOUND "partner_not_found",
+    /// No such withdrawal request (or not the caller's).
+    WithdrawalNotFound = NOT_FOUND "withdrawal_not_found",
 
     // 405
     /// The route exists, the method does not.
@@ -124,6 +126,8 @@ codes! {
     DefaultCampaignConflict = CONFLICT "default_campaign_conflict",
     /// The partner code is taken (case-insensitively).
     PartnerCodeTaken = CONFLICT "partner_code_taken",
+    /// The withdrawal request cannot move to that status from its current one.
+    InvalidTransition = CONFLICT "invalid_transition",
     /// Unique data this registry does not name.
     ConflictingData = CONFLICT "conflict",
 
@@ -152,6 +156,17 @@ codes! {
     OrderCustomerMismatch = UNPROCESSABLE_ENTITY "order_customer_mismatch",
     /// Dropping the default flag would leave no default campaign.
     DefaultCampaignRequired = UNPROCESSABLE_ENTITY "default_campaign_required",
+    /// The customer's phone must be verified by a code first (withdrawals, and
+    /// registering a guest's phone without the guest's email).
+    PhoneNotVerified = UNPROCESSABLE_ENTITY "phone_not_verified",
+    /// The verification code is wrong; the code stays valid for its remaining attempts.
+    VerificationCodeInvalid = UNPROCESSABLE_ENTITY "verification_code_invalid",
+    /// No verification code is waiting: it expired, was used, or was never sent.
+    VerificationCodeExpired = UNPROCESSABLE_ENTITY "verification_code_expired",
+    /// Too many wrong codes: the code was cleared; request a new one.
+    VerificationAttemptsExceeded = UNPROCESSABLE_ENTITY "verification_attempts_exceeded",
+    /// The withdrawal would take the customer over the maximum for 24 hours.
+    WithdrawalLimitExceeded = UNPROCESSABLE_ENTITY "withdrawal_limit_exceeded",
     /// Data that breaks a rule this registry does not name.
     ConstraintViolation = UNPROCESSABLE_ENTITY "constraint_violation",
 
@@ -162,6 +177,8 @@ codes! {
     AccountLocked = TOO_MANY_REQUESTS "account_locked",
     /// Too many invitations today.
     TooManyInvitations = TOO_MANY_REQUESTS "too_many_invitations",
+    /// Too many verification codes sent to this phone in the last hour.
+    TooManyVerificationCodes = TOO_MANY_REQUESTS "too_many_verification_codes",
 
     // 500, 503
     /// A bug or an unexpected failure; its details are logged, never sent.
@@ -402,6 +419,12 @@ const CONSTRAINT_ERRORS: &[ConstraintError] = &[
     ),
     constraint(
         "customer_wallets_balance_non_negative",
+        Code::InsufficientBalance,
+        Some("amount"),
+        "Insufficient wallet balance",
+    ),
+    constraint(
+        "customer_wallets_held_within_balance",
         Code::InsufficientBalance,
         Some("amount"),
         "Insufficient wallet balance",

@@ -196,11 +196,13 @@ pub async fn lock_by_phone(
     .await
 }
 
-/// Turns guest `id` into an account: password, and the details given (kept where not given).
+/// Turns guest `id` into an account: password, and the details given (kept where not given);
+/// `phone_verified` when the caller proved the phone by a code.
 pub async fn upgrade_guest(
     db: impl PgExecutor<'_>,
     id: i32,
     new: &NewCustomer,
+    phone_verified: bool,
 ) -> sqlx::Result<Customer> {
     sqlx::query_as!(
         Customer,
@@ -208,7 +210,9 @@ pub async fn upgrade_guest(
          set password_hash = $2, is_guest = false,
              name = coalesce($3, name), last_name = coalesce($4, last_name), email = coalesce($5, email),
              customer_type = coalesce($6, customer_type), district = coalesce($7, district),
-             address = coalesce($8, address), updated_at = now()
+             address = coalesce($8, address),
+             phone_verified_at = case when $9 then now() else phone_verified_at end,
+             updated_at = now()
          where id = $1 and is_guest
          returning id, uuid, name, last_name, email, phone, is_guest, customer_type, district, address,
                    referred_by_customer_id, referred_by_code, referred_by_partner_id, referred_channel,
@@ -221,6 +225,7 @@ pub async fn upgrade_guest(
         new.customer_type,
         new.district,
         new.address,
+        phone_verified,
     )
     .fetch_one(db)
     .await

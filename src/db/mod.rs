@@ -14,10 +14,12 @@ pub mod logins;
 pub mod loyalty;
 pub mod orders;
 pub mod partners;
+pub mod phone_codes;
 pub mod referrals;
 pub mod secrets;
 pub mod users;
 pub mod wallets;
+pub mod withdrawals;
 
 use std::future::Future;
 use std::time::Duration;

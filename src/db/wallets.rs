@@ -12,7 +12,7 @@ pub async fn find_by_customer(
 ) -> sqlx::Result<Option<Wallet>> {
     sqlx::query_as!(
         Wallet,
-        "select w.id, w.customer_id, w.balance, w.total_earned, w.total_spent, w.created_at, w.updated_at
+        "select w.id, w.customer_id, w.balance, w.held_amount as held_balance, w.total_earned, w.total_spent, w.created_at, w.updated_at
          from customer_wallets w
          join customers c on c.id = w.customer_id
          where w.customer_id = $1 and not c.is_deleted",

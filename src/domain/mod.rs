@@ -61,10 +61,12 @@ pub mod money;
 pub mod order;
 pub mod partner;
 pub mod phone;
+pub mod phone_code;
 pub mod referral;
 pub mod referral_code;
 pub mod time;
 pub mod wallet;
+pub mod withdrawal;
 
 /// Every enum shared with PostgreSQL: its type name and its values in order. A test
 /// compares each with `enum_range()` in a migrated database.
@@ -147,6 +149,41 @@ pub fn sql_enums() -> Vec<(&'static str, Vec<&'static str>)> {
         (
             "order_status_enum",
             names(&order::OrderStatus::ALL, order::OrderStatus::as_str),
+        ),
+        (
+            withdrawal::WithdrawalStatus::SQL_TYPE,
+            names(
+                withdrawal::WithdrawalStatus::ALL,
+                withdrawal::WithdrawalStatus::as_str,
+            ),
+        ),
+        (
+            withdrawal::WithdrawalMethod::SQL_TYPE,
+            names(
+                withdrawal::WithdrawalMethod::ALL,
+                withdrawal::WithdrawalMethod::as_str,
+            ),
+        ),
+        (
+            withdrawal::WithdrawalOutcome::SQL_TYPE,
+            names(
+                withdrawal::WithdrawalOutcome::ALL,
+                withdrawal::WithdrawalOutcome::as_str,
+            ),
+        ),
+        (
+            phone_code::PhoneCodePurpose::SQL_TYPE,
+            names(
+                phone_code::PhoneCodePurpose::ALL,
+                phone_code::PhoneCodePurpose::as_str,
+            ),
+        ),
+        (
+            phone_code::PhoneCodeCheck::SQL_TYPE,
+            names(
+                phone_code::PhoneCodeCheck::ALL,
+                phone_code::PhoneCodeCheck::as_str,
+            ),
         ),
         (
             customer::LoginAccountKind::SQL_TYPE,

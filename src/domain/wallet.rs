@@ -13,8 +13,11 @@ pub struct Wallet {
     pub id: i32,
     /// The owner; every customer has exactly one wallet.
     pub customer_id: i32,
-    /// Spendable taka.
+    /// Taka in the wallet (TrustCart's key), including any `heldBalance`.
     pub balance: Decimal,
+    /// Part of `balance` held for withdrawals that are pending or approved: spendable by
+    /// nothing until the request is paid (debited) or rejected (released).
+    pub held_balance: Decimal,
     /// Sum of all credits.
     pub total_earned: Decimal,
     /// Sum of all debits.
@@ -112,9 +115,9 @@ super::sql_enum! {
 
 /// Longest accepted idempotency key, in characters (the columns are varchar(100)).
 pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 100;
-/// Key prefixes of the reward engine's ledger rows. An operator's key may not use them,
-/// or it could pre-empt (and so block) a reward.
-pub const RESERVED_KEY_PREFIXES: [&str; 2] = ["referral:", "milestone:"];
+/// Key prefixes of the reward engine's and the payouts' ledger rows. An operator's key may
+/// not use them, or it could pre-empt (and so block) a reward or a payout.
+pub const RESERVED_KEY_PREFIXES: [&str; 3] = ["referral:", "milestone:", "withdrawal:"];
 
 /// The key that makes an operator's ledger movement happen once: trimmed, 1 to
 /// [`MAX_IDEMPOTENCY_KEY_LEN`] printable characters, never one of the reward engine's.
@@ -129,7 +132,7 @@ pub enum IdempotencyKeyError {
     #[error("is required: send a key that stays the same when you retry")]
     Missing,
     /// Starts with a prefix of the reward engine.
-    #[error("must not start with referral: or milestone: (those keys belong to the reward engine)")]
+    #[error("must not start with referral:, milestone: or withdrawal: (those keys belong to the reward engine and payouts)")]
     Reserved,
     /// Too long, or has control characters.
     #[error("must be at most 100 printable characters")]

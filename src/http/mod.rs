@@ -34,6 +34,8 @@ use crate::auth::JwtKeys;
 use crate::auth::cache::PrincipalCache;
 use crate::config::Config;
 use crate::error::{Code, Error};
+use crate::service::messenger::LogSender;
+use crate::service::phone_verification::{CodeKey, Otp};
 use error::ErrorBody;
 use rate_limit::RateLimits;
 
@@ -50,17 +52,30 @@ pub struct AppState {
     pub limits: Arc<RateLimits>,
     /// The configuration.
     pub config: Arc<Config>,
+    /// Phone verification codes: their key and the messenger that sends them. Tests
+    /// replace the messenger with one that keeps messages in memory.
+    pub otp: Otp,
 }
 
 impl AppState {
-    /// The state for `pool`, `config` and the JWT signing `secret`.
-    pub fn new(db: PgPool, config: Config, secret: &secrecy::SecretString) -> Self {
+    /// The state for `pool`, `config`, the JWT signing `secret` and the key of phone
+    /// verification codes, `otp_secret`. Messages go to the log until a provider exists.
+    pub fn new(
+        db: PgPool,
+        config: Config,
+        secret: &secrecy::SecretString,
+        otp_secret: &secrecy::SecretString,
+    ) -> Self {
         Self {
             db,
             jwt: Arc::new(JwtKeys::new(secret)),
             principals: Arc::new(PrincipalCache::new(config.auth_cache_ttl)),
             limits: Arc::new(RateLimits::new(&config)),
             config: Arc::new(config),
+            otp: Otp {
+                key: Arc::new(CodeKey::new(otp_secret)),
+                messenger: Arc::new(LogSender),
+            },
         }
     }
 }
@@ -79,6 +94,8 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::codes::router())
         .merge(routes::referrals::router())
         .merge(routes::wallets::router())
+        .merge(routes::withdrawals::router())
+        .merge(routes::phone_verification::router())
         .merge(routes::kpis::router())
         .merge(routes::orders::router())
         .merge(routes::campaigns::router())

@@ -10,11 +10,14 @@ pub mod customers;
 pub mod dry_run;
 pub mod kpis;
 pub mod loyalty;
+pub mod messenger;
 pub mod orders;
 pub mod partners;
+pub mod phone_verification;
 pub mod referrals;
 pub mod signup;
 pub mod wallets;
+pub mod withdrawals;
 
 use sqlx::PgPool;
 

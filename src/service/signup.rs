@@ -7,8 +7,10 @@ use crate::db::customers::NewCustomer;
 use crate::domain::channel::Channel;
 use crate::domain::customer::{Customer, normalise_email};
 use crate::domain::phone::Phone;
+use crate::domain::phone_code::{PhoneCodeCheck, PhoneCodePurpose};
 use crate::error::{Code, Error, Problems, Result};
 use crate::service::attribution;
+use crate::service::phone_verification::{self, Otp};
 
 /// Shortest accepted password.
 pub const MIN_PASSWORD_LEN: usize = 8;
@@ -40,12 +42,18 @@ pub struct SignupForm {
     pub code: Option<String>,
     /// The channel the code came through.
     pub channel: Option<String>,
+    /// The code sent to the phone by `POST /api/auth/phone-verification`: required to
+    /// register the phone of a guest who gave no email, or another one. Ignored otherwise.
+    pub phone_verification_code: Option<String>,
 }
 
 /// Creates a customer (an account with a password, or a guest), or turns a guest into an
 /// account, and records where they came from. Attribution never blocks signup: an
 /// unknown code is logged and ignored.
-pub async fn sign_up(pool: &PgPool, form: SignupForm) -> Result<Customer> {
+///
+/// A guest is claimed only by someone who proves it is theirs: with the email the guest
+/// gave, or with a code sent to the phone (which also marks the phone verified).
+pub async fn sign_up(pool: &PgPool, otp: &Otp, form: SignupForm) -> Result<Customer> {
     let mut problems = Problems::default();
     let phone = match form
         .phone
@@ -88,6 +96,14 @@ pub async fn sign_up(pool: &PgPool, form: SignupForm) -> Result<Customer> {
     let customer_type = text("customerType", form.customer_type, 30, &mut problems);
     let district = text("district", form.district, MAX_TEXT_LEN, &mut problems);
     let address = text("address", form.address, 1000, &mut problems);
+    let verification_code = form
+        .phone_verification_code
+        .filter(|c| !c.trim().is_empty())
+        .and_then(|c| {
+            phone_verification::parse_code(&c)
+                .map_err(|_| problems.add("phoneVerificationCode", "must be the 6 digits sent to the phone"))
+                .ok()
+        });
     let (Some(phone), true) = (phone, problems.is_empty()) else {
         return Err(problems.into_error(Code::ValidationFailed));
     };
@@ -122,16 +138,43 @@ pub async fn sign_up(pool: &PgPool, form: SignupForm) -> Result<Customer> {
         // A guest (who checked out without an account) registers: the same customer, now
         // with a password. Their orders, wallet and attribution stay theirs.
         Some(owner) if owner.is_guest && new.password_hash.is_some() => {
-            // Phone ownership cannot be verified here (no OTP), so a guest who gave an
-            // email can only be claimed by someone who knows that email.
-            if owner.email.is_some() && owner.email != new.email {
-                return Err(Error::new(
-                    Code::GuestEmailMismatch,
-                    "This phone number belongs to a guest: register with the email used at checkout",
-                ));
-            }
+            // Knowing a guest's phone proves nothing: the guest is claimed with the email
+            // they gave, or with a code sent to the phone.
+            let email_matches = owner.email.is_some() && owner.email == new.email;
+            let phone_verified = if email_matches {
+                false
+            } else {
+                let Some(code) = &verification_code else {
+                    return Err(if owner.email.is_some() {
+                        Error::new(
+                            Code::GuestEmailMismatch,
+                            "This phone number belongs to a guest: register with the email used at checkout, or verify the phone (POST /api/auth/phone-verification) and send phoneVerificationCode",
+                        )
+                    } else {
+                        Error::new(
+                            Code::PhoneNotVerified,
+                            "This phone number belongs to a guest: verify it first (POST /api/auth/phone-verification) and send the code as phoneVerificationCode",
+                        )
+                        .for_field("phoneVerificationCode")
+                    });
+                };
+                let outcome = phone_verification::check(
+                    &mut tx,
+                    otp,
+                    &phone,
+                    PhoneCodePurpose::GuestUpgrade,
+                    code,
+                )
+                .await?;
+                if let Some(refusal) = phone_verification::refusal(outcome) {
+                    // The attempt is counted (committed); nothing else was written.
+                    tx.commit().await?;
+                    return Err(refusal.for_field("phoneVerificationCode"));
+                }
+                outcome == PhoneCodeCheck::Verified
+            };
             upgraded = true;
-            db::customers::upgrade_guest(&mut *tx, owner.id, &new).await?
+            db::customers::upgrade_guest(&mut *tx, owner.id, &new, phone_verified).await?
         }
         Some(_) => {
             return Err(Error::new(Code::PhoneTaken, "Phone number already exists"));

@@ -69,6 +69,9 @@ pub struct PublicSignupRequest {
     referred_channel_snake: Option<String>,
     /// Alias of `referralChannel`.
     channel: Option<String>,
+    /// The code sent by `POST /api/auth/phone-verification`: required to register the
+    /// phone of a guest who gave no email (or another one).
+    phone_verification_code: Option<String>,
 }
 
 /// The first non-blank value, as TrustCart picks among its aliases.
@@ -81,8 +84,8 @@ fn first_present(values: [Option<String>; 4]) -> Option<String> {
 #[utoipa::path(post, path = "/api/customers/public", tag = "customers",
     request_body = PublicSignupRequest,
     responses((status = 201, body = Customer),
-              (status = 409, body = ErrorBody, description = "phone_taken or email_taken"),
-              (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
+              (status = 409, body = ErrorBody, description = "phone_taken, email_taken or guest_email_mismatch"),
+              (status = 422, body = ErrorBody, description = "validation_failed, or phone_not_verified / verification_code_* for a guest's phone without its email"), (status = 429, body = ErrorBody)))]
 async fn create_public_customer(
     _limit: PublicRateLimit,
     State(state): State<AppState>,
@@ -109,8 +112,9 @@ async fn create_public_customer(
             body.channel,
             None,
         ]),
+        phone_verification_code: body.phone_verification_code,
     };
-    let customer = signup::sign_up(&state.db, form).await?;
+    let customer = signup::sign_up(&state.db, &state.otp, form).await?;
     Ok((StatusCode::CREATED, Json(customer)))
 }
 

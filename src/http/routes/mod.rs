@@ -10,8 +10,10 @@ pub mod kpis;
 pub mod loyalty;
 pub mod orders;
 pub mod partners;
+pub mod phone_verification;
 pub mod referrals;
 pub mod wallets;
+pub mod withdrawals;
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
