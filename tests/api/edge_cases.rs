@@ -57,8 +57,9 @@ async fn an_old_invitation_does_not_let_an_order_in_transit_qualify(pool: PgPool
     )
     .await;
     // Then the guest registers with the old invitation.
+    let otp = app.signup_code("01712100012", "+8801712100012").await;
     let registered = app
-        .sign_up(json!({ "phone": "01712100012", "password": "password 1", "ref": code }))
+        .sign_up(json!({ "phone": "01712100012", "password": "password 1", "ref": code, "phoneVerificationCode": otp }))
         .await;
     assert_eq!(
         registered.status,

@@ -2,12 +2,14 @@
 //! invariants checked at the end of every test.
 
 use std::str::FromStr;
+use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use bondhu::auth::{CUSTOMER_ROLE, JwtKeys, TokenKind};
 use bondhu::config::Config;
+use bondhu::service::messenger::{PhoneMessage, PhoneMessenger, SendFuture};
 use http_body_util::BodyExt;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
@@ -25,6 +27,48 @@ pub struct TestApp {
     pub keys: std::sync::Arc<JwtKeys>,
     /// A staff user for each seeded role: (role slug, user id).
     pub staff: Vec<(String, i32)>,
+    /// Every message the app sent to a phone (it stands in for the SMS provider).
+    pub outbox: Arc<Outbox>,
+}
+
+/// A messenger that keeps messages in memory instead of sending them.
+#[derive(Default)]
+pub struct Outbox(Mutex<Vec<PhoneMessage>>);
+
+impl PhoneMessenger for Outbox {
+    fn send<'a>(&'a self, message: &'a PhoneMessage) -> SendFuture<'a> {
+        self.0.lock().unwrap().push(message.clone());
+        Box::pin(async { Ok(()) })
+    }
+}
+
+impl Outbox {
+    /// How many messages went to `phone` (E.164).
+    pub fn count(&self, phone: &str) -> usize {
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|m| m.to().as_str() == phone)
+            .count()
+    }
+
+    /// The newest verification code sent to `phone` (E.164).
+    #[track_caller]
+    pub fn last_code(&self, phone: &str) -> String {
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .rev()
+            .find_map(|m| match m {
+                PhoneMessage::VerificationCode { to, code, .. } if to.as_str() == phone => {
+                    Some(code.clone())
+                }
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("no code was sent to {phone}"))
+    }
 }
 
 /// Roles seeded by the migrations, each given one staff user by the harness.
@@ -77,9 +121,11 @@ impl TestApp {
     }
 
     pub async fn with_config(pool: PgPool, config: Config) -> Self {
-        let state = bondhu::startup::app_state(pool.clone(), config)
+        let mut state = bondhu::startup::app_state(pool.clone(), config)
             .await
             .unwrap();
+        let outbox = Arc::new(Outbox::default());
+        state.otp.messenger = outbox.clone();
         let keys = state.jwt.clone();
         let mut staff = Vec::new();
         for role in STAFF_ROLES {
@@ -96,6 +142,7 @@ impl TestApp {
             pool,
             keys,
             staff,
+            outbox,
         }
     }
 
@@ -265,6 +312,39 @@ impl TestApp {
         .await
     }
 
+    /// Verifies customer `customer_id`'s phone (E.164 `phone`) through the API.
+    pub async fn verify_phone(&self, customer_id: i32, phone: &str) {
+        let token = self.customer_token(customer_id);
+        let sent = self
+            .post("/api/loyalty/me/phone-verification", &token, json!({}))
+            .await;
+        assert_eq!(sent.status, StatusCode::CREATED, "{}", sent.body);
+        let code = self.outbox.last_code(phone);
+        let confirmed = self
+            .post(
+                "/api/loyalty/me/phone-verification/confirm",
+                &token,
+                json!({ "code": code }),
+            )
+            .await;
+        assert_eq!(confirmed.status, StatusCode::OK, "{}", confirmed.body);
+    }
+
+    /// Proves `phone` (any spelling; `e164` is its E.164 form) for a guest upgrade through
+    /// the public route; returns the code to send as `phoneVerificationCode`.
+    pub async fn signup_code(&self, phone: &str, e164: &str) -> String {
+        let sent = self
+            .request(
+                Method::POST,
+                "/api/auth/phone-verification",
+                None,
+                Some(json!({ "phone": phone })),
+            )
+            .await;
+        assert_eq!(sent.status, StatusCode::CREATED, "{}", sent.body);
+        self.outbox.last_code(e164)
+    }
+
     pub async fn balance(&self, customer_id: i32) -> Decimal {
         sqlx::query_scalar!(
             "select balance from customer_wallets where customer_id = $1",
@@ -425,6 +505,49 @@ pub async fn assert_invariants(pool: &PgPool) {
         unmatched.issued_before_completion, 0,
         "rewards issued for uncompleted referrals"
     );
+    // Held money: never more than the balance, and exactly what the open withdrawal
+    // requests hold; each paid request was debited once, under its own key, and no other
+    // ledger row uses the payouts' keys.
+    let holds = sqlx::query!(
+        r#"select w.customer_id, w.balance, w.held_amount,
+                  coalesce((select sum(r.amount) from wallet_withdrawal_requests r
+                            where r.wallet_id = w.id and r.status in ('pending', 'approved')), 0) as "open!"
+           from customer_wallets w"#
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    for wallet in holds {
+        assert!(
+            wallet.held_amount <= wallet.balance,
+            "customer {}: held more than the balance",
+            wallet.customer_id
+        );
+        assert_eq!(
+            wallet.held_amount, wallet.open,
+            "customer {}: held amount and open withdrawals",
+            wallet.customer_id
+        );
+    }
+    let payouts = sqlx::query!(
+        r#"select
+             (select count(*) from wallet_withdrawal_requests r
+              where r.status = 'paid'
+                and (select count(*) from wallet_transactions t
+                     where t.wallet_id = r.wallet_id and t.id = r.paid_transaction_id
+                       and t.idempotency_key = format('withdrawal:%s:paid', r.id)
+                       and t.transaction_type = 'debit' and t.source = 'withdrawal'
+                       and t.amount = r.amount) <> 1) as "paid_without_debit!",
+             (select count(*) from wallet_transactions t
+              where t.idempotency_key like 'withdrawal:%'
+                and not exists (select 1 from wallet_withdrawal_requests r
+                                where r.paid_transaction_id = t.id and r.status = 'paid')) as "debits_without_paid!""#
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!(payouts.paid_without_debit, 0, "paid withdrawals without their one debit");
+    assert_eq!(payouts.debits_without_paid, 0, "payout debits without a paid withdrawal");
     let customers_without_wallet = sqlx::query_scalar!(
         r#"select count(*) as "n!" from customers c
            where not exists (select 1 from customer_wallets w where w.customer_id = c.id)"#

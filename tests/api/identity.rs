@@ -444,11 +444,13 @@ async fn a_guest_who_registers_becomes_an_account(pool: PgPool) {
     let guest_id = guest.body["id"].as_i64().unwrap() as i32;
     assert_eq!(guest.body["isGuest"], true);
 
-    // Registering with the same phone and a password: same customer, now an account; the
-    // first touch (the friend's code) is kept even though another code is sent now.
+    // Registering with the same phone, a password and a code sent to the phone (the guest
+    // gave no email): same customer, now an account; the first touch (the friend's code)
+    // is kept even though another code is sent now.
     let other = app.customer("01911800033", None).await;
+    let code = app.signup_code("01911800032", "+8801911800032").await;
     let registered = app
-        .sign_up(json!({ "name": "Shirin", "phone": "+8801911800032", "email": "shirin@example.com", "password": "new password", "ref": format!("REF{other}") }))
+        .sign_up(json!({ "name": "Shirin", "phone": "+8801911800032", "email": "shirin@example.com", "password": "new password", "ref": format!("REF{other}"), "phoneVerificationCode": code }))
         .await;
     assert_eq!(
         registered.status,
