@@ -144,7 +144,8 @@ async fn a_customer_attached_by_hand_is_attributed_and_can_still_sign_up(pool: P
         .await;
     assert_eq!(me.body["referredByCustomerId"], referrer);
     // Registering later with someone else's code is not an error; the first touch stays.
-    let registered = app.sign_up(json!({ "phone": "01712100042", "password": "password 1", "ref": format!("REF{other}") })).await;
+    let otp = app.signup_code("01712100042", "+8801712100042").await;
+    let registered = app.sign_up(json!({ "phone": "01712100042", "password": "password 1", "ref": format!("REF{other}"), "phoneVerificationCode": otp })).await;
     assert_eq!(
         registered.status,
         StatusCode::CREATED,
