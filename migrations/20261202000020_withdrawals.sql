@@ -262,7 +262,8 @@ $$;
 -- Locks the wallet before the request, as request_withdrawal does.
 --
 -- Outcomes: applied; not_found; invalid_transition (not allowed from the current status,
--- or another decision won meanwhile). Nothing changes unless applied.
+-- or another decision won meanwhile); account_not_found (paying a deleted customer, whose
+-- wallet can no longer move). Nothing changes unless applied.
 create function decide_withdrawal(
     p_id               bigint,
     p_status           withdrawal_status,
@@ -287,6 +288,10 @@ begin
 
     if p_status in ('paid', 'rejected') then
         perform 1 from customer_wallets w where w.id = v_request.wallet_id for update;
+    end if;
+    if p_status = 'paid' and not exists (
+            select 1 from customers c where c.id = v_request.customer_id and not c.is_deleted) then
+        return 'account_not_found';
     end if;
     -- The compare-and-set: the request is still in the status the transition was checked
     -- against, and stays so (locked) until this decision commits.

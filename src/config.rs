@@ -362,8 +362,11 @@ mod tests {
         assert_eq!(err.name, "SHOP_URL");
         let err = config(&[("WITHDRAWAL_MIN_AMOUNT", "10.001")]).unwrap_err();
         assert_eq!(err.name, "WITHDRAWAL_MIN_AMOUNT");
-        let err = config(&[("WITHDRAWAL_MIN_AMOUNT", "600"), ("WITHDRAWAL_MAX_PER_DAY", "500")])
-            .unwrap_err();
+        let err = config(&[
+            ("WITHDRAWAL_MIN_AMOUNT", "600"),
+            ("WITHDRAWAL_MAX_PER_DAY", "500"),
+        ])
+        .unwrap_err();
         assert_eq!(err.name, "WITHDRAWAL_MAX_PER_DAY");
         let err = config(&[("JWT_SECRET", "short")]).unwrap_err();
         assert_eq!(err.name, "JWT_SECRET");

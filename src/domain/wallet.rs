@@ -132,7 +132,9 @@ pub enum IdempotencyKeyError {
     #[error("is required: send a key that stays the same when you retry")]
     Missing,
     /// Starts with a prefix of the reward engine.
-    #[error("must not start with referral:, milestone: or withdrawal: (those keys belong to the reward engine and payouts)")]
+    #[error(
+        "must not start with referral:, milestone: or withdrawal: (those keys belong to the reward engine and payouts)"
+    )]
     Reserved,
     /// Too long, or has control characters.
     #[error("must be at most 100 printable characters")]

@@ -85,7 +85,7 @@ pub struct Otp {
 /// A code was sent.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct CodeSent {
+pub struct PhoneCodeResponse {
     /// The phone, all but its last three digits hidden.
     pub phone: String,
     /// When the code stops working.
@@ -119,7 +119,7 @@ pub async fn send(
     phone: &Phone,
     purpose: PhoneCodePurpose,
     customer_id: Option<i32>,
-) -> Result<CodeSent> {
+) -> Result<PhoneCodeResponse> {
     let code = format!(
         "{:0width$}",
         rand::rng().random_range(0..10u32.pow(CODE_DIGITS as u32)),
@@ -135,18 +135,15 @@ pub async fn send(
         MAX_SENDS_PER_HOUR,
     )
     .await?;
-    let expires_at = match (issued.sent, issued.expires_at) {
-        (true, Some(expires_at)) => expires_at,
-        _ => {
-            let wait = issued.retry_after_secs.unwrap_or(60).max(1) as u64;
-            return Err(Error::too_many(
-                Code::TooManyVerificationCodes,
-                format!(
-                    "At most {MAX_SENDS_PER_HOUR} codes can be sent to a phone per hour; try again later"
-                ),
-                Duration::from_secs(wait),
-            ));
-        }
+    let (true, Some(expires_at)) = (issued.sent, issued.expires_at) else {
+        let wait = issued.retry_after_secs.unwrap_or(60).max(1) as u64;
+        return Err(Error::too_many(
+            Code::TooManyVerificationCodes,
+            format!(
+                "At most {MAX_SENDS_PER_HOUR} codes can be sent to a phone per hour; try again later"
+            ),
+            Duration::from_secs(wait),
+        ));
     };
     let message = PhoneMessage::VerificationCode {
         to: phone.clone(),
@@ -158,7 +155,7 @@ pub async fn send(
         .await
         .map_err(|e| Error::Internal(e.context("sending a verification code")))?;
     tracing::info!(phone = %phone.masked(), purpose = %purpose, "verification code sent");
-    Ok(CodeSent {
+    Ok(PhoneCodeResponse {
         phone: phone.masked(),
         expires_at,
     })
@@ -188,7 +185,7 @@ pub fn refusal(check: PhoneCodeCheck) -> Option<Error> {
     Some(match check {
         PhoneCodeCheck::Verified => return None,
         PhoneCodeCheck::WrongCode => {
-            Error::new(Code::VerificationCodeInvalid, "The code is not right").for_field("code")
+            Error::new(Code::VerificationCodeInvalid, "The code is not right")
         }
         PhoneCodeCheck::TooManyAttempts => Error::new(
             Code::VerificationAttemptsExceeded,
@@ -217,7 +214,7 @@ async fn own_phone(pool: &PgPool, customer_id: i32) -> Result<(Phone, Option<Tim
 }
 
 /// Sends a code to the caller's own phone.
-pub async fn send_own(pool: &PgPool, otp: &Otp, customer_id: i32) -> Result<CodeSent> {
+pub async fn send_own(pool: &PgPool, otp: &Otp, customer_id: i32) -> Result<PhoneCodeResponse> {
     let (phone, _) = own_phone(pool, customer_id).await?;
     send(
         pool,
@@ -231,15 +228,20 @@ pub async fn send_own(pool: &PgPool, otp: &Otp, customer_id: i32) -> Result<Code
 
 /// Sends a code to a phone someone is about to register, before the guest upgrade. The
 /// answer is the same whether the phone belongs to anyone or not.
-pub async fn send_for_signup(pool: &PgPool, otp: &Otp, raw_phone: &str) -> Result<CodeSent> {
-    let phone = Phone::parse(raw_phone).map_err(|e| Error::invalid_field("phone", e.to_string()))?;
+pub async fn send_for_signup(
+    pool: &PgPool,
+    otp: &Otp,
+    raw_phone: &str,
+) -> Result<PhoneCodeResponse> {
+    let phone =
+        Phone::parse(raw_phone).map_err(|e| Error::invalid_field("phone", e.to_string()))?;
     send(pool, otp, &phone, PhoneCodePurpose::GuestUpgrade, None).await
 }
 
 /// The caller's phone is verified.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct PhoneVerified {
+pub struct PhoneVerifiedResponse {
     /// The phone, all but its last three digits hidden.
     pub phone: String,
     /// Always true.
@@ -254,7 +256,7 @@ pub async fn confirm_own(
     otp: &Otp,
     customer_id: i32,
     raw_code: &str,
-) -> Result<PhoneVerified> {
+) -> Result<PhoneVerifiedResponse> {
     let code = parse_code(raw_code)?;
     let (phone, _) = own_phone(pool, customer_id).await?;
     let mut tx = pool.begin().await?;
@@ -267,13 +269,63 @@ pub async fn confirm_own(
     // Committed whatever the outcome: the attempt counts.
     tx.commit().await?;
     if let Some(error) = refusal(outcome) {
-        return Err(error);
+        return Err(error.for_field("code"));
     }
     let phone_verified_at = verified_at.ok_or_else(Error::customer_not_found)?;
     tracing::info!(customer.id = customer_id, phone = %phone.masked(), "phone verified");
-    Ok(PhoneVerified {
+    Ok(PhoneVerifiedResponse {
         phone: phone.masked(),
         phone_verified: true,
         phone_verified_at,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_code_hash_is_bound_to_its_key_phone_and_purpose() {
+        let key = CodeKey::new(&SecretString::from("k".repeat(32)));
+        let other_key = CodeKey::new(&SecretString::from("j".repeat(32)));
+        let phone = Phone::parse("01712000001").unwrap();
+        let other_phone = Phone::parse("01712000002").unwrap();
+        let hash = key.hash(&phone, PhoneCodePurpose::VerifyPhone, "123456");
+        assert_eq!(hash.len(), 32);
+        assert_eq!(
+            hash,
+            key.hash(&phone, PhoneCodePurpose::VerifyPhone, "123456")
+        );
+        for different in [
+            key.hash(&phone, PhoneCodePurpose::VerifyPhone, "123457"),
+            key.hash(&other_phone, PhoneCodePurpose::VerifyPhone, "123456"),
+            key.hash(&phone, PhoneCodePurpose::GuestUpgrade, "123456"),
+            other_key.hash(&phone, PhoneCodePurpose::VerifyPhone, "123456"),
+        ] {
+            assert_ne!(hash, different);
+        }
+        assert_eq!(format!("{key:?}"), "CodeKey([redacted])");
+    }
+
+    #[test]
+    fn codes_are_six_digits_in_either_script() {
+        assert_eq!(parse_code(" 012345 ").unwrap(), "012345");
+        assert_eq!(parse_code("০১২৩৪৫").unwrap(), "012345");
+        for bad in ["12345", "1234567", "12345a", "", "１２３４５６"] {
+            assert!(parse_code(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_message_never_prints_its_code_in_debug() {
+        let message = PhoneMessage::VerificationCode {
+            to: Phone::parse("01712000001").unwrap(),
+            code: "493817".to_owned(),
+            valid_minutes: 5,
+        };
+        let debug = format!("{message:?}");
+        assert!(!debug.contains("493817"), "{debug}");
+        assert!(!debug.contains("1712000001"), "{debug}");
+        assert!(message.text().contains("493817"));
+    }
 }

@@ -101,7 +101,12 @@ pub async fn sign_up(pool: &PgPool, otp: &Otp, form: SignupForm) -> Result<Custo
         .filter(|c| !c.trim().is_empty())
         .and_then(|c| {
             phone_verification::parse_code(&c)
-                .map_err(|_| problems.add("phoneVerificationCode", "must be the 6 digits sent to the phone"))
+                .map_err(|_| {
+                    problems.add(
+                        "phoneVerificationCode",
+                        "must be the 6 digits sent to the phone",
+                    )
+                })
                 .ok()
         });
     let (Some(phone), true) = (phone, problems.is_empty()) else {

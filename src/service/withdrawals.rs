@@ -99,7 +99,8 @@ pub async fn request(
     }
     let account = input.account.trim();
     let (account, account_is_verified_phone) = if input.method.is_mobile_money() {
-        let phone = Phone::parse(account).map_err(|e| Error::invalid_field("account", e.to_string()))?;
+        let phone =
+            Phone::parse(account).map_err(|e| Error::invalid_field("account", e.to_string()))?;
         let is_verified_phone = phone.as_str() == customer.phone;
         if !is_verified_phone && requester == Requester::Customer {
             return Err(Error::invalid_field(
@@ -166,7 +167,8 @@ pub async fn request(
             return Err(anyhow::anyhow!("request_withdrawal answered {other}").into());
         }
     };
-    let id = id.ok_or_else(|| anyhow::anyhow!("request_withdrawal answered {outcome} without an id"))?;
+    let id =
+        id.ok_or_else(|| anyhow::anyhow!("request_withdrawal answered {outcome} without an id"))?;
     let request = db::withdrawals::find(pool, id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("withdrawal {id} vanished"))?;
@@ -247,6 +249,7 @@ pub async fn decide(
             Ok(request)
         }
         (WithdrawalOutcome::NotFound, _) | (_, None) => Err(not_found()),
+        (WithdrawalOutcome::AccountNotFound, _) => Err(Error::customer_not_found()),
         (WithdrawalOutcome::InvalidTransition, Some(request)) => Err(Error::new(
             Code::InvalidTransition,
             format!(

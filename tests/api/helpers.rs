@@ -546,8 +546,14 @@ pub async fn assert_invariants(pool: &PgPool) {
     .fetch_one(pool)
     .await
     .unwrap();
-    assert_eq!(payouts.paid_without_debit, 0, "paid withdrawals without their one debit");
-    assert_eq!(payouts.debits_without_paid, 0, "payout debits without a paid withdrawal");
+    assert_eq!(
+        payouts.paid_without_debit, 0,
+        "paid withdrawals without their one debit"
+    );
+    assert_eq!(
+        payouts.debits_without_paid, 0,
+        "payout debits without a paid withdrawal"
+    );
     let customers_without_wallet = sqlx::query_scalar!(
         r#"select count(*) as "n!" from customers c
            where not exists (select 1 from customer_wallets w where w.customer_id = c.id)"#

@@ -62,9 +62,10 @@ async fn a_code_verifies_the_phone_once_and_is_never_stored(pool: PgPool) {
     assert_eq!(row.code_hash.len(), 32);
     assert!(!row.row.contains(&code));
 
-    confirm(&app, id, &wrong(&code))
-        .await
-        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "verification_code_invalid");
+    confirm(&app, id, &wrong(&code)).await.assert_error(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "verification_code_invalid",
+    );
     confirm(&app, id, "12345")
         .await
         .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
@@ -74,9 +75,10 @@ async fn a_code_verifies_the_phone_once_and_is_never_stored(pool: PgPool) {
     assert_eq!(confirmed.body["phoneVerified"], true);
     assert!(verified_at(&app, id).await.is_some());
     // A code works once.
-    confirm(&app, id, &code)
-        .await
-        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "verification_code_expired");
+    confirm(&app, id, &code).await.assert_error(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "verification_code_expired",
+    );
 
     // A new code replaces the older one.
     send(&app, id).await;
@@ -84,19 +86,29 @@ async fn a_code_verifies_the_phone_once_and_is_never_stored(pool: PgPool) {
     send(&app, id).await;
     let newer = app.outbox.last_code(E164);
     if older != newer {
-        confirm(&app, id, &older)
-            .await
-            .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "verification_code_invalid");
+        confirm(&app, id, &older).await.assert_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "verification_code_invalid",
+        );
     }
     assert_eq!(confirm(&app, id, &newer).await.status, StatusCode::OK);
 
     // Staff and API keys have no phone of their own here.
-    app.post("/api/loyalty/me/phone-verification", &app.admin_token(), json!({}))
-        .await
-        .assert_error(StatusCode::FORBIDDEN, "forbidden");
-    app.request(Method::POST, "/api/loyalty/me/phone-verification", None, None)
-        .await
-        .assert_error(StatusCode::UNAUTHORIZED, "unauthenticated");
+    app.post(
+        "/api/loyalty/me/phone-verification",
+        &app.admin_token(),
+        json!({}),
+    )
+    .await
+    .assert_error(StatusCode::FORBIDDEN, "forbidden");
+    app.request(
+        Method::POST,
+        "/api/loyalty/me/phone-verification",
+        None,
+        None,
+    )
+    .await
+    .assert_error(StatusCode::UNAUTHORIZED, "unauthenticated");
     app.check_invariants().await;
 }
 
@@ -111,9 +123,10 @@ async fn an_expired_code_is_cleared(pool: PgPool) {
         .execute(&app.pool)
         .await
         .unwrap();
-    confirm(&app, id, &code)
-        .await
-        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "verification_code_expired");
+    confirm(&app, id, &code).await.assert_error(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "verification_code_expired",
+    );
     let voided = sqlx::query_scalar!(
         r#"select count(*) as "n!" from phone_verification_codes where voided_at is not null"#
     )
@@ -126,9 +139,10 @@ async fn an_expired_code_is_cleared(pool: PgPool) {
         .execute(&app.pool)
         .await
         .unwrap();
-    confirm(&app, id, &code)
-        .await
-        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "verification_code_expired");
+    confirm(&app, id, &code).await.assert_error(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "verification_code_expired",
+    );
     assert_eq!(verified_at(&app, id).await, None);
     app.check_invariants().await;
 }
@@ -140,17 +154,20 @@ async fn five_wrong_attempts_clear_the_code(pool: PgPool) {
     send(&app, id).await;
     let code = app.outbox.last_code(E164);
     for _ in 0..4 {
-        confirm(&app, id, &wrong(&code))
-            .await
-            .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "verification_code_invalid");
+        confirm(&app, id, &wrong(&code)).await.assert_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "verification_code_invalid",
+        );
     }
-    confirm(&app, id, &wrong(&code))
-        .await
-        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "verification_attempts_exceeded");
+    confirm(&app, id, &wrong(&code)).await.assert_error(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "verification_attempts_exceeded",
+    );
     // The right code is of no use any more.
-    confirm(&app, id, &code)
-        .await
-        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "verification_code_expired");
+    confirm(&app, id, &code).await.assert_error(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "verification_code_expired",
+    );
     assert_eq!(verified_at(&app, id).await, None);
 
     // Parallel guesses cannot exceed the attempts either.
@@ -166,11 +183,24 @@ async fn five_wrong_attempts_clear_the_code(pool: PgPool) {
         .into_iter()
         .map(|r| r.unwrap().body["code"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(answers.iter().filter(|c| *c == "verification_code_invalid").count(), 4);
-    assert_eq!(answers.iter().filter(|c| *c == "verification_attempts_exceeded").count(), 1);
-    confirm(&app, id, &code)
-        .await
-        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "verification_code_expired");
+    assert_eq!(
+        answers
+            .iter()
+            .filter(|c| *c == "verification_code_invalid")
+            .count(),
+        4
+    );
+    assert_eq!(
+        answers
+            .iter()
+            .filter(|c| *c == "verification_attempts_exceeded")
+            .count(),
+        1
+    );
+    confirm(&app, id, &code).await.assert_error(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "verification_code_expired",
+    );
     app.check_invariants().await;
 }
 
@@ -185,7 +215,11 @@ async fn at_most_three_codes_per_phone_per_hour(pool: PgPool) {
     app.signup_code(PHONE, E164).await;
     let limited = send(&app, id).await;
     limited.assert_error(StatusCode::TOO_MANY_REQUESTS, "too_many_verification_codes");
-    let wait: u64 = limited.headers[header::RETRY_AFTER].to_str().unwrap().parse().unwrap();
+    let wait: u64 = limited.headers[header::RETRY_AFTER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((3500..=3600).contains(&wait), "{wait}");
     app.request(
         Method::POST,
@@ -213,18 +247,33 @@ async fn the_public_route_never_tells_whether_a_phone_is_registered(pool: PgPool
     let app = TestApp::new(pool).await;
     app.customer(PHONE, None).await;
     let known = app
-        .request(Method::POST, "/api/auth/phone-verification", None, Some(json!({ "phone": PHONE })))
+        .request(
+            Method::POST,
+            "/api/auth/phone-verification",
+            None,
+            Some(json!({ "phone": PHONE })),
+        )
         .await;
     let unknown = app
-        .request(Method::POST, "/api/auth/phone-verification", None, Some(json!({ "phone": "01812000009" })))
+        .request(
+            Method::POST,
+            "/api/auth/phone-verification",
+            None,
+            Some(json!({ "phone": "01812000009" })),
+        )
         .await;
     assert_eq!(known.status, StatusCode::CREATED);
     assert_eq!(unknown.status, StatusCode::CREATED);
     let keys = |v: &serde_json::Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
     assert_eq!(keys(&known.body), keys(&unknown.body));
-    app.request(Method::POST, "/api/auth/phone-verification", None, Some(json!({ "phone": "123" })))
-        .await
-        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    app.request(
+        Method::POST,
+        "/api/auth/phone-verification",
+        None,
+        Some(json!({ "phone": "123" })),
+    )
+    .await
+    .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
     app.check_invariants().await;
 }
 
@@ -248,9 +297,10 @@ async fn a_guest_without_an_email_is_claimed_only_with_a_code(pool: PgPool) {
     let code = app.signup_code(PHONE, E164).await;
     let mut with_wrong = attempt.clone();
     with_wrong["phoneVerificationCode"] = json!(wrong(&code));
-    app.sign_up(with_wrong)
-        .await
-        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "verification_code_invalid");
+    app.sign_up(with_wrong).await.assert_error(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "verification_code_invalid",
+    );
     let mut malformed = attempt.clone();
     malformed["phoneVerificationCode"] = json!("abc");
     app.sign_up(malformed)
@@ -277,7 +327,10 @@ async fn a_guest_without_an_email_is_claimed_only_with_a_code(pool: PgPool) {
     with_other_purpose["phoneVerificationCode"] = json!(me_code);
     let other_purpose = app.sign_up(with_other_purpose).await;
     if me_code != code {
-        other_purpose.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "verification_code_invalid");
+        other_purpose.assert_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "verification_code_invalid",
+        );
     }
     assert_eq!(app.snapshot().await, before);
 
@@ -286,11 +339,24 @@ async fn a_guest_without_an_email_is_claimed_only_with_a_code(pool: PgPool) {
     let mut proven = attempt;
     proven["phoneVerificationCode"] = json!(code);
     let registered = app.sign_up(proven.clone()).await;
-    assert_eq!(registered.status, StatusCode::CREATED, "{}", registered.body);
+    assert_eq!(
+        registered.status,
+        StatusCode::CREATED,
+        "{}",
+        registered.body
+    );
     assert_eq!(registered.body["id"], guest_id);
     assert_eq!(registered.body["isGuest"], false);
-    assert_eq!(registered.body["address"], json!(null), "the answer never shows the guest's details");
-    assert!(verified_at(&app, guest_id.as_i64().unwrap() as i32).await.is_some());
+    assert_eq!(
+        registered.body["address"],
+        json!(null),
+        "the answer never shows the guest's details"
+    );
+    assert!(
+        verified_at(&app, guest_id.as_i64().unwrap() as i32)
+            .await
+            .is_some()
+    );
     // The code is used up, and the phone is an account now.
     app.sign_up(proven)
         .await
@@ -301,18 +367,22 @@ async fn a_guest_without_an_email_is_claimed_only_with_a_code(pool: PgPool) {
 #[sqlx::test(migrator = "bondhu::MIGRATOR")]
 async fn a_guest_with_an_email_is_claimed_with_that_email_or_a_code(pool: PgPool) {
     let app = TestApp::new(pool).await;
-    app.sign_up(json!({ "phone": PHONE, "email": "rina@example.com" })).await;
+    app.sign_up(json!({ "phone": PHONE, "email": "rina@example.com" }))
+        .await;
     app.sign_up(json!({ "phone": PHONE, "email": "thief@example.com", "password": "let me in!" }))
         .await
         .assert_error(StatusCode::CONFLICT, "guest_email_mismatch");
     // The guest's own email needs no code.
     let same = app
-        .sign_up(json!({ "phone": PHONE, "email": "rina@example.com", "password": "rina's password" }))
+        .sign_up(
+            json!({ "phone": PHONE, "email": "rina@example.com", "password": "rina's password" }),
+        )
         .await;
     assert_eq!(same.status, StatusCode::CREATED, "{}", same.body);
 
     // Another email with a code for the phone also works (the phone is proven).
-    app.sign_up(json!({ "phone": "01812000009", "email": "karim@example.com" })).await;
+    app.sign_up(json!({ "phone": "01812000009", "email": "karim@example.com" }))
+        .await;
     let code = app.signup_code("01812000009", "+8801812000009").await;
     let proven = app
         .sign_up(json!({ "phone": "01812000009", "email": "karim.new@example.com", "password": "karim's password", "phoneVerificationCode": code }))

@@ -32,7 +32,9 @@ async fn customer_with(app: &TestApp, phone: &str, amount: i64, verified: bool) 
 }
 
 async fn wallet(app: &TestApp, id: i32) -> Value {
-    let wallet = app.get("/api/loyalty/me/wallet", &app.customer_token(id)).await;
+    let wallet = app
+        .get("/api/loyalty/me/wallet", &app.customer_token(id))
+        .await;
     assert_eq!(wallet.status, StatusCode::OK, "{}", wallet.body);
     wallet.body
 }
@@ -96,9 +98,13 @@ async fn pending_approved_paid_holds_then_debits_once(pool: PgPool) {
     assert_eq!(debit(100, "d2".into()).await.status, StatusCode::CREATED);
 
     // pending → paid skips approval.
-    set_status(&app, &request, json!({ "status": "paid", "payoutReference": "BK1" }))
-        .await
-        .assert_error(StatusCode::CONFLICT, "invalid_transition");
+    set_status(
+        &app,
+        &request,
+        json!({ "status": "paid", "payoutReference": "BK1" }),
+    )
+    .await
+    .assert_error(StatusCode::CONFLICT, "invalid_transition");
     let approved = set_status(&app, &request, json!({ "status": "approved" })).await;
     assert_eq!(approved.status, StatusCode::OK, "{}", approved.body);
     assert_eq!(approved.body["status"], "approved");
@@ -139,7 +145,10 @@ async fn pending_approved_paid_holds_then_debits_once(pool: PgPool) {
     .await
     .unwrap();
     let request_id: i64 = request["id"].as_str().unwrap().parse().unwrap();
-    assert_eq!(debit_row.idempotency_key, format!("withdrawal:{request_id}:paid"));
+    assert_eq!(
+        debit_row.idempotency_key,
+        format!("withdrawal:{request_id}:paid")
+    );
     assert_eq!(debit_row.source, "withdrawal");
     assert_eq!(debit_row.amount, Decimal::from(300));
     assert_eq!(debit_row.reference_id, Some(request_id as i32));
@@ -171,20 +180,41 @@ async fn rejecting_releases_the_hold_from_pending_or_approved(pool: PgPool) {
     let id = customer_with(&app, PHONE, 500, true).await;
     let first = withdraw(&app, id, 200).await.body;
     let second = withdraw(&app, id, 300).await.body;
-    assert_eq!(dec(&wallet(&app, id).await["heldBalance"]), Decimal::from(500));
+    assert_eq!(
+        dec(&wallet(&app, id).await["heldBalance"]),
+        Decimal::from(500)
+    );
     // Everything is held: a third request gets nothing.
     withdraw(&app, id, 100)
         .await
         .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "insufficient_balance");
 
-    let rejected = set_status(&app, &first, json!({ "status": "rejected", "notes": "wrong name" })).await;
+    let rejected = set_status(
+        &app,
+        &first,
+        json!({ "status": "rejected", "notes": "wrong name" }),
+    )
+    .await;
     assert_eq!(rejected.status, StatusCode::OK, "{}", rejected.body);
     assert_eq!(rejected.body["rejectedBy"], admin_actor(&app));
     assert_eq!(rejected.body["notes"], "wrong name");
-    assert_eq!(dec(&wallet(&app, id).await["heldBalance"]), Decimal::from(300));
+    assert_eq!(
+        dec(&wallet(&app, id).await["heldBalance"]),
+        Decimal::from(300)
+    );
 
-    assert_eq!(set_status(&app, &second, json!({ "status": "approved" })).await.status, StatusCode::OK);
-    assert_eq!(set_status(&app, &second, json!({ "status": "rejected" })).await.status, StatusCode::OK);
+    assert_eq!(
+        set_status(&app, &second, json!({ "status": "approved" }))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        set_status(&app, &second, json!({ "status": "rejected" }))
+            .await
+            .status,
+        StatusCode::OK
+    );
     let after = wallet(&app, id).await;
     assert_eq!(dec(&after["heldBalance"]), Decimal::ZERO);
     assert_eq!(dec(&after["balance"]), Decimal::from(500));
@@ -192,9 +222,13 @@ async fn rejecting_releases_the_hold_from_pending_or_approved(pool: PgPool) {
 
     for request in [&first, &second] {
         for status in ["approved", "paid", "rejected", "pending"] {
-            set_status(&app, request, json!({ "status": status, "payoutReference": "X" }))
-                .await
-                .assert_error(StatusCode::CONFLICT, "invalid_transition");
+            set_status(
+                &app,
+                request,
+                json!({ "status": status, "payoutReference": "X" }),
+            )
+            .await
+            .assert_error(StatusCode::CONFLICT, "invalid_transition");
         }
     }
     app.put(
@@ -256,7 +290,12 @@ async fn concurrent_payouts_of_one_request_debit_once(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let id = customer_with(&app, PHONE, 500, true).await;
     let request = withdraw(&app, id, 250).await.body;
-    assert_eq!(set_status(&app, &request, json!({ "status": "approved" })).await.status, StatusCode::OK);
+    assert_eq!(
+        set_status(&app, &request, json!({ "status": "approved" }))
+            .await
+            .status,
+        StatusCode::OK
+    );
     let attempts = (0..6).map(|i| {
         let app = app.clone();
         let request = request.clone();
@@ -280,7 +319,11 @@ async fn concurrent_payouts_of_one_request_debit_once(pool: PgPool) {
         })
         .collect();
     assert_eq!(won.len(), 1);
-    let expected = if won[0].body["status"] == "paid" { 250 } else { 500 };
+    let expected = if won[0].body["status"] == "paid" {
+        250
+    } else {
+        500
+    };
     assert_eq!(app.balance(id).await, Decimal::from(expected));
     assert_eq!(dec(&wallet(&app, id).await["heldBalance"]), Decimal::ZERO);
     app.check_invariants().await;
@@ -394,9 +437,13 @@ async fn staff_may_enter_another_account_and_it_is_recorded(pool: PgPool) {
     app.post(&path, &support, json!({ "amount": 150, "account": PHONE }))
         .await
         .assert_error(StatusCode::FORBIDDEN, "forbidden");
-    app.post(&path, &app.customer_token(id), json!({ "amount": 150, "account": PHONE }))
-        .await
-        .assert_error(StatusCode::FORBIDDEN, "forbidden");
+    app.post(
+        &path,
+        &app.customer_token(id),
+        json!({ "amount": 150, "account": PHONE }),
+    )
+    .await
+    .assert_error(StatusCode::FORBIDDEN, "forbidden");
     let listed = app.get(&path, &support).await;
     assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
     assert_eq!(listed.body.as_array().unwrap().len(), 1);
@@ -417,9 +464,13 @@ async fn staff_may_enter_another_account_and_it_is_recorded(pool: PgPool) {
         )
         .await;
     assert_eq!(approved.status, StatusCode::OK, "{}", approved.body);
-    app.post("/api/loyalty/wallet/999999/withdrawals", &app.admin_token(), json!({ "amount": 150, "account": PHONE }))
-        .await
-        .assert_error(StatusCode::NOT_FOUND, "customer_not_found");
+    app.post(
+        "/api/loyalty/wallet/999999/withdrawals",
+        &app.admin_token(),
+        json!({ "amount": 150, "account": PHONE }),
+    )
+    .await
+    .assert_error(StatusCode::NOT_FOUND, "customer_not_found");
     app.check_invariants().await;
 }
 
@@ -427,7 +478,10 @@ async fn staff_may_enter_another_account_and_it_is_recorded(pool: PgPool) {
 async fn the_minimum_and_the_daily_maximum_are_kept(pool: PgPool) {
     let app = TestApp::with_config(
         pool,
-        test_config(&[("WITHDRAWAL_MIN_AMOUNT", "200"), ("WITHDRAWAL_MAX_PER_DAY", "1000")]),
+        test_config(&[
+            ("WITHDRAWAL_MIN_AMOUNT", "200"),
+            ("WITHDRAWAL_MAX_PER_DAY", "1000"),
+        ]),
     )
     .await;
     let id = customer_with(&app, PHONE, 5000, true).await;
@@ -436,19 +490,26 @@ async fn the_minimum_and_the_daily_maximum_are_kept(pool: PgPool) {
     assert!(below.body["fields"]["amount"].is_array());
     let first = withdraw(&app, id, 600).await;
     assert_eq!(first.status, StatusCode::CREATED);
-    withdraw(&app, id, 500)
-        .await
-        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "withdrawal_limit_exceeded");
+    withdraw(&app, id, 500).await.assert_error(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "withdrawal_limit_exceeded",
+    );
     // A rejected request does not count; paid ones do.
     set_status(&app, &first.body, json!({ "status": "rejected" })).await;
     let second = withdraw(&app, id, 500).await;
     assert_eq!(second.status, StatusCode::CREATED);
     set_status(&app, &second.body, json!({ "status": "approved" })).await;
-    set_status(&app, &second.body, json!({ "status": "paid", "payoutReference": "N1" })).await;
+    set_status(
+        &app,
+        &second.body,
+        json!({ "status": "paid", "payoutReference": "N1" }),
+    )
+    .await;
     assert_eq!(withdraw(&app, id, 500).await.status, StatusCode::CREATED);
-    withdraw(&app, id, 200)
-        .await
-        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "withdrawal_limit_exceeded");
+    withdraw(&app, id, 200).await.assert_error(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "withdrawal_limit_exceeded",
+    );
     // Requests older than 24 hours leave the window.
     sqlx::query!(
         "update wallet_withdrawal_requests set created_at = now() - interval '25 hours' where customer_id = $1",
@@ -470,18 +531,38 @@ async fn a_customer_sees_only_their_own_withdrawals(pool: PgPool) {
     let second = withdraw(&app, a, 200).await.body;
     set_status(&app, &first, json!({ "status": "rejected" })).await;
 
-    let mine = app.get("/api/loyalty/me/withdrawals", &app.customer_token(a)).await;
+    let mine = app
+        .get("/api/loyalty/me/withdrawals", &app.customer_token(a))
+        .await;
     assert_eq!(mine.status, StatusCode::OK);
-    let ids: Vec<_> = mine.body.as_array().unwrap().iter().map(|r| r["id"].clone()).collect();
-    assert_eq!(ids, vec![second["id"].clone(), first["id"].clone()], "newest first");
-    let theirs = app.get("/api/loyalty/me/withdrawals", &app.customer_token(b)).await;
+    let ids: Vec<_> = mine
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].clone())
+        .collect();
+    assert_eq!(
+        ids,
+        vec![second["id"].clone(), first["id"].clone()],
+        "newest first"
+    );
+    let theirs = app
+        .get("/api/loyalty/me/withdrawals", &app.customer_token(b))
+        .await;
     assert_eq!(theirs.body, json!([]));
     // Staff routes are not for customers, whoever's id is in the path.
-    app.get(&format!("/api/loyalty/wallet/{a}/withdrawals"), &app.customer_token(b))
-        .await
-        .assert_error(StatusCode::FORBIDDEN, "forbidden");
+    app.get(
+        &format!("/api/loyalty/wallet/{a}/withdrawals"),
+        &app.customer_token(b),
+    )
+    .await
+    .assert_error(StatusCode::FORBIDDEN, "forbidden");
     app.put(
-        &format!("/api/loyalty/wallet/withdrawals/{}/status", second["id"].as_str().unwrap()),
+        &format!(
+            "/api/loyalty/wallet/withdrawals/{}/status",
+            second["id"].as_str().unwrap()
+        ),
         &app.customer_token(a),
         json!({ "status": "approved" }),
     )
@@ -490,24 +571,43 @@ async fn a_customer_sees_only_their_own_withdrawals(pool: PgPool) {
 
     // The status filter and the pages.
     let admin = app.admin_token();
-    let pending = app.get(&format!("/api/loyalty/wallet/{a}/withdrawals?status=pending"), &admin).await;
+    let pending = app
+        .get(
+            &format!("/api/loyalty/wallet/{a}/withdrawals?status=pending"),
+            &admin,
+        )
+        .await;
     assert_eq!(pending.body.as_array().unwrap().len(), 1);
     assert_eq!(pending.body[0]["id"], second["id"]);
-    let page = app.get("/api/loyalty/me/withdrawals?limit=1", &app.customer_token(a)).await;
+    let page = app
+        .get(
+            "/api/loyalty/me/withdrawals?limit=1",
+            &app.customer_token(a),
+        )
+        .await;
     assert_eq!(page.body.as_array().unwrap().len(), 1);
     let next = app
         .get(
-            &format!("/api/loyalty/me/withdrawals?limit=1&beforeId={}", second["id"].as_str().unwrap()),
+            &format!(
+                "/api/loyalty/me/withdrawals?limit=1&beforeId={}",
+                second["id"].as_str().unwrap()
+            ),
             &app.customer_token(a),
         )
         .await;
     assert_eq!(next.body[0]["id"], first["id"]);
-    app.get("/api/loyalty/me/withdrawals?limit=0", &app.customer_token(a))
-        .await
-        .assert_error(StatusCode::BAD_REQUEST, "invalid_query");
-    app.get(&format!("/api/loyalty/wallet/{a}/withdrawals?status=sent"), &admin)
-        .await
-        .assert_error(StatusCode::BAD_REQUEST, "invalid_query");
+    app.get(
+        "/api/loyalty/me/withdrawals?limit=0",
+        &app.customer_token(a),
+    )
+    .await
+    .assert_error(StatusCode::BAD_REQUEST, "invalid_query");
+    app.get(
+        &format!("/api/loyalty/wallet/{a}/withdrawals?status=sent"),
+        &admin,
+    )
+    .await
+    .assert_error(StatusCode::BAD_REQUEST, "invalid_query");
     app.get("/api/loyalty/wallet/999999/withdrawals", &admin)
         .await
         .assert_error(StatusCode::NOT_FOUND, "customer_not_found");
@@ -522,15 +622,21 @@ async fn an_idempotency_key_holds_once(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let id = customer_with(&app, PHONE, 1000, true).await;
     let token = app.customer_token(id);
-    let body = json!({ "amount": 300, "method": "bkash", "account": PHONE, "idempotencyKey": "w-1" });
-    let first = app.post("/api/loyalty/me/withdrawals", &token, body.clone()).await;
+    let body =
+        json!({ "amount": 300, "method": "bkash", "account": PHONE, "idempotencyKey": "w-1" });
+    let first = app
+        .post("/api/loyalty/me/withdrawals", &token, body.clone())
+        .await;
     assert_eq!(first.status, StatusCode::CREATED);
     assert_eq!(first.headers["idempotent-replayed"], "false");
     let again = app.post("/api/loyalty/me/withdrawals", &token, body).await;
     assert_eq!(again.status, StatusCode::CREATED);
     assert_eq!(again.headers["idempotent-replayed"], "true");
     assert_eq!(again.body["id"], first.body["id"]);
-    assert_eq!(dec(&wallet(&app, id).await["heldBalance"]), Decimal::from(300));
+    assert_eq!(
+        dec(&wallet(&app, id).await["heldBalance"]),
+        Decimal::from(300)
+    );
     app.post(
         "/api/loyalty/me/withdrawals",
         &token,
@@ -538,5 +644,28 @@ async fn an_idempotency_key_holds_once(pool: PgPool) {
     )
     .await
     .assert_error(StatusCode::CONFLICT, "idempotency_key_reused");
+    app.check_invariants().await;
+}
+
+#[sqlx::test(migrator = "bondhu::MIGRATOR")]
+async fn a_deleted_customer_is_not_paid_but_can_be_rejected(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let id = customer_with(&app, PHONE, 500, true).await;
+    let request = withdraw(&app, id, 200).await.body;
+    set_status(&app, &request, json!({ "status": "approved" })).await;
+    sqlx::query!("update customers set is_deleted = true where id = $1", id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    set_status(
+        &app,
+        &request,
+        json!({ "status": "paid", "payoutReference": "BK1" }),
+    )
+    .await
+    .assert_error(StatusCode::NOT_FOUND, "customer_not_found");
+    let rejected = set_status(&app, &request, json!({ "status": "rejected" })).await;
+    assert_eq!(rejected.status, StatusCode::OK, "{}", rejected.body);
+    assert_eq!(app.ledger_rows(id).await, 1);
     app.check_invariants().await;
 }
