@@ -391,3 +391,67 @@ async fn a_guest_with_an_email_is_claimed_with_that_email_or_a_code(pool: PgPool
     assert_eq!(proven.body["email"], "karim.new@example.com");
     app.check_invariants().await;
 }
+
+/// A log sink for one test thread.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Whether `logs` show a verification code (the message text: "code is 123456").
+fn shows_a_code(logs: &str) -> bool {
+    logs.match_indices("code is ").any(|(at, marker)| {
+        let rest = &logs.as_bytes()[at + marker.len()..];
+        rest.len() >= 6 && rest[..6].iter().all(u8::is_ascii_digit)
+    })
+}
+
+#[sqlx::test(migrator = "bondhu::MIGRATOR")]
+async fn the_log_sender_writes_the_code_at_debug_only(pool: PgPool) {
+    use tower::ServiceExt;
+    // The real state, with the log sender (no outbox).
+    let state = bondhu::startup::app_state(pool, crate::helpers::config_with_secret())
+        .await
+        .unwrap();
+    let router = bondhu::http::router(state);
+    let send = |body: serde_json::Value| {
+        let router = router.clone();
+        async move {
+            let request = axum::http::Request::builder()
+                .method(Method::POST)
+                .uri("/api/auth/phone-verification")
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(axum::body::Body::from(body.to_string()))
+                .unwrap();
+            router.oneshot(request).await.unwrap().status()
+        }
+    };
+    for (level, phone, code_logged) in [
+        (tracing::Level::INFO, PHONE, false),
+        (tracing::Level::DEBUG, "01812000009", true),
+    ] {
+        let sink = Captured::default();
+        let writer = sink.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(level)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        let status = {
+            let _guard = tracing::subscriber::set_default(subscriber);
+            send(json!({ "phone": phone })).await
+        };
+        assert_eq!(status, StatusCode::CREATED);
+        let logs = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+        assert!(logs.contains("verification code sent"), "{logs}");
+        assert_eq!(shows_a_code(&logs), code_logged, "{level}: {logs}");
+    }
+}
