@@ -386,7 +386,8 @@ impl TestApp {
                    (select count(*) || ':' || coalesce(string_agg(status::text || updated_at, ',' order by id), '') from sales_orders),
                    (select count(*) from referral_events),
                    (select count(*) from referral_partners),
-                   (select count(*) || ':' || string_agg(updated_at::text, ',' order by id) from referral_campaigns)
+                   (select count(*) || ':' || string_agg(updated_at::text, ',' order by id) from referral_campaigns),
+                   (select count(*) || ':' || coalesce(max(updated_at)::text, '') from wallet_withdrawal_requests)
                ) as "digest!""#
         )
         .fetch_one(&self.pool)
