@@ -60,6 +60,9 @@ pub struct Config {
     /// How long a token's or API key's account check is reused before the database is
     /// asked again (`AUTH_CACHE_TTL_SECS`; 0 checks every request).
     pub auth_cache_ttl: Duration,
+    /// How often every instance runs the background jobs, such as releasing rewards
+    /// whose hold ended (`JOBS_INTERVAL_SECS`).
+    pub jobs_interval: Duration,
 }
 
 /// How log lines are written.
@@ -152,6 +155,9 @@ impl Config {
             auth_cache_ttl: Duration::from_secs(parse(&get, "AUTH_CACHE_TTL_SECS", 5, |n| {
                 *n <= 300
             })?),
+            jobs_interval: Duration::from_secs(parse(&get, "JOBS_INTERVAL_SECS", 30, |n| {
+                (1..=86_400).contains(n)
+            })?),
         })
     }
 
@@ -218,6 +224,7 @@ impl fmt::Debug for Config {
             .field("login_max_failures", &self.login_max_failures)
             .field("login_lockout", &self.login_lockout)
             .field("auth_cache_ttl", &self.auth_cache_ttl)
+            .field("jobs_interval", &self.jobs_interval)
             .finish()
     }
 }

@@ -81,6 +81,11 @@ impl Application {
                 limits.prune();
             }
         });
+        let jobs = tokio::spawn(crate::jobs::run(
+            self.state.db.clone(),
+            self.state.config.jobs_interval,
+            stopping_rx.clone(),
+        ));
         // The peer address feeds the per-client rate limits.
         let service = self
             .router
@@ -95,6 +100,12 @@ impl Application {
             () = deadline => tracing::warn!("requests still running after the grace period; stopping anyway"),
         }
         pruning.abort();
+        // The jobs stop at their next step (each step is its own transaction); aborting
+        // one mid-step only rolls that step back.
+        let mut jobs = jobs;
+        if tokio::time::timeout(SHUTDOWN_GRACE, &mut jobs).await.is_err() {
+            jobs.abort();
+        }
         self.state.db.close().await;
         Ok(())
     }

@@ -50,12 +50,33 @@ super::sql_enum! {
 }
 
 super::sql_enum! {
-    /// Whether a reward was issued.
+    /// Where a reward is in its life (see `migrations/20261202000040_reward_holds.sql`):
+    /// `pending → released → clawed_back`, `pending → voided`,
+    /// `pending → in_review → pending | released | rejected`, or `skipped`.
     pub enum RewardStatus = "reward_status" {
-        /// Paid or handed out.
-        Issued = "issued",
-        /// Not issued; the decision records why.
+        /// Earned, in its hold (the return window): visible, never spendable.
+        Pending = "pending",
+        /// Paid or handed out: the hold ended (or there was none).
+        Released = "released",
+        /// Never issued; the decision records why (minimum, limits, budget, `fraud:<rule>`).
         Skipped = "skipped",
+        /// Held by a fraud rule until a staff user decides; never released meanwhile.
+        InReview = "in_review",
+        /// Cancelled in its hold: the qualifying order was returned, cancelled or refunded.
+        Voided = "voided",
+        /// Taken back after release, by a reversing ledger entry (what the balance could
+        /// not cover is owed).
+        ClawedBack = "clawed_back",
+        /// Refused by a staff user's review.
+        Rejected = "rejected",
+    }
+}
+
+impl RewardStatus {
+    /// Whether the reward was earned and not taken away: in its hold, in review or
+    /// released.
+    pub fn is_earned(self) -> bool {
+        matches!(self, Self::Pending | Self::InReview | Self::Released)
     }
 }
 
@@ -116,6 +137,46 @@ super::sql_enum! {
         ReviewCreated = "review_created",
         /// A share nudge was sent over WhatsApp.
         WhatsappReferralNudge = "whatsapp_referral_nudge",
+        /// A reward was earned and is in its hold (or went back to it after a review).
+        RewardPending = "reward_pending",
+        /// A reward's hold ended and it was paid.
+        RewardReleased = "reward_released",
+        /// A reward in its hold was cancelled.
+        RewardVoided = "reward_voided",
+        /// A released reward was taken back.
+        RewardClawedBack = "reward_clawed_back",
+        /// A fraud rule held a reward for review.
+        RewardHeldForReview = "reward_held_for_review",
+        /// A review rejected a reward.
+        RewardRejected = "reward_rejected",
+    }
+}
+
+super::sql_enum! {
+    /// Where a review of a held referral stands.
+    pub enum ReviewStatus = "review_status" {
+        /// Waiting for a staff user.
+        Open = "open",
+        /// Approved: the rewards went back to their hold, or were released.
+        Approved = "approved",
+        /// Rejected: the rewards were rejected.
+        Rejected = "rejected",
+        /// The qualifying order was reversed first: nothing is left to decide.
+        Withdrawn = "withdrawn",
+    }
+}
+
+super::sql_enum! {
+    /// What deciding a review did (`decide_review`).
+    pub enum ReviewOutcome = "review_outcome" {
+        /// Approved now.
+        Approved = "approved",
+        /// Rejected now.
+        Rejected = "rejected",
+        /// The referral has no review.
+        NotFound = "not_found",
+        /// The review was decided before (or withdrawn).
+        AlreadyDecided = "already_decided",
     }
 }
 
@@ -153,6 +214,8 @@ pub struct RewardTerms {
     pub coupon_valid_days: Option<i32>,
     pub vip_referrals_threshold: Option<i32>,
     pub vip_membership_tier: Option<Tier>,
+    /// How long the rewards stay pending after the delivery, in seconds.
+    pub reward_hold_seconds: Option<i32>,
 }
 
 /// One reward decision for a referral: issued, or skipped with the reason.
