@@ -56,8 +56,10 @@ alter table customer_referrals
     add column fraud_reasons text[]      not null default '{}',
     add constraint customer_referrals_released_is_completed
         check (released_at is null or status = 'completed'),
+    -- A completed referral without an end to its hold is never released: a fraud rule
+    -- blocked it, or a review rejected it.
     add constraint customer_referrals_hold_is_completed
-        check ((hold_until is not null) = (status = 'completed'));
+        check (hold_until is null or status = 'completed');
 -- Referrals completed before holds existed were paid at once: they are released.
 update customer_referrals
 set completions = 1, hold_until = completed_at, released_at = completed_at
@@ -728,7 +730,7 @@ begin
         completed_at = now(),
         completions = v_completion,
         -- A blocked referral is never released: it counts for no milestone or tier.
-        hold_until = case when p_verdict = 'block' then 'infinity' else v_release_at end,
+        hold_until = case when p_verdict <> 'block' then v_release_at end,
         released_at = null,
         fraud_reasons = coalesce(p_reasons, '{}'),
         qualifying_order_id = p_order.id,
@@ -935,8 +937,8 @@ end
 $$;
 
 -- Whether completion `p_completion` of referral `p_referral_id` waits for a staff user's
--- decision. (A rejected one, like a blocked one, is never released: its hold ends at
--- infinity.)
+-- decision. (A rejected one, like a blocked one, is never released: its hold has no end,
+-- `hold_until` is null.)
 create function under_review(p_referral_id integer, p_completion integer) returns boolean
 language sql stable as $$
     select exists (select 1 from referral_reviews v
@@ -957,7 +959,8 @@ declare
     rw referral_rewards%rowtype;
 begin
     select * into r from customer_referrals where id = p_referral_id for update;
-    if not found or r.status <> 'completed' or r.released_at is not null or r.hold_until > now()
+    if not found or r.status <> 'completed' or r.released_at is not null
+       or r.hold_until is null or r.hold_until > now()
        or under_review(r.id, r.completions) then
         return false;
     end if;
@@ -1273,7 +1276,7 @@ begin
             perform return_budget(r.campaign_id, v_cash, v_count);
         end if;
         -- Rejected rewards are never released, and the referral counts for nothing.
-        update customer_referrals set hold_until = 'infinity' where id = r.id;
+        update customer_referrals set hold_until = null where id = r.id;
     end if;
     if p_approve then
         perform release_referral(r.id);

@@ -88,6 +88,8 @@ codes! {
     CampaignNotFound = NOT_FOUND "campaign_not_found",
     /// No such partner.
     PartnerNotFound = NOT_FOUND "partner_not_found",
+    /// The referral was never held for review.
+    ReviewNotFound = NOT_FOUND "review_not_found",
 
     // 405
     /// The route exists, the method does not.
@@ -124,6 +126,8 @@ codes! {
     DefaultCampaignConflict = CONFLICT "default_campaign_conflict",
     /// The partner code is taken (case-insensitively).
     PartnerCodeTaken = CONFLICT "partner_code_taken",
+    /// The review was decided before (or withdrawn when its order was reversed).
+    ReviewAlreadyDecided = CONFLICT "review_already_decided",
     /// Unique data this registry does not name.
     ConflictingData = CONFLICT "conflict",
 
@@ -150,6 +154,9 @@ codes! {
     InsufficientPoints = UNPROCESSABLE_ENTITY "insufficient_points",
     /// The order does not belong to the referred customer.
     OrderCustomerMismatch = UNPROCESSABLE_ENTITY "order_customer_mismatch",
+    /// Refunds would exceed the order's total (or a new total would be below what was
+    /// refunded).
+    RefundExceedsTotal = UNPROCESSABLE_ENTITY "refund_exceeds_total",
     /// Dropping the default flag would leave no default campaign.
     DefaultCampaignRequired = UNPROCESSABLE_ENTITY "default_campaign_required",
     /// Data that breaks a rule this registry does not name.
@@ -352,6 +359,12 @@ const fn constraint(
 
 /// Constraint names and the business error each one stands for.
 const CONSTRAINT_ERRORS: &[ConstraintError] = &[
+    constraint(
+        "sales_orders_refund_within_total",
+        Code::RefundExceedsTotal,
+        Some("totalAmount"),
+        "The order's total cannot be below what was refunded on it",
+    ),
     constraint(
         "customers_phone_key",
         Code::PhoneTaken,

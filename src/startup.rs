@@ -103,7 +103,10 @@ impl Application {
         // The jobs stop at their next step (each step is its own transaction); aborting
         // one mid-step only rolls that step back.
         let mut jobs = jobs;
-        if tokio::time::timeout(SHUTDOWN_GRACE, &mut jobs).await.is_err() {
+        if tokio::time::timeout(SHUTDOWN_GRACE, &mut jobs)
+            .await
+            .is_err()
+        {
             jobs.abort();
         }
         self.state.db.close().await;

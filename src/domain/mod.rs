@@ -63,6 +63,7 @@ pub mod partner;
 pub mod phone;
 pub mod referral;
 pub mod referral_code;
+pub mod review;
 pub mod time;
 pub mod wallet;
 
@@ -89,8 +90,8 @@ pub fn sql_enums() -> Vec<(&'static str, Vec<&'static str>)> {
         referral::ReferralStatus,
         referral::EventType,
         referral::Completion,
-        referral::ReviewStatus,
-        referral::ReviewOutcome,
+        review::ReviewStatus,
+        review::ReviewOutcome,
         wallet::Direction,
         wallet::LedgerStatus,
         wallet::WalletSource,

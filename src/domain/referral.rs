@@ -152,34 +152,6 @@ super::sql_enum! {
     }
 }
 
-super::sql_enum! {
-    /// Where a review of a held referral stands.
-    pub enum ReviewStatus = "review_status" {
-        /// Waiting for a staff user.
-        Open = "open",
-        /// Approved: the rewards went back to their hold, or were released.
-        Approved = "approved",
-        /// Rejected: the rewards were rejected.
-        Rejected = "rejected",
-        /// The qualifying order was reversed first: nothing is left to decide.
-        Withdrawn = "withdrawn",
-    }
-}
-
-super::sql_enum! {
-    /// What deciding a review did (`decide_review`).
-    pub enum ReviewOutcome = "review_outcome" {
-        /// Approved now.
-        Approved = "approved",
-        /// Rejected now.
-        Rejected = "rejected",
-        /// The referral has no review.
-        NotFound = "not_found",
-        /// The review was decided before (or withdrawn).
-        AlreadyDecided = "already_decided",
-    }
-}
-
 /// What a referral promised: its campaign's terms (with its A/B variant's amounts) as
 /// they were when it was made (`customer_referrals.reward_terms`, written by the SQL
 /// function `campaign_terms`). A side carries a fixed amount or a percentage, never both:
@@ -289,6 +261,13 @@ pub struct Referral {
     pub created_at: Timestamp,
     /// When it completed.
     pub completed_at: Option<Timestamp>,
+    /// When the rewards of its completion leave their hold (the return window), or
+    /// `null`: not completed, or never (a fraud rule blocked it, a review rejected it).
+    pub hold_until: Option<Timestamp>,
+    /// When its rewards were released (`rewardCredited` turns true then, not before).
+    pub released_at: Option<Timestamp>,
+    /// The fraud rules that fired when it completed (`sameDevice`, `ipVelocity`, …).
+    pub fraud_reasons: Vec<String>,
     /// The campaign's terms as they were when the referral was made (what was promised).
     pub reward_terms: RewardTerms,
 }
@@ -320,6 +299,9 @@ pub struct ReferralStats {
     pub invited_referrals: String,
     /// Of the pending ones: joined, first order not yet delivered.
     pub registered_referrals: String,
-    /// Taka actually credited to the referrer's wallet for referrals, from the ledger.
+    /// Taka the referrer's referrals and milestones paid and kept: released, not clawed
+    /// back.
     pub total_rewards_earned: String,
+    /// Taka the referrer has earned that is still in its hold or in review.
+    pub pending_rewards: String,
 }

@@ -211,7 +211,18 @@ mod hold_tests {
             assert_eq!(hold.seconds(), seconds, "{text}");
             assert_eq!(hold.to_string(), shown, "{text}");
         }
-        for bad in ["", "d", "7", "-1d", "91d", "1.5h", "7 d", "7w", "+7d", "99999999999999d"] {
+        for bad in [
+            "",
+            "d",
+            "7",
+            "-1d",
+            "91d",
+            "1.5h",
+            "7 d",
+            "7w",
+            "+7d",
+            "99999999999999d",
+        ] {
             assert!(bad.parse::<RewardHold>().is_err(), "{bad:?}");
         }
         let from_db: RewardHold = serde_json::from_str("604800").unwrap();

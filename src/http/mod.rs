@@ -84,6 +84,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::campaigns::router())
         .merge(routes::partners::router())
         .merge(routes::loyalty::router())
+        .merge(routes::reviews::router())
         .split_for_parts();
 
     api.merge(openapi::docs_router(openapi))

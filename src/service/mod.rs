@@ -13,6 +13,7 @@ pub mod loyalty;
 pub mod orders;
 pub mod partners;
 pub mod referrals;
+pub mod reviews;
 pub mod signup;
 pub mod wallets;
 

@@ -320,7 +320,7 @@ impl TestApp {
     pub async fn end_holds(&self) -> u32 {
         sqlx::query!(
             "update customer_referrals set hold_until = now() - interval '1 second'
-             where status = 'completed' and released_at is null and hold_until < 'infinity'"
+             where status = 'completed' and released_at is null and hold_until is not null"
         )
         .execute(&self.pool)
         .await

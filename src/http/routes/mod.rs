@@ -11,6 +11,7 @@ pub mod loyalty;
 pub mod orders;
 pub mod partners;
 pub mod referrals;
+pub mod reviews;
 pub mod wallets;
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
