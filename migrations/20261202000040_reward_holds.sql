@@ -618,6 +618,20 @@ $$;
 ------------------------------------------------------------------------------------------
 -- Completion: decide every reward, hold it
 
+-- Why order `o` cannot complete referral `r`, or null when it can: it must be placed at
+-- or after the referral (TrustCart D3c), and no other order of the customer may be a
+-- successful order (D3a; one delivered and then returned or cancelled is not). The one
+-- rule, for the live path (apply_order_status) and for reconciliation.
+create function qualification_refusal(r customer_referrals, o sales_orders) returns text
+language sql stable as $$
+    select case
+        when o.created_at < r.created_at then 'order_before_referral'
+        when exists (select 1 from sales_orders x
+                     where x.customer_id = o.customer_id and x.id <> o.id
+                       and order_status_is_success(x.status)) then 'not_first_order'
+    end
+$$;
+
 -- Decides every reward a completed referral earned under its snapshotted terms and the
 -- fraud verdict, and records each as pending (in review, or skipped with its reason) for
 -- the hold; moves no money. Marks the referral completed (one write). With no hold, and
@@ -1029,6 +1043,21 @@ $$;
 ------------------------------------------------------------------------------------------
 -- Reversal: a qualifying order returned, cancelled or refunded
 
+-- Why order `o` undoes the completion of referral `r` it qualified, or null when it does
+-- not: it was cancelled or returned (the reason is its status), or refunds took all of it
+-- or left it below the campaign's minimum (`refunded`). The one rule, for the live paths
+-- (apply_order_status, refund_order) and for reconciliation.
+create function completion_undone_by(r customer_referrals, o sales_orders) returns text
+language sql stable as $$
+    select case
+        when order_status_is_reversal(o.status) then o.status::text
+        when o.refunded_amount > 0
+             and (o.refunded_amount >= o.total_amount
+                  or o.total_amount - o.refunded_amount
+                     < coalesce((r.reward_terms ->> 'min_order_amount')::numeric, 0)) then 'refunded'
+    end
+$$;
+
 -- Takes back one released reward of referral `r`: a reversing ledger entry under
 -- `{reward key}:clawback` (what the balance cannot cover is owed), or the coupon voided if
 -- it is not used yet (one already used cannot be taken back). released → clawed_back is
@@ -1211,10 +1240,8 @@ begin
 
     select * into r from customer_referrals cr
     where cr.qualifying_order_id = p_order_id and cr.status = 'completed';
-    if found and (v_order.refunded_amount >= v_order.total_amount
-                  or v_order.total_amount - v_order.refunded_amount
-                     < coalesce((r.reward_terms ->> 'min_order_amount')::numeric, 0)) then
-        if reverse_referral(r.id, p_order_id, 'refunded') then
+    if found and completion_undone_by(r, v_order) is not null then
+        if reverse_referral(r.id, p_order_id, completion_undone_by(r, v_order)) then
             v_reversed := r.id;
         end if;
     end if;
@@ -1396,13 +1423,7 @@ begin
         for update;
 
         if found then
-            if v_order.created_at < v_referral.created_at then
-                v_reason := 'order_before_referral';
-            elsif exists (select 1 from sales_orders o
-                          where o.customer_id = v_order.customer_id and o.id <> v_order.id
-                            and order_status_is_success(o.status)) then
-                v_reason := 'not_first_order';
-            end if;
+            v_reason := qualification_refusal(v_referral, v_order);
 
             if v_reason is null then
                 perform complete_referral(v_referral.id, v_order.id, 'order_delivered');
@@ -1425,14 +1446,68 @@ begin
 
     -- A qualifying order that is cancelled or returned reverses its referral: rewards in
     -- their hold are voided, released ones clawed back (reverse_referral).
-    if order_status_is_reversal(v_order.status) and order_status_is_success(v_prev) then
-        perform reverse_referral(r.id, v_order.id, v_order.status::text)
-        from customer_referrals r
-        where r.qualifying_order_id = v_order.id and r.status = 'completed';
-    end if;
+    perform reverse_referral(r.id, v_order.id, completion_undone_by(r, v_order))
+    from customer_referrals r
+    where r.qualifying_order_id = v_order.id and r.status = 'completed'
+      and completion_undone_by(r, v_order) is not null;
 
     return query select 'applied'::order_outcome, v_prev, v_completed, v_order.id, v_order.sales_order_number,
         v_order.customer_id, v_order.status, v_order.total_amount, v_order.delivered_at,
         v_order.created_at, v_order.updated_at;
 end
 $$;
+
+------------------------------------------------------------------------------------------
+-- Reconciliation: repairs through the live functions
+
+-- Completes referral `p_referral_id` with its customer's successful order `p_order_id`
+-- when a delivery never did (an order written behind the server's back, or one whose
+-- earlier sibling was returned since). Takes the live path's locks in its order (order,
+-- then referral) and judges by the live rule; true when it completed now.
+create function repair_completion(p_referral_id integer, p_order_id integer) returns boolean
+language plpgsql as $$
+declare
+    v_order sales_orders%rowtype;
+    r       customer_referrals%rowtype;
+begin
+    select * into v_order from sales_orders where id = p_order_id for update;
+    select * into r from customer_referrals where id = p_referral_id for update;
+    if v_order.id is null or r.id is null or r.status <> 'registered'
+       or v_order.customer_id is distinct from r.referred_customer_id
+       or not order_status_is_success(v_order.status)
+       or qualification_refusal(r, v_order) is not null then
+        return false;
+    end if;
+    return complete_referral(r.id, v_order.id, 'reconciliation') = 'completed';
+end
+$$;
+
+-- Reverses referral `p_referral_id` when its qualifying order undoes it but the reversal
+-- never happened. The live path's locks in its order; true when it reversed now.
+create function repair_reversal(p_referral_id integer) returns boolean
+language plpgsql as $$
+declare
+    v_order_id integer;
+    v_order    sales_orders%rowtype;
+    r          customer_referrals%rowtype;
+begin
+    select qualifying_order_id into v_order_id from customer_referrals where id = p_referral_id;
+    select * into v_order from sales_orders where id = v_order_id for update;
+    select * into r from customer_referrals where id = p_referral_id for update;
+    if v_order.id is null or r.status <> 'completed' or r.qualifying_order_id is distinct from v_order.id
+       or completion_undone_by(r, v_order) is null then
+        return false;
+    end if;
+    return reverse_referral(r.id, v_order.id, completion_undone_by(r, v_order));
+end
+$$;
+
+-- The reports of reconciliation runs (the newest is served to the admin dashboard).
+create table reconciliation_reports (
+    id           integer     generated by default as identity primary key,
+    triggered_by varchar(50) not null,
+    repair       boolean     not null,
+    started_at   timestamptz not null,
+    finished_at  timestamptz not null default now(),
+    report       jsonb       not null
+);

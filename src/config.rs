@@ -63,6 +63,9 @@ pub struct Config {
     /// How often every instance runs the background jobs, such as releasing rewards
     /// whose hold ended (`JOBS_INTERVAL_SECS`).
     pub jobs_interval: Duration,
+    /// How often reconciliation runs, with repairs, on one instance at a time
+    /// (`RECONCILE_INTERVAL_SECS`).
+    pub reconcile_interval: Duration,
 }
 
 /// How log lines are written.
@@ -158,6 +161,12 @@ impl Config {
             jobs_interval: Duration::from_secs(parse(&get, "JOBS_INTERVAL_SECS", 30, |n| {
                 (1..=86_400).contains(n)
             })?),
+            reconcile_interval: Duration::from_secs(parse(
+                &get,
+                "RECONCILE_INTERVAL_SECS",
+                86_400,
+                |n| (60..=30 * 86_400).contains(n),
+            )?),
         })
     }
 
@@ -225,6 +234,7 @@ impl fmt::Debug for Config {
             .field("login_lockout", &self.login_lockout)
             .field("auth_cache_ttl", &self.auth_cache_ttl)
             .field("jobs_interval", &self.jobs_interval)
+            .field("reconcile_interval", &self.reconcile_interval)
             .finish()
     }
 }

@@ -88,6 +88,8 @@ codes! {
     CampaignNotFound = NOT_FOUND "campaign_not_found",
     /// No such partner.
     PartnerNotFound = NOT_FOUND "partner_not_found",
+    /// Reconciliation has not run yet.
+    ReportNotFound = NOT_FOUND "report_not_found",
     /// The referral was never held for review.
     ReviewNotFound = NOT_FOUND "review_not_found",
 

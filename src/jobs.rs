@@ -11,7 +11,7 @@ use std::time::Duration;
 use sqlx::PgPool;
 use tokio::sync::watch;
 
-use crate::db;
+use crate::{db, service};
 
 /// The most referrals one tick releases before it yields to the next tick (so a backlog
 /// never keeps shutdown waiting).
@@ -33,10 +33,19 @@ pub async fn release_due(pool: &PgPool, stop: Option<&watch::Receiver<bool>>) ->
     Ok(released)
 }
 
-/// Runs the jobs every `every` until `stop` turns true. A failing run is logged and
+/// How often the jobs run.
+#[derive(Clone, Copy, Debug)]
+pub struct Schedule {
+    /// The release job's period (`JOBS_INTERVAL_SECS`).
+    pub every: Duration,
+    /// Reconciliation's period (`RECONCILE_INTERVAL_SECS`), across all instances.
+    pub reconcile_every: Duration,
+}
+
+/// Runs the jobs on `schedule` until `stop` turns true. A failing run is logged and
 /// retried at the next tick; it never stops the loop.
-pub async fn run(pool: PgPool, every: Duration, mut stop: watch::Receiver<bool>) {
-    let mut ticks = tokio::time::interval(every);
+pub async fn run(pool: PgPool, schedule: Schedule, mut stop: watch::Receiver<bool>) {
+    let mut ticks = tokio::time::interval(schedule.every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
@@ -47,6 +56,13 @@ pub async fn run(pool: PgPool, every: Duration, mut stop: watch::Receiver<bool>)
             Ok(0) => {}
             Ok(released) => tracing::info!(released, "released rewards whose hold ended"),
             Err(err) => tracing::warn!(%err, "the release job failed; retrying at the next tick"),
+        }
+        match service::reconcile::scheduled(&pool, schedule.reconcile_every).await {
+            Ok(Some(report)) => {
+                tracing::info!(id = report.id, clean = report.is_clean(), "reconciled")
+            }
+            Ok(None) => {}
+            Err(err) => tracing::warn!(%err, "reconciliation failed; retrying at the next tick"),
         }
     }
 }

@@ -81,9 +81,13 @@ impl Application {
                 limits.prune();
             }
         });
+        let schedule = crate::jobs::Schedule {
+            every: self.state.config.jobs_interval,
+            reconcile_every: self.state.config.reconcile_interval,
+        };
         let jobs = tokio::spawn(crate::jobs::run(
             self.state.db.clone(),
-            self.state.config.jobs_interval,
+            schedule,
             stopping_rx.clone(),
         ));
         // The peer address feeds the per-client rate limits.

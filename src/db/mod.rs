@@ -15,6 +15,7 @@ pub mod logins;
 pub mod loyalty;
 pub mod orders;
 pub mod partners;
+pub mod reconcile;
 pub mod referrals;
 pub mod secrets;
 pub mod users;

@@ -61,6 +61,7 @@ pub mod money;
 pub mod order;
 pub mod partner;
 pub mod phone;
+pub mod reconcile;
 pub mod referral;
 pub mod referral_code;
 pub mod review;

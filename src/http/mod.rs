@@ -85,6 +85,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::partners::router())
         .merge(routes::loyalty::router())
         .merge(routes::reviews::router())
+        .merge(routes::reconciliation::router())
         .split_for_parts();
 
     api.merge(openapi::docs_router(openapi))

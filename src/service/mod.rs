@@ -12,6 +12,7 @@ pub mod kpis;
 pub mod loyalty;
 pub mod orders;
 pub mod partners;
+pub mod reconcile;
 pub mod referrals;
 pub mod reviews;
 pub mod signup;

@@ -10,6 +10,7 @@ pub mod kpis;
 pub mod loyalty;
 pub mod orders;
 pub mod partners;
+pub mod reconciliation;
 pub mod referrals;
 pub mod reviews;
 pub mod wallets;
