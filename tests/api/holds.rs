@@ -638,3 +638,145 @@ async fn milestones_count_only_released_referrals_and_go_back_with_them(pool: Pg
     assert_eq!(app.events("milestone_reached").await, 2);
     app.check_invariants().await;
 }
+
+/// Releases by two job instances, returns, refunds and operators' postings, all at once
+/// over a chain of referrals (friends who are referrers too, milestones, a budget):
+/// PostgreSQL must break no deadlock, and the ledger must add up.
+#[sqlx::test(migrator = "bondhu::MIGRATOR")]
+async fn releases_returns_and_postings_at_once_never_deadlock(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let admin = app.admin_token();
+    let created = app
+        .post(
+            "/api/loyalty/referral-campaigns",
+            &admin,
+            json!({ "name": "Everything", "is_default": true, "reward_referrer_amount": 20,
+                    "reward_referred_amount": 10, "budget_amount": 100000,
+                    "vip_referrals_threshold": 2,
+                    "milestones": [{ "referral_count": 1, "reward_amount": 5 },
+                                   { "referral_count": 2, "reward_amount": 5 }] }),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let deadlocks = || async {
+        sqlx::query!("select pg_stat_clear_snapshot()")
+            .execute(&app.pool)
+            .await
+            .unwrap();
+        sqlx::query_scalar!(
+            r#"select deadlocks as "n!" from pg_stat_database where datname = current_database()"#
+        )
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+    };
+    let deadlocks_before: i64 = deadlocks().await;
+
+    let mut customers = Vec::new();
+    let mut orders = Vec::new();
+    let mut next = 0u32;
+    for _ in 0..3 {
+        next += 1;
+        let root = app.customer(&format!("01714{next:06}"), None).await;
+        customers.push(root);
+        for _ in 0..2 {
+            next += 1;
+            let friend = app
+                .customer(&format!("01714{next:06}"), Some(&format!("REF{root:06}")))
+                .await;
+            customers.push(friend);
+            orders.push(friend);
+            for _ in 0..2 {
+                next += 1;
+                let grandchild = app
+                    .customer(&format!("01714{next:06}"), Some(&format!("REF{friend:06}")))
+                    .await;
+                customers.push(grandchild);
+                orders.push(grandchild);
+            }
+        }
+    }
+    for (i, customer) in orders.iter().enumerate() {
+        assert_eq!(
+            app.order(7500 + i as i32, *customer, "delivered")
+                .await
+                .status,
+            StatusCode::OK
+        );
+    }
+    sqlx::query!("update customer_referrals set hold_until = now() where status = 'completed'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+
+    let mut tasks = Vec::new();
+    for _ in 0..2 {
+        let pool = app.pool.clone();
+        tasks.push(tokio::spawn(async move {
+            bondhu::jobs::release_due(&pool, None).await.unwrap();
+            StatusCode::OK
+        }));
+    }
+    for i in (0..orders.len()).step_by(3) {
+        let app = app.clone();
+        tasks.push(tokio::spawn(async move {
+            app.order_status(7500 + i as i32, "returned").await.status
+        }));
+    }
+    for i in (1..orders.len()).step_by(3) {
+        let app = app.clone();
+        let admin = admin.clone();
+        tasks.push(tokio::spawn(async move {
+            app.post(
+                &format!("/api/orders/{}/refund", 7500 + i as i32),
+                &admin,
+                json!({ "amount": 1000, "reason": "refused", "idempotencyKey": "all" }),
+            )
+            .await
+            .status
+        }));
+    }
+    for &customer in &customers {
+        for n in 0..2 {
+            let app = app.clone();
+            let admin = admin.clone();
+            let direction = if n == 0 { "credit" } else { "debit" };
+            tasks.push(tokio::spawn(async move {
+                let response = app
+                    .post(
+                        &format!("/api/loyalty/wallet/{customer}/{direction}"),
+                        &admin,
+                        json!({ "amount": 3, "source": "bonus", "idempotencyKey": format!("op-{n}") }),
+                    )
+                    .await;
+                // A debit may find nothing to take yet; that is a 422, not a failure.
+                if response.status == StatusCode::UNPROCESSABLE_ENTITY {
+                    StatusCode::OK
+                } else {
+                    response.status
+                }
+            }));
+        }
+    }
+    for status in join_all(tasks).await {
+        let status = status.unwrap();
+        assert!(status.is_success(), "{status}");
+    }
+    // Whatever the job did not reach yet, it reaches now.
+    bondhu::jobs::release_due(&app.pool, None).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    assert_eq!(
+        deadlocks().await,
+        deadlocks_before,
+        "PostgreSQL broke a deadlock: the lock order was not kept"
+    );
+    let undone: i64 = sqlx::query_scalar!(
+        r#"select count(*) as "n!" from referral_rewards
+           where status in ('voided', 'clawed_back')"#
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert!(undone > 0);
+    app.check_invariants().await;
+}
