@@ -1,5 +1,5 @@
 //! The command line: `bondhu serve` (the default), `bondhu migrate`, `bondhu token`,
-//! `bondhu user create`, `bondhu api-key create|revoke`.
+//! `bondhu user create`, `bondhu api-key create|revoke`, `bondhu reconcile [--repair]`.
 
 use std::process::ExitCode;
 
@@ -43,6 +43,16 @@ enum Command {
     /// Manage API keys of machine clients (the shop's order system, courier bridges).
     #[command(subcommand, name = "api-key")]
     ApiKey(ApiKeyCommand),
+    /// Check the money states the live paths should never leave: delivered first orders
+    /// whose referral never completed, holds past their end never released, rewards on
+    /// reversed orders never voided or clawed back, balances that differ from their
+    /// ledger. Prints the report as JSON; exits 1 when something is left to look at.
+    Reconcile {
+        /// Repair the first three through the live paths' own functions (balances are
+        /// only ever reported).
+        #[arg(long)]
+        repair: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -191,6 +201,32 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
                 "created API key {id} ({name}); send it as the X-Api-Key header. It is shown only now:"
             );
             println!("{}", key.key);
+            Ok(())
+        }
+        Command::Reconcile { repair } => {
+            let pool = db::connect(&config).await?;
+            db::migrate(&pool).await?;
+            let bar = indicatif::ProgressBar::new(0).with_style(
+                indicatif::ProgressStyle::with_template(
+                    "{msg} [{bar:40}] {pos}/{len} repairs ({eta} left)",
+                )?
+                .progress_chars("=> "),
+            );
+            bar.set_message(if repair { "reconciling" } else { "checking" });
+            let progress = |done: u64, total: u64| {
+                bar.set_length(total);
+                bar.set_position(done);
+            };
+            let report = crate::service::reconcile::run(&pool, repair, "cli", &progress).await?;
+            bar.finish_and_clear();
+            let Some(report) = report else {
+                anyhow::bail!("another instance is reconciling right now; try again later");
+            };
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            anyhow::ensure!(
+                report.is_clean(),
+                "reconciliation found states to look at (see the report above)"
+            );
             Ok(())
         }
         Command::ApiKey(ApiKeyCommand::Revoke { id }) => {

@@ -70,6 +70,12 @@ pub struct Config {
     /// The most a customer may ask to withdraw in 24 hours, counting every request that
     /// was not rejected (`WITHDRAWAL_MAX_PER_DAY`, taka).
     pub withdrawal_max_per_day: Money,
+    /// How often every instance runs the background jobs, such as releasing rewards
+    /// whose hold ended (`JOBS_INTERVAL_SECS`).
+    pub jobs_interval: Duration,
+    /// How often reconciliation runs, with repairs, on one instance at a time
+    /// (`RECONCILE_INTERVAL_SECS`).
+    pub reconcile_interval: Duration,
 }
 
 /// How log lines are written.
@@ -193,6 +199,15 @@ impl Config {
             otp_secret,
             withdrawal_min_amount,
             withdrawal_max_per_day,
+            jobs_interval: Duration::from_secs(parse(&get, "JOBS_INTERVAL_SECS", 30, |n| {
+                (1..=86_400).contains(n)
+            })?),
+            reconcile_interval: Duration::from_secs(parse(
+                &get,
+                "RECONCILE_INTERVAL_SECS",
+                86_400,
+                |n| (60..=30 * 86_400).contains(n),
+            )?),
         })
     }
 
@@ -265,6 +280,8 @@ impl fmt::Debug for Config {
             )
             .field("withdrawal_min_amount", &self.withdrawal_min_amount)
             .field("withdrawal_max_per_day", &self.withdrawal_max_per_day)
+            .field("jobs_interval", &self.jobs_interval)
+            .field("reconcile_interval", &self.reconcile_interval)
             .finish()
     }
 }

@@ -90,6 +90,10 @@ codes! {
     PartnerNotFound = NOT_FOUND "partner_not_found",
     /// No such withdrawal request (or not the caller's).
     WithdrawalNotFound = NOT_FOUND "withdrawal_not_found",
+    /// Reconciliation has not run yet.
+    ReportNotFound = NOT_FOUND "report_not_found",
+    /// The referral was never held for review.
+    ReviewNotFound = NOT_FOUND "review_not_found",
 
     // 405
     /// The route exists, the method does not.
@@ -128,6 +132,8 @@ codes! {
     PartnerCodeTaken = CONFLICT "partner_code_taken",
     /// The withdrawal request cannot move to that status from its current one.
     InvalidTransition = CONFLICT "invalid_transition",
+    /// The review was decided before (or withdrawn when its order was reversed).
+    ReviewAlreadyDecided = CONFLICT "review_already_decided",
     /// Unique data this registry does not name.
     ConflictingData = CONFLICT "conflict",
 
@@ -154,6 +160,9 @@ codes! {
     InsufficientPoints = UNPROCESSABLE_ENTITY "insufficient_points",
     /// The order does not belong to the referred customer.
     OrderCustomerMismatch = UNPROCESSABLE_ENTITY "order_customer_mismatch",
+    /// Refunds would exceed the order's total (or a new total would be below what was
+    /// refunded).
+    RefundExceedsTotal = UNPROCESSABLE_ENTITY "refund_exceeds_total",
     /// Dropping the default flag would leave no default campaign.
     DefaultCampaignRequired = UNPROCESSABLE_ENTITY "default_campaign_required",
     /// The customer's phone must be verified by a code first (withdrawals, and
@@ -369,6 +378,12 @@ const fn constraint(
 
 /// Constraint names and the business error each one stands for.
 const CONSTRAINT_ERRORS: &[ConstraintError] = &[
+    constraint(
+        "sales_orders_refund_within_total",
+        Code::RefundExceedsTotal,
+        Some("totalAmount"),
+        "The order's total cannot be below what was refunded on it",
+    ),
     constraint(
         "customers_phone_key",
         Code::PhoneTaken,

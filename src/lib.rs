@@ -19,6 +19,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod jobs;
 pub mod service;
 pub mod startup;
 pub mod telemetry;

@@ -83,6 +83,15 @@ impl Application {
                 limits.prune();
             }
         });
+        let schedule = crate::jobs::Schedule {
+            every: self.state.config.jobs_interval,
+            reconcile_every: self.state.config.reconcile_interval,
+        };
+        let jobs = tokio::spawn(crate::jobs::run(
+            self.state.db.clone(),
+            schedule,
+            stopping_rx.clone(),
+        ));
         // The peer address feeds the per-client rate limits.
         let service = self
             .router
@@ -97,6 +106,15 @@ impl Application {
             () = deadline => tracing::warn!("requests still running after the grace period; stopping anyway"),
         }
         pruning.abort();
+        // The jobs stop at their next step (each step is its own transaction); aborting
+        // one mid-step only rolls that step back.
+        let mut jobs = jobs;
+        if tokio::time::timeout(SHUTDOWN_GRACE, &mut jobs)
+            .await
+            .is_err()
+        {
+            jobs.abort();
+        }
         self.state.db.close().await;
         Ok(())
     }

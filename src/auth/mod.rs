@@ -155,6 +155,18 @@ impl Principal {
         }
     }
 
+    /// The caller's staff user id, after checking `permission`: for decisions a person
+    /// must make and answer for (reviews), never an API key or a customer.
+    pub fn staff_user_id(&self, permission: Permission) -> Result<i32> {
+        self.require(permission)?;
+        match self {
+            Self::Staff { id, .. } => Ok(*id),
+            Self::Customer { .. } | Self::ApiKey { .. } => {
+                Err(Error::forbidden("Only a staff user can decide this"))
+            }
+        }
+    }
+
     /// The caller's own customer id, for `/me` routes, after checking `permission`.
     pub fn own_customer_id(&self, permission: Permission) -> Result<i32> {
         self.require(permission)?;

@@ -45,7 +45,9 @@ async fn load(conn: &mut PgConnection, ids: &[Uuid]) -> sqlx::Result<Vec<Campaig
     // the one list of its fields is the struct (see `save_campaign`).
     let rows = sqlx::query!(
         r#"select c.id, c.created_at, c.updated_at, c.spent_amount, c.spent_count,
-                  to_jsonb(c) as "spec!: Json<CampaignSpec>"
+                  -- The hold, an interval in the table, is read as seconds.
+                  to_jsonb(c) || jsonb_build_object('reward_hold', extract(epoch from c.reward_hold)::integer)
+                      as "spec!: Json<CampaignSpec>"
            from referral_campaigns c where c.id = any($1)
            order by array_position($1::uuid[], c.id)"#,
         ids
@@ -227,10 +229,10 @@ pub async fn report(
            from customer_referrals r
            left join referral_campaign_variants v on v.id = r.variant_id
            left join lateral (
-               select count(*) filter (where rr.status = 'issued') as issued,
+               select count(*) filter (where rr.status = 'released') as issued,
                       count(*) filter (where rr.status = 'skipped') as skipped,
-                      sum(rr.amount) filter (where rr.status = 'issued' and rr.kind = 'wallet') as wallet,
-                      sum(rr.points) filter (where rr.status = 'issued' and rr.kind = 'points') as points
+                      sum(rr.amount) filter (where rr.status = 'released' and rr.kind = 'wallet') as wallet,
+                      sum(rr.points) filter (where rr.status = 'released' and rr.kind = 'points') as points
                from referral_rewards rr where rr.referral_id = r.id
            ) x on true
            where r.campaign_id = $1

@@ -13,9 +13,13 @@ use crate::domain::wallet::PostingOutcome;
 pub async fn points(db: impl PgExecutor<'_>, customer_id: i32) -> sqlx::Result<Option<Points>> {
     sqlx::query_as!(
         Points,
-        "select p.id, p.customer_id, p.active_points, p.lifetime_earned, p.lifetime_redeemed, p.created_at, p.updated_at
+        r#"select p.id, p.customer_id, p.active_points, p.lifetime_earned, p.lifetime_redeemed,
+                  p.created_at, p.updated_at,
+                  (select coalesce(sum(rr.points), 0) from referral_rewards rr
+                   where rr.customer_id = p.customer_id and rr.kind = 'points'
+                     and rr.status in ('pending', 'in_review'))::integer as "pending_points!"
          from customer_points p join customers c on c.id = p.customer_id
-         where p.customer_id = $1 and not c.is_deleted",
+         where p.customer_id = $1 and not c.is_deleted"#,
         customer_id
     )
     .fetch_optional(db)

@@ -118,7 +118,7 @@ pub async fn funnel(
               where r.partner_id = $1 and r.status = 'completed'
                 and ($3::timestamptz is null or r.completed_at >= $3) and ($4::timestamptz is null or r.completed_at < $4)) as "completed!",
              (select count(*) from referral_rewards rr join customer_referrals r on r.id = rr.referral_id
-              where r.partner_id = $1 and rr.status = 'issued'
+              where r.partner_id = $1 and rr.status = 'released'
                 and ($3::timestamptz is null or rr.created_at >= $3) and ($4::timestamptz is null or rr.created_at < $4)) as "reward_credited!",
              (select count(distinct r.referred_customer_id) from customer_referrals r
               where r.partner_id = $1

@@ -283,6 +283,8 @@ async fn find_one(
                   referred_reward_amount, referred_reward_credited, first_order_placed,
                   first_order_date as "first_order_date: Timestamp", created_at,
                   completed_at as "completed_at: Timestamp",
+                  hold_until as "hold_until: Timestamp", released_at as "released_at: Timestamp",
+                  fraud_reasons,
                   reward_terms as "reward_terms: Json<RewardTerms>"
            from customer_referrals
            where ($1::integer is null or id = $1)
@@ -332,15 +334,15 @@ pub async fn list_for_referrer(
                   r.reward_type as "reward_type: crate::domain::referral::RewardKind",
                   r.reward_amount, r.reward_credited, r.referred_reward_amount,
                   r.referred_reward_credited, r.first_order_placed, r.first_order_date,
-                  r.created_at, r.completed_at,
+                  r.created_at, r.completed_at, r.hold_until, r.released_at, r.fraud_reasons,
                   r.reward_terms as "reward_terms: Json<RewardTerms>",
                   t.id as "reward_transaction_id?", t.created_at as "reward_credited_at?"
            from customer_referrals r
            left join lateral (
-               select t.id, t.created_at from wallet_transactions t
-               where t.source = 'referral' and t.transaction_type = 'credit'
-                 and t.reference_id = r.id and t.customer_id = r.referrer_customer_id
-               order by t.id desc limit 1
+               select t.id, t.created_at
+               from referral_rewards x join wallet_transactions t on t.id = x.wallet_transaction_id
+               where x.referral_id = r.id and x.completion = r.completions
+                 and x.side = 'referrer' and x.kind = 'wallet' and x.status = 'released'
            ) t on true
            where r.referrer_customer_id = $1 and ($3::integer is null or r.id < $3)
            order by r.id desc
@@ -378,6 +380,9 @@ pub async fn list_for_referrer(
                 first_order_date: row.first_order_date.map(Timestamp::from),
                 created_at: row.created_at.into(),
                 completed_at: row.completed_at.map(Timestamp::from),
+                hold_until: row.hold_until.map(Timestamp::from),
+                released_at: row.released_at.map(Timestamp::from),
+                fraud_reasons: row.fraud_reasons,
                 reward_terms: row.reward_terms.0,
             },
             reward_transaction_id: row.reward_transaction_id,
@@ -397,12 +402,15 @@ pub async fn stats(
                count(*) filter (where status = 'completed') as "completed!",
                count(*) filter (where status = 'pending') as "invited!",
                count(*) filter (where status = 'registered') as "registered!",
-               (select coalesce(sum(t.amount), 0)
-                from wallet_transactions t
-                join customer_referrals rr on rr.id = t.reference_id
-                where t.customer_id = $1 and t.source = 'referral'
-                  and t.transaction_type = 'credit' and t.status = 'posted'
-                  and rr.referrer_customer_id = $1) as "earned!: Decimal"
+               (select coalesce(sum(x.amount), 0) from referral_rewards x
+                where x.customer_id = $1 and x.side = 'referrer' and x.kind = 'wallet'
+                  and x.status = 'released')
+               + (select coalesce(sum(m.reward_amount), 0) from milestone_awards a
+                  join referral_campaign_milestones m on m.id = a.milestone_id
+                  where a.customer_id = $1 and a.status = 'released') as "earned!: Decimal",
+               (select coalesce(sum(x.amount), 0) from referral_rewards x
+                where x.customer_id = $1 and x.side = 'referrer' and x.kind = 'wallet'
+                  and x.status in ('pending', 'in_review')) as "pending!: Decimal"
            from customer_referrals
            where referrer_customer_id = $1"#,
         referrer_customer_id,
@@ -416,6 +424,7 @@ pub async fn stats(
         invited_referrals: row.invited.to_string(),
         registered_referrals: row.registered.to_string(),
         total_rewards_earned: row.earned.to_string(),
+        pending_rewards: row.pending.to_string(),
     })
 }
 

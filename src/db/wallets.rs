@@ -3,6 +3,7 @@
 use rust_decimal::Decimal;
 use sqlx::PgExecutor;
 
+use crate::domain::time::Timestamp;
 use crate::domain::wallet::{Direction, PostingOutcome, Wallet, WalletSource, WalletTransaction};
 
 /// Customer `customer_id`'s wallet, if the customer is live.
@@ -12,17 +13,23 @@ pub async fn find_by_customer(
 ) -> sqlx::Result<Option<Wallet>> {
     sqlx::query_as!(
         Wallet,
-        "select w.id, w.customer_id, w.balance, w.held_amount as held_balance, w.total_earned, w.total_spent, w.created_at, w.updated_at
+        r#"select w.id, w.customer_id, w.balance, w.held_amount as held_balance, w.total_earned,
+                  w.total_spent, w.created_at, w.updated_at,
+                  (select coalesce(sum(rr.amount), 0) from referral_rewards rr
+                   where rr.customer_id = w.customer_id and rr.kind = 'wallet'
+                     and rr.status in ('pending', 'in_review')) as "pending_balance!"
          from customer_wallets w
          join customers c on c.id = w.customer_id
-         where w.customer_id = $1 and not c.is_deleted",
+         where w.customer_id = $1 and not c.is_deleted"#,
         customer_id
     )
     .fetch_optional(db)
     .await
 }
 
-/// A customer's ledger, newest first, at most `limit` rows, older than `before_id` if given.
+/// A customer's statement, newest first, at most `limit` rows, older than `before_id` if
+/// given: the first page starts with the rewards still pending (in their hold or in
+/// review), then the ledger.
 pub async fn transactions(
     db: impl PgExecutor<'_>,
     customer_id: i32,
@@ -31,13 +38,34 @@ pub async fn transactions(
 ) -> sqlx::Result<Vec<WalletTransaction>> {
     sqlx::query_as!(
         WalletTransaction,
-        r#"select t.id, t.wallet_id, t.idempotency_key, t.status as "status: _", t.customer_id,
-                  t.transaction_type as "transaction_type: _", t.amount, t.source as "source: _",
-                  t.reference_id, t.description, t.balance_after, t.created_at
-         from wallet_transactions t
-         join customer_wallets w on w.id = t.wallet_id
-         where w.customer_id = $1 and ($3::integer is null or t.id < $3)
-         order by t.id desc
+        r#"select id as "id!", wallet_id as "wallet_id!", idempotency_key as "idempotency_key!",
+                  status as "status!: _", customer_id as "customer_id!",
+                  transaction_type as "transaction_type!: _", amount as "amount!",
+                  source as "source!: _", reference_id, description, balance_after as "balance_after!",
+                  created_at as "created_at!", release_at as "release_at: Timestamp"
+         from (
+             select 0 as page_part, rr.id::integer as id, w.id as wallet_id,
+                    reward_key(rr.referral_id, rr.completion, rr.side, 'wallet') as idempotency_key,
+                    'pending'::wallet_transaction_status as status, rr.customer_id,
+                    'credit'::wallet_transaction_type as transaction_type, rr.amount,
+                    'referral'::wallet_source as source, rr.referral_id as reference_id,
+                    (case rr.side when 'referrer' then 'Referral reward' else 'Referral welcome bonus' end)::text
+                        as description,
+                    w.balance as balance_after, rr.created_at,
+                    case when rr.status = 'pending' then rr.release_at end as release_at
+             from referral_rewards rr
+             join customer_wallets w on w.customer_id = rr.customer_id
+             where rr.customer_id = $1 and rr.kind = 'wallet' and rr.status in ('pending', 'in_review')
+               and $3::integer is null
+             union all
+             select 1, t.id, t.wallet_id, t.idempotency_key, t.status, t.customer_id,
+                    t.transaction_type, t.amount, t.source, t.reference_id, t.description,
+                    t.balance_after, t.created_at, null
+             from wallet_transactions t
+             join customer_wallets w on w.id = t.wallet_id
+             where w.customer_id = $1 and ($3::integer is null or t.id < $3)
+         ) statement
+         order by page_part, id desc
          limit $2"#,
         customer_id,
         limit,
@@ -53,7 +81,8 @@ pub async fn find_transaction(db: impl PgExecutor<'_>, id: i32) -> sqlx::Result<
         WalletTransaction,
         r#"select id, wallet_id, idempotency_key, status as "status: _", customer_id,
                   transaction_type as "transaction_type: _", amount, source as "source: _",
-                  reference_id, description, balance_after, created_at
+                  reference_id, description, balance_after, created_at,
+                  null::timestamptz as "release_at: Timestamp"
            from wallet_transactions where id = $1"#,
         id
     )

@@ -1,5 +1,5 @@
 //! Withdrawal requests (the hold and the transitions are SQL functions; see
-//! `migrations/20261202000020_withdrawals.sql`).
+//! `migrations/20261202000050_withdrawals.sql`).
 
 use rust_decimal::Decimal;
 use sqlx::PgExecutor;

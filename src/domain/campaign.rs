@@ -16,7 +16,7 @@ use super::money::{
     Amount, Money, Percent, money_string, money_string_opt, number_or_string, number_or_string_opt,
 };
 use super::referral::{RewardDecision, RewardKind};
-use super::time::Timestamp;
+use super::time::{RewardHold, Timestamp};
 use crate::error::Problems;
 
 /// A campaign variant and its share of referrers.
@@ -184,6 +184,10 @@ pub struct CampaignSpec {
     pub budget_amount: Option<Money>,
     /// The most referrals the campaign may reward.
     pub budget_count: Option<i32>,
+    /// How long rewards stay pending after the delivery before they can be spent (the
+    /// return window): `"0"`, `"90s"`, `"12h"`, `"7d"` (the default), at most `"90d"`.
+    #[schema(value_type = String, example = "7d")]
+    pub reward_hold: RewardHold,
 }
 
 impl Default for CampaignSpec {
@@ -221,6 +225,7 @@ impl Default for CampaignSpec {
             referrer_lifetime_limit: None,
             budget_amount: None,
             budget_count: None,
+            reward_hold: RewardHold::DEFAULT,
         }
     }
 }

@@ -15,6 +15,9 @@ pub struct Points {
     pub customer_id: i32,
     /// Spendable points.
     pub active_points: i32,
+    /// Points earned but still in their hold (the return window) or in review: shown,
+    /// never spendable, and not part of `activePoints`.
+    pub pending_points: i32,
     /// All points ever earned.
     pub lifetime_earned: i32,
     /// All points ever redeemed.

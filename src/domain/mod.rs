@@ -62,8 +62,10 @@ pub mod order;
 pub mod partner;
 pub mod phone;
 pub mod phone_code;
+pub mod reconcile;
 pub mod referral;
 pub mod referral_code;
+pub mod review;
 pub mod time;
 pub mod wallet;
 pub mod withdrawal;
@@ -71,126 +73,44 @@ pub mod withdrawal;
 /// Every enum shared with PostgreSQL: its type name and its values in order. A test
 /// compares each with `enum_range()` in a migrated database.
 pub fn sql_enums() -> Vec<(&'static str, Vec<&'static str>)> {
-    fn names<T: Copy>(all: &[T], name: fn(T) -> &'static str) -> Vec<&'static str> {
-        all.iter().map(|v| name(*v)).collect()
+    /// `(SQL type, its names in declaration order)` for each `sql_enum!` type listed.
+    macro_rules! listed {
+        ($($t:ty),* $(,)?) => {
+            vec![$((<$t>::SQL_TYPE, <$t>::ALL.iter().map(|v| v.as_str()).collect())),*]
+        };
     }
-    use loyalty::{
-        CouponKind, CouponRefusal, CouponStatus, DiscountType, PointsDirection, Tier, TierSource,
-    };
-    use referral::{Completion, EventType, ReferralStatus, RewardKind, RewardStatus, Side};
-    use wallet::{Direction, LedgerStatus, PostingOutcome, WalletSource};
-    vec![
-        (Tier::SQL_TYPE, names(Tier::ALL, Tier::as_str)),
-        (
-            TierSource::SQL_TYPE,
-            names(TierSource::ALL, TierSource::as_str),
-        ),
-        (
-            RewardKind::SQL_TYPE,
-            names(RewardKind::ALL, RewardKind::as_str),
-        ),
-        (
-            RewardStatus::SQL_TYPE,
-            names(RewardStatus::ALL, RewardStatus::as_str),
-        ),
-        (Side::SQL_TYPE, names(Side::ALL, Side::as_str)),
-        (
-            ReferralStatus::SQL_TYPE,
-            names(ReferralStatus::ALL, ReferralStatus::as_str),
-        ),
-        (
-            EventType::SQL_TYPE,
-            names(EventType::ALL, EventType::as_str),
-        ),
-        (
-            Direction::SQL_TYPE,
-            names(Direction::ALL, Direction::as_str),
-        ),
-        (
-            LedgerStatus::SQL_TYPE,
-            names(LedgerStatus::ALL, LedgerStatus::as_str),
-        ),
-        (
-            WalletSource::SQL_TYPE,
-            names(WalletSource::ALL, WalletSource::as_str),
-        ),
-        (
-            PointsDirection::SQL_TYPE,
-            names(PointsDirection::ALL, PointsDirection::as_str),
-        ),
-        (
-            CouponKind::SQL_TYPE,
-            names(CouponKind::ALL, CouponKind::as_str),
-        ),
-        (
-            DiscountType::SQL_TYPE,
-            names(DiscountType::ALL, DiscountType::as_str),
-        ),
-        (
-            CouponStatus::SQL_TYPE,
-            names(CouponStatus::ALL, CouponStatus::as_str),
-        ),
-        (
-            CouponRefusal::SQL_TYPE,
-            names(CouponRefusal::ALL, CouponRefusal::as_str),
-        ),
-        (
-            PostingOutcome::SQL_TYPE,
-            names(PostingOutcome::ALL, PostingOutcome::as_str),
-        ),
-        (
-            Completion::SQL_TYPE,
-            names(Completion::ALL, Completion::as_str),
-        ),
-        (
-            order::OrderOutcome::SQL_TYPE,
-            names(order::OrderOutcome::ALL, order::OrderOutcome::as_str),
-        ),
-        (
-            "order_status_enum",
-            names(&order::OrderStatus::ALL, order::OrderStatus::as_str),
-        ),
-        (
-            withdrawal::WithdrawalStatus::SQL_TYPE,
-            names(
-                withdrawal::WithdrawalStatus::ALL,
-                withdrawal::WithdrawalStatus::as_str,
-            ),
-        ),
-        (
-            withdrawal::WithdrawalMethod::SQL_TYPE,
-            names(
-                withdrawal::WithdrawalMethod::ALL,
-                withdrawal::WithdrawalMethod::as_str,
-            ),
-        ),
-        (
-            withdrawal::WithdrawalOutcome::SQL_TYPE,
-            names(
-                withdrawal::WithdrawalOutcome::ALL,
-                withdrawal::WithdrawalOutcome::as_str,
-            ),
-        ),
-        (
-            phone_code::PhoneCodePurpose::SQL_TYPE,
-            names(
-                phone_code::PhoneCodePurpose::ALL,
-                phone_code::PhoneCodePurpose::as_str,
-            ),
-        ),
-        (
-            phone_code::PhoneCodeCheck::SQL_TYPE,
-            names(
-                phone_code::PhoneCodeCheck::ALL,
-                phone_code::PhoneCodeCheck::as_str,
-            ),
-        ),
-        (
-            customer::LoginAccountKind::SQL_TYPE,
-            names(
-                customer::LoginAccountKind::ALL,
-                customer::LoginAccountKind::as_str,
-            ),
-        ),
-    ]
+    let mut enums: Vec<(&'static str, Vec<&'static str>)> = listed![
+        loyalty::Tier,
+        loyalty::TierSource,
+        loyalty::PointsDirection,
+        loyalty::CouponKind,
+        loyalty::DiscountType,
+        loyalty::CouponStatus,
+        loyalty::CouponRefusal,
+        referral::RewardKind,
+        referral::RewardStatus,
+        referral::Side,
+        referral::ReferralStatus,
+        referral::EventType,
+        referral::Completion,
+        review::ReviewStatus,
+        review::ReviewOutcome,
+        wallet::Direction,
+        wallet::LedgerStatus,
+        wallet::WalletSource,
+        wallet::PostingOutcome,
+        order::OrderOutcome,
+        order::RefundOutcome,
+        customer::LoginAccountKind,
+        withdrawal::WithdrawalStatus,
+        withdrawal::WithdrawalMethod,
+        withdrawal::WithdrawalOutcome,
+        phone_code::PhoneCodePurpose,
+        phone_code::PhoneCodeCheck,
+    ];
+    enums.push((
+        "order_status_enum",
+        order::OrderStatus::ALL.iter().map(|s| s.as_str()).collect(),
+    ));
+    enums
 }

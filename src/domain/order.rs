@@ -107,6 +107,22 @@ super::sql_enum! {
     }
 }
 
+super::sql_enum! {
+    /// What recording a refund did (`refund_order`).
+    pub enum RefundOutcome = "refund_outcome" {
+        /// Recorded now.
+        Refunded = "refunded",
+        /// Recorded before under the same key, with the same amount and reason.
+        Replayed = "replayed",
+        /// The key was used before for a different refund; nothing changed.
+        KeyConflict = "key_conflict",
+        /// No such order.
+        OrderNotFound = "order_not_found",
+        /// The refunds would exceed the order's total; nothing changed.
+        ExceedsTotal = "exceeds_total",
+    }
+}
+
 /// A status name that is not in [`OrderStatus`].
 #[derive(Debug, thiserror::Error)]
 #[error("unknown order status; expected one of: {}", OrderStatus::ALL.map(OrderStatus::as_str).join(", "))]

@@ -50,12 +50,33 @@ super::sql_enum! {
 }
 
 super::sql_enum! {
-    /// Whether a reward was issued.
+    /// Where a reward is in its life (see `migrations/20261202000040_reward_holds.sql`):
+    /// `pending → released → clawed_back`, `pending → voided`,
+    /// `pending → in_review → pending | released | rejected`, or `skipped`.
     pub enum RewardStatus = "reward_status" {
-        /// Paid or handed out.
-        Issued = "issued",
-        /// Not issued; the decision records why.
+        /// Earned, in its hold (the return window): visible, never spendable.
+        Pending = "pending",
+        /// Paid or handed out: the hold ended (or there was none).
+        Released = "released",
+        /// Never issued; the decision records why (minimum, limits, budget, `fraud:<rule>`).
         Skipped = "skipped",
+        /// Held by a fraud rule until a staff user decides; never released meanwhile.
+        InReview = "in_review",
+        /// Cancelled in its hold: the qualifying order was returned, cancelled or refunded.
+        Voided = "voided",
+        /// Taken back after release, by a reversing ledger entry (what the balance could
+        /// not cover is owed).
+        ClawedBack = "clawed_back",
+        /// Refused by a staff user's review.
+        Rejected = "rejected",
+    }
+}
+
+impl RewardStatus {
+    /// Whether the reward was earned and not taken away: in its hold, in review or
+    /// released.
+    pub fn is_earned(self) -> bool {
+        matches!(self, Self::Pending | Self::InReview | Self::Released)
     }
 }
 
@@ -116,6 +137,18 @@ super::sql_enum! {
         ReviewCreated = "review_created",
         /// A share nudge was sent over WhatsApp.
         WhatsappReferralNudge = "whatsapp_referral_nudge",
+        /// A reward was earned and is in its hold (or went back to it after a review).
+        RewardPending = "reward_pending",
+        /// A reward's hold ended and it was paid.
+        RewardReleased = "reward_released",
+        /// A reward in its hold was cancelled.
+        RewardVoided = "reward_voided",
+        /// A released reward was taken back.
+        RewardClawedBack = "reward_clawed_back",
+        /// A fraud rule held a reward for review.
+        RewardHeldForReview = "reward_held_for_review",
+        /// A review rejected a reward.
+        RewardRejected = "reward_rejected",
     }
 }
 
@@ -153,6 +186,8 @@ pub struct RewardTerms {
     pub coupon_valid_days: Option<i32>,
     pub vip_referrals_threshold: Option<i32>,
     pub vip_membership_tier: Option<Tier>,
+    /// How long the rewards stay pending after the delivery, in seconds.
+    pub reward_hold_seconds: Option<i32>,
 }
 
 /// One reward decision for a referral: issued, or skipped with the reason.
@@ -226,6 +261,13 @@ pub struct Referral {
     pub created_at: Timestamp,
     /// When it completed.
     pub completed_at: Option<Timestamp>,
+    /// When the rewards of its completion leave their hold (the return window), or
+    /// `null`: not completed, or never (a fraud rule blocked it, a review rejected it).
+    pub hold_until: Option<Timestamp>,
+    /// When its rewards were released (`rewardCredited` turns true then, not before).
+    pub released_at: Option<Timestamp>,
+    /// The fraud rules that fired when it completed (`sameDevice`, `ipVelocity`, …).
+    pub fraud_reasons: Vec<String>,
     /// The campaign's terms as they were when the referral was made (what was promised).
     pub reward_terms: RewardTerms,
 }
@@ -257,6 +299,9 @@ pub struct ReferralStats {
     pub invited_referrals: String,
     /// Of the pending ones: joined, first order not yet delivered.
     pub registered_referrals: String,
-    /// Taka actually credited to the referrer's wallet for referrals, from the ledger.
+    /// Taka the referrer's referrals and milestones paid and kept: released, not clawed
+    /// back.
     pub total_rewards_earned: String,
+    /// Taka the referrer has earned that is still in its hold or in review.
+    pub pending_rewards: String,
 }

@@ -4,6 +4,7 @@
 //! OpenAPI schema and the database mapping, so no field has to repeat them.
 
 use std::fmt;
+use std::str::FromStr;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -87,5 +88,145 @@ mod tests {
         assert_eq!(json, r#""2026-01-31T04:00:00.000Z""#);
         let none: Option<Timestamp> = None;
         assert_eq!(serde_json::to_string(&none).unwrap(), "null");
+    }
+}
+
+/// How long a campaign's rewards stay pending after the delivery: its return window.
+///
+/// Written as a whole number and a unit, `"90s"`, `"30m"`, `"12h"` or `"7d"`, or `"0"` to
+/// release at once; at most 90 days. Shown in the largest unit that says it exactly. A
+/// number of seconds is read too (that is how the database hands it over).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct RewardHold {
+    seconds: u32,
+}
+
+impl RewardHold {
+    /// The longest hold: 90 days.
+    pub const MAX: Self = Self {
+        seconds: 90 * 86_400,
+    };
+    /// What every campaign starts with: 7 days, a courier's usual return window.
+    pub const DEFAULT: Self = Self {
+        seconds: 7 * 86_400,
+    };
+
+    /// A hold of `seconds`, if it is within bounds.
+    pub fn from_seconds(seconds: u64) -> Option<Self> {
+        u32::try_from(seconds)
+            .ok()
+            .filter(|s| *s <= Self::MAX.seconds)
+            .map(|seconds| Self { seconds })
+    }
+
+    /// The hold in seconds.
+    pub fn seconds(self) -> u32 {
+        self.seconds
+    }
+}
+
+/// Why a hold could not be read.
+pub const REWARD_HOLD_FORMAT: &str =
+    "must be \"0\" or a whole number with a unit (s, m, h, d), such as \"7d\", at most 90 days";
+
+impl FromStr for RewardHold {
+    type Err = &'static str;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        if s == "0" {
+            return Ok(Self { seconds: 0 });
+        }
+        let (number, unit) = s.split_at(s.len().saturating_sub(1));
+        let unit: u64 = match unit {
+            "s" => 1,
+            "m" => 60,
+            "h" => 3_600,
+            "d" => 86_400,
+            _ => return Err(REWARD_HOLD_FORMAT),
+        };
+        if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(REWARD_HOLD_FORMAT);
+        }
+        number
+            .parse::<u64>()
+            .ok()
+            .and_then(|n| n.checked_mul(unit))
+            .and_then(Self::from_seconds)
+            .ok_or(REWARD_HOLD_FORMAT)
+    }
+}
+
+impl fmt::Display for RewardHold {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.seconds;
+        match s {
+            0 => f.write_str("0"),
+            _ if s % 86_400 == 0 => write!(f, "{}d", s / 86_400),
+            _ if s % 3_600 == 0 => write!(f, "{}h", s / 3_600),
+            _ if s % 60 == 0 => write!(f, "{}m", s / 60),
+            _ => write!(f, "{s}s"),
+        }
+    }
+}
+
+impl Serialize for RewardHold {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for RewardHold {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Seconds(u64),
+            Text(String),
+        }
+        match Raw::deserialize(deserializer)? {
+            Raw::Seconds(s) => Self::from_seconds(s),
+            Raw::Text(t) => t.parse().ok(),
+        }
+        .ok_or_else(|| serde::de::Error::custom(REWARD_HOLD_FORMAT))
+    }
+}
+
+#[cfg(test)]
+mod hold_tests {
+    use super::RewardHold;
+
+    #[test]
+    fn holds_read_and_print_in_the_largest_exact_unit() {
+        for (text, seconds, shown) in [
+            ("0", 0, "0"),
+            ("90s", 90, "90s"),
+            ("120s", 120, "2m"),
+            ("12h", 43_200, "12h"),
+            ("7d", 604_800, "7d"),
+            ("48h", 172_800, "2d"),
+            ("90d", 7_776_000, "90d"),
+        ] {
+            let hold: RewardHold = text.parse().unwrap();
+            assert_eq!(hold.seconds(), seconds, "{text}");
+            assert_eq!(hold.to_string(), shown, "{text}");
+        }
+        for bad in [
+            "",
+            "d",
+            "7",
+            "-1d",
+            "91d",
+            "1.5h",
+            "7 d",
+            "7w",
+            "+7d",
+            "99999999999999d",
+        ] {
+            assert!(bad.parse::<RewardHold>().is_err(), "{bad:?}");
+        }
+        let from_db: RewardHold = serde_json::from_str("604800").unwrap();
+        assert_eq!(from_db, RewardHold::DEFAULT);
+        assert_eq!(serde_json::to_string(&from_db).unwrap(), "\"7d\"");
     }
 }

@@ -18,6 +18,9 @@ pub struct Wallet {
     /// Part of `balance` held for withdrawals that are pending or approved: spendable by
     /// nothing until the request is paid (debited) or rejected (released).
     pub held_balance: Decimal,
+    /// Taka earned but still in its hold (the return window) or in review: shown, never
+    /// spendable or withdrawable, and not part of `balance`.
+    pub pending_balance: Decimal,
     /// Sum of all credits.
     pub total_earned: Decimal,
     /// Sum of all debits.
@@ -38,7 +41,10 @@ pub struct WalletTransaction {
     pub wallet_id: i32,
     /// The key that makes this movement happen once (unique per wallet).
     pub idempotency_key: String,
-    /// Always `posted` today (`pending` and `reversed` are reserved for holds).
+    /// `posted` for a ledger row; `pending` for a reward still in its hold or in review,
+    /// listed first on the first page (it is not a ledger row yet: its `id` is the
+    /// reward's, its `idempotencyKey` the one it will be posted under, and it does not
+    /// move `balanceAfter`).
     pub status: LedgerStatus,
     /// The wallet's owner.
     pub customer_id: i32,
@@ -54,8 +60,11 @@ pub struct WalletTransaction {
     pub description: Option<String>,
     /// The wallet's balance right after this movement.
     pub balance_after: Decimal,
-    /// When it was posted.
+    /// When it was posted (for a pending reward: when it was earned).
     pub created_at: Timestamp,
+    /// For a pending reward: when its hold ends (`null` while in review, and for ledger
+    /// rows).
+    pub release_at: Option<Timestamp>,
 }
 
 super::sql_enum! {
@@ -85,8 +94,9 @@ super::sql_enum! {
 }
 
 super::sql_enum! {
-    /// A ledger row's state (`wallet_transactions.status`): always `posted` today;
-    /// `pending` and `reversed` are TrustCart's names, reserved for holds.
+    /// A ledger row's state (`wallet_transactions.status`): ledger rows are `posted`;
+    /// `pending` marks a held reward in a statement; `reversed` is TrustCart's name,
+    /// unused (a reversal is a new row, never a change of an old one).
     pub enum LedgerStatus = "wallet_transaction_status" {
         /// Applied to the balance.
         Posted = "posted",

@@ -3,7 +3,7 @@
 //! A request holds its amount in the wallet (`heldBalance`) until it is paid (the ledger
 //! is debited once) or rejected (the hold is released). The transitions and the hold are
 //! decided in SQL (`request_withdrawal`, `decide_withdrawal` in
-//! `migrations/20261202000020_withdrawals.sql`); these are the names they share with Rust.
+//! `migrations/20261202000050_withdrawals.sql`); these are the names they share with Rust.
 
 use rust_decimal::Decimal;
 use serde::{Serialize, Serializer};

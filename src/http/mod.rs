@@ -101,6 +101,8 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::campaigns::router())
         .merge(routes::partners::router())
         .merge(routes::loyalty::router())
+        .merge(routes::reviews::router())
+        .merge(routes::reconciliation::router())
         .split_for_parts();
 
     api.merge(openapi::docs_router(openapi))

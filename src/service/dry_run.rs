@@ -9,7 +9,7 @@ use crate::db;
 use crate::domain::campaign::{DryRunResponse, Weighted};
 use crate::domain::channel::Channel;
 use crate::domain::money::OrderTotal;
-use crate::domain::referral::{ReferralStatus, RewardStatus};
+use crate::domain::referral::ReferralStatus;
 use crate::error::{Code, Error, Result};
 
 /// What to simulate, parsed.
@@ -154,7 +154,7 @@ pub async fn dry_run(pool: &PgPool, request: Simulation) -> Result<DryRunRespons
     }
     // Nothing of the simulation may remain.
     tx.rollback().await?;
-    let eligible = completed && rewards.iter().any(|r| r.status == RewardStatus::Issued);
+    let eligible = completed && rewards.iter().any(|r| r.status.is_earned());
     Ok(DryRunResponse {
         eligible,
         reasons,

@@ -6,8 +6,12 @@ use sqlx::PgPool;
 use crate::db;
 use crate::db::orders::{OrderChange, OrderOutcome};
 use crate::domain::channel::Channel;
-use crate::domain::money::OrderTotal;
-use crate::domain::order::{Order, OrderStatus};
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+use crate::domain::money::{Money, OrderTotal};
+use crate::domain::order::{Order, OrderStatus, RefundOutcome};
+use crate::domain::wallet::IdempotencyKey;
 use crate::error::{Code, Error, Result};
 use crate::service::attribution;
 
@@ -195,4 +199,88 @@ async fn attribute_checkout_code(
     )
     .await?;
     Ok(())
+}
+
+/// A refund the shop made on an order.
+#[derive(Debug)]
+pub struct RefundRequest {
+    /// Taka refunded.
+    pub amount: Money,
+    /// Why (1–500 characters after trimming).
+    pub reason: String,
+    /// Makes retries safe: the same key and body replay the original.
+    pub idempotency_key: IdempotencyKey,
+}
+
+/// A recorded refund.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RefundRecorded {
+    /// The refund.
+    pub refund_id: i32,
+    /// The order.
+    pub order_id: i32,
+    /// Everything refunded on the order so far, in taka.
+    #[schema(value_type = f64)]
+    pub refunded_amount: Decimal,
+    /// The referral this refund reversed (it left the order below the campaign's
+    /// minimum, or refunded all of it): its held rewards voided, released ones clawed back.
+    pub reversed_referral_id: Option<i32>,
+    /// `false` when this is the original of a replayed request.
+    #[serde(skip)]
+    pub created: bool,
+}
+
+/// Records a refund the shop made. When it leaves the order that completed a referral
+/// below the campaign's minimum, or refunds all of it, the referral is reversed.
+pub async fn refund(
+    pool: &PgPool,
+    order_id: i32,
+    request: RefundRequest,
+    actor: &str,
+) -> Result<RefundRecorded> {
+    let reason = request.reason.trim();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        return Err(Error::invalid_field(
+            "reason",
+            "must be 1 to 500 characters",
+        ));
+    }
+    let refund = db::holds::Refund {
+        order_id,
+        amount: request.amount.get(),
+        reason,
+        idempotency_key: request.idempotency_key.as_str(),
+        created_by: actor,
+    };
+    let result =
+        db::retry_transient(|| async { Ok(db::holds::refund(pool, &refund).await?) }).await?;
+    let created = match result.outcome {
+        RefundOutcome::Refunded => true,
+        RefundOutcome::Replayed => false,
+        RefundOutcome::KeyConflict => {
+            return Err(Error::new(
+                Code::IdempotencyKeyReused,
+                "This idempotency key was already used for a different refund",
+            ));
+        }
+        RefundOutcome::OrderNotFound => {
+            return Err(Error::new(Code::OrderNotFound, "Order not found"));
+        }
+        RefundOutcome::ExceedsTotal => {
+            return Err(Error::new(
+                Code::RefundExceedsTotal,
+                "Refunds cannot exceed the order's total",
+            )
+            .for_field("amount"));
+        }
+    };
+    let missing = || sqlx::Error::Protocol("refund_order answered without its refund".into());
+    Ok(RefundRecorded {
+        refund_id: result.refund_id.ok_or_else(missing)?,
+        order_id,
+        refunded_amount: result.refunded_amount.ok_or_else(missing)?,
+        reversed_referral_id: result.reversed_referral_id,
+        created,
+    })
 }

@@ -647,7 +647,7 @@ async fn fifty_completions_against_a_budget_of_ten(pool: PgPool) {
         assert_eq!(delivery.unwrap().status, StatusCode::OK);
     }
     let counts = sqlx::query!(
-        r#"select count(*) filter (where status = 'issued') as "issued!",
+        r#"select count(*) filter (where status = 'pending') as "issued!",
                   count(*) filter (where status = 'skipped' and reason = 'budget_exhausted') as "skipped!"
            from referral_rewards"#
     )

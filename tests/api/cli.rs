@@ -11,6 +11,18 @@ use crate::helpers::{TEST_SECRET, TestApp};
 
 /// Runs `bondhu args…` against the test's database; returns stdout, or panics with stderr.
 fn bondhu(pool: &PgPool, args: &[&str], stdin: Option<&str>) -> String {
+    let output = run_bondhu(pool, args, stdin);
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        output.status.success(),
+        "bondhu {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+/// Runs `bondhu args…` against the test's database and returns what it did.
+pub fn run_bondhu(pool: &PgPool, args: &[&str], stdin: Option<&str>) -> std::process::Output {
     let database = pool.connect_options().get_database().unwrap().to_owned();
     let base = std::env::var("DATABASE_URL")
         .unwrap_or_else(|_| bondhu::config::DEFAULT_DATABASE_URL.into());
@@ -30,14 +42,7 @@ fn bondhu(pool: &PgPool, args: &[&str], stdin: Option<&str>) -> String {
         input.write_all(text.as_bytes()).unwrap();
     }
     drop(input);
-    let output = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8(output.stdout).unwrap();
-    assert!(
-        output.status.success(),
-        "bondhu {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
+    child.wait_with_output().unwrap()
 }
 
 #[sqlx::test(migrator = "bondhu::MIGRATOR")]

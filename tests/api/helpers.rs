@@ -395,12 +395,26 @@ impl TestApp {
         .unwrap()
     }
 
+    /// Lets the holds of every completed referral end now, as if their return window had
+    /// passed, and runs the release job once (the job every instance runs). Returns how
+    /// many referrals it released.
+    pub async fn end_holds(&self) -> u32 {
+        sqlx::query!(
+            "update customer_referrals set hold_until = now() - interval '1 second'
+             where status = 'completed' and released_at is null and hold_until is not null"
+        )
+        .execute(&self.pool)
+        .await
+        .unwrap();
+        bondhu::jobs::release_due(&self.pool, None).await.unwrap()
+    }
+
     /// The ledger invariants, checked at the end of every test:
     /// - every wallet's balance, total_earned and total_spent equal the sums of its ledger;
     /// - its newest ledger row's balance_after equals its balance;
-    /// - every referral credit in the ledger is an issued reward and the reverse (so each is
-    ///   paid once), milestones likewise, and nothing is issued before completion
-    ///   (except the friend's welcome coupon).
+    /// - every referral credit in the ledger is a released reward and the reverse (so each
+    ///   is paid once), every clawback balances, milestones likewise, and nothing is pending
+    ///   or released before completion (except the friend's welcome coupon).
     pub async fn check_invariants(&self) {
         assert_invariants(&self.pool).await;
     }
@@ -467,24 +481,34 @@ pub async fn assert_invariants(pool: &PgPool) {
             wallet.customer_id
         );
     }
-    // Every wallet credit of a referral is an issued wallet reward, and the reverse;
-    // every milestone credit is a milestone award, and the reverse.
+    // Every wallet credit of a referral is a released (or since clawed back) wallet
+    // reward, and the reverse; every clawback took back what was paid, less what is owed;
+    // every milestone credit is a milestone award, and the reverse; nothing is pending or
+    // released for a referral that is not completed.
     let unmatched = sqlx::query!(
         r#"select
              (select count(*) from wallet_transactions t
-              where t.idempotency_key like 'referral:%:wallet'
+              where t.transaction_type = 'credit'
+                and t.idempotency_key ~ '^referral:\d+:(referrer|referred):wallet(:\d+)?$'
                 and not exists (select 1 from referral_rewards rr
-                                where rr.wallet_transaction_id = t.id and rr.status = 'issued'
+                                where rr.wallet_transaction_id = t.id
+                                  and rr.status in ('released', 'clawed_back')
                                   and rr.kind = 'wallet' and rr.amount = t.amount)) as "credits_without_reward!",
              (select count(*) from referral_rewards rr
-              where rr.kind = 'wallet' and rr.status = 'issued'
+              where rr.kind = 'wallet' and rr.status in ('released', 'clawed_back')
                 and not exists (select 1 from wallet_transactions t
-                                where t.id = rr.wallet_transaction_id
-                                  and t.idempotency_key = format('referral:%s:%s:wallet', rr.referral_id, rr.side))) as "rewards_without_credit!",
-             (select count(*) from wallet_transactions t where t.idempotency_key like 'milestone:%') as "milestone_credits!",
-             (select count(*) from milestone_awards where status = 'issued') as "milestone_awards!",
+                                where t.id = rr.wallet_transaction_id and t.amount = rr.amount
+                                  and t.idempotency_key = reward_key(rr.referral_id, rr.completion, rr.side, 'wallet'))) as "rewards_without_credit!",
+             (select count(*) from referral_rewards rr
+              left join wallet_transactions t on t.id = rr.clawback_transaction_id
+              where rr.kind = 'wallet' and rr.status = 'clawed_back'
+                and coalesce(t.amount, 0) + coalesce(rr.owed_amount, 0) <> rr.amount) as "clawbacks_unbalanced!",
+             (select count(*) from wallet_transactions t
+              where t.idempotency_key ~ '^milestone:\d+:referral:\d+:\d+$') as "milestone_credits!",
+             (select count(*) from milestone_awards where status in ('released', 'clawed_back')) as "milestone_awards!",
              (select count(*) from referral_rewards rr join customer_referrals r on r.id = rr.referral_id
-              where rr.status = 'issued' and rr.kind <> 'membership' and r.status <> 'completed'
+              where rr.status in ('pending', 'in_review', 'released') and rr.kind <> 'membership'
+                and rr.completion = r.completions and r.status <> 'completed'
                 and not (rr.side = 'referred' and rr.kind in ('coupon', 'free_product'))) as "issued_before_completion!""#
     )
     .fetch_one(pool)
@@ -492,11 +516,15 @@ pub async fn assert_invariants(pool: &PgPool) {
     .unwrap();
     assert_eq!(
         unmatched.credits_without_reward, 0,
-        "referral credits without an issued reward"
+        "referral credits without a released reward"
     );
     assert_eq!(
         unmatched.rewards_without_credit, 0,
-        "issued wallet rewards without their credit"
+        "released wallet rewards without their credit"
+    );
+    assert_eq!(
+        unmatched.clawbacks_unbalanced, 0,
+        "clawbacks that took back more or less than was paid (less what is owed)"
     );
     assert_eq!(
         unmatched.milestone_credits, unmatched.milestone_awards,
@@ -504,7 +532,7 @@ pub async fn assert_invariants(pool: &PgPool) {
     );
     assert_eq!(
         unmatched.issued_before_completion, 0,
-        "rewards issued for uncompleted referrals"
+        "rewards pending or released for uncompleted referrals"
     );
     // Held money: never more than the balance, and exactly what the open withdrawal
     // requests hold; each paid request was debited once, under its own key, and no other

@@ -11,7 +11,9 @@ pub mod loyalty;
 pub mod orders;
 pub mod partners;
 pub mod phone_verification;
+pub mod reconciliation;
 pub mod referrals;
+pub mod reviews;
 pub mod wallets;
 pub mod withdrawals;
 

@@ -2,24 +2,28 @@
 //! completes the referral and pays its rewards in the same transaction.
 
 use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::IntoResponse;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use super::{idempotency_key, posted_response};
 use crate::auth::{Permission, Principal};
-use crate::domain::money::OrderTotal;
+use crate::domain::money::{Money, OrderTotal};
 use crate::domain::order::{Order, OrderStatus};
 use crate::error::{Error, Result};
 use crate::http::AppState;
 use crate::http::error::ErrorBody;
 use crate::http::extract::{Json, Path};
-use crate::service::orders::{self, OrderReport, Recorded};
+use crate::service::orders::{self, OrderReport, Recorded, RefundRecorded, RefundRequest};
 
 /// The order routes.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(put_order))
         .routes(routes!(post_order_status))
+        .routes(routes!(post_order_refund))
 }
 
 /// An order after a change.
@@ -130,4 +134,46 @@ async fn post_order_status(
             .await?
             .into(),
     ))
+}
+
+/// A refund the shop made on an order.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RefundBody {
+    /// Taka refunded: a JSON number > 0 with at most 2 decimals; all refunds of an order
+    /// together at most its total.
+    amount: Money,
+    /// Why (1–500 characters).
+    reason: String,
+    /// Required (here or as the `Idempotency-Key` header): the same key and body replay
+    /// the original refund; the same key with another body is a 409.
+    idempotency_key: Option<String>,
+}
+
+/// Records a refund of an order. When it leaves the order that completed a referral below
+/// the campaign's minimum (or refunds all of it), the referral is reversed: rewards in
+/// their hold are voided, released ones clawed back. Needs `edit-sales-orders`.
+#[utoipa::path(post, path = "/api/orders/{orderId}/refund", tag = "orders", security(("bearer" = []), ("api_key" = [])),
+    params(("orderId" = i32, Path, description = "The shop's order id")),
+    request_body = RefundBody,
+    responses((status = 201, body = RefundRecorded, description = "Recorded, or the original on a replay (header Idempotent-Replayed: true)"),
+              (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody, description = "Key reused for another refund"),
+              (status = 422, body = ErrorBody, description = "Invalid amount or reason, or refund_exceeds_total")))]
+async fn post_order_refund(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(order_id): Path<i32>,
+    headers: HeaderMap,
+    Json(body): Json<RefundBody>,
+) -> Result<impl IntoResponse> {
+    principal.require(Permission::EditSalesOrders)?;
+    let request = RefundRequest {
+        amount: body.amount,
+        reason: body.reason,
+        idempotency_key: idempotency_key(&headers, body.idempotency_key)?,
+    };
+    let refund = orders::refund(&state.db, order_id, request, &principal.actor()).await?;
+    let created = refund.created;
+    Ok(posted_response(refund, created))
 }

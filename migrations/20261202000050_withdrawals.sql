@@ -2,12 +2,18 @@
 -- phone verification codes (the OTP behind withdrawals and the guest upgrade).
 --
 -- Live definitions of request_withdrawal, decide_withdrawal, issue_phone_code,
--- check_phone_code, and a new live definition of post_wallet_transaction.
+-- check_phone_code, and new live definitions of post_wallet_transaction and
+-- claw_back_wallet.
 --
--- Changes to post_wallet_transaction from 20261201000002_ledger.sql: only the debit check.
--- A debit is refused (insufficient_funds) when it is larger than the balance minus the
--- amount held for pending withdrawals (`balance - held_amount < amount`), so neither an
--- operator's debit nor another withdrawal can use held money. Everything else is as it was.
+-- Changes from 20261202000040_reward_holds.sql (their previous definitions):
+--   * post_wallet_transaction: only the debit check. A debit is refused
+--     (insufficient_funds) when it is larger than the balance minus the amount held for
+--     withdrawals (`balance - held_amount < amount`), so neither an operator's debit nor
+--     another withdrawal can use held money. Collecting what is owed is unchanged (a
+--     credit only raises the balance, so it never eats into held money).
+--   * claw_back_wallet: takes at most the balance less what withdrawals hold; the rest is
+--     owed, as before. (Taking held money would break the hold's CHECK and roll the
+--     reversal back.)
 
 create type withdrawal_status as enum ('pending', 'approved', 'paid', 'rejected');
 create type withdrawal_method as enum ('bkash', 'nagad', 'rocket', 'bank');
@@ -107,6 +113,9 @@ drop function post_wallet_transaction(integer, wallet_transaction_type, numeric,
 --   key_conflict       the key was used before for a different movement; nothing changed
 --   insufficient_funds a debit larger than the balance less the held amount; nothing changed
 --   account_not_found  no live customer has this wallet; nothing changed
+--
+-- A credit to a wallet that owes (a clawback it could not cover) pays the debt first: a
+-- second row debits what is owed, up to the credit, under the key `{key}:owed`.
 create function post_wallet_transaction(
     p_customer_id     integer,
     p_type            wallet_transaction_type,
@@ -122,6 +131,8 @@ declare
     v_wallet   customer_wallets%rowtype;
     v_existing wallet_transactions%rowtype;
     v_balance  numeric(12,2);
+    v_txn      integer;
+    v_collect  numeric(12,2);
 begin
     -- Every movement of one wallet queues on this row lock, so the key lookup below
     -- also sees a duplicate that committed while we waited (TrustCart D20).
@@ -161,14 +172,66 @@ begin
     where w.id = v_wallet.id
     returning w.balance into v_balance;
 
-    return query
     insert into wallet_transactions as t
         (wallet_id, customer_id, idempotency_key, transaction_type, amount, source,
          reference_id, description, balance_after, created_by)
     values
         (v_wallet.id, p_customer_id, p_idempotency_key, p_type, p_amount, p_source,
          p_reference_id, p_description, v_balance, p_created_by)
-    returning 'posted'::posting_outcome, t.id;
+    returning t.id into v_txn;
+
+    v_collect := least(v_wallet.owed_amount, case when p_type = 'credit' then p_amount else 0 end);
+    if v_collect > 0 then
+        update customer_wallets w
+        set balance = w.balance - v_collect, total_spent = w.total_spent + v_collect,
+            owed_amount = w.owed_amount - v_collect
+        where w.id = v_wallet.id
+        returning w.balance into v_balance;
+        insert into wallet_transactions
+            (wallet_id, customer_id, idempotency_key, transaction_type, amount, source,
+             reference_id, description, balance_after, created_by)
+        values
+            (v_wallet.id, p_customer_id, p_idempotency_key || ':owed', 'debit', v_collect, p_source,
+             p_reference_id, 'Recovered: a reversed referral reward', v_balance, 'system');
+    end if;
+
+    return query select 'posted'::posting_outcome, v_txn;
+end
+$$;
+
+drop function claw_back_wallet(integer, numeric, integer, text, varchar);
+
+-- Takes `p_amount` back from a customer's wallet for a clawback: what the spendable
+-- balance covers is debited under `p_key`; the rest is recorded as owed, to be taken from
+-- the next credits. The balance never goes below zero. The caller's compare-and-set on
+-- the reward makes this happen once.
+create function claw_back_wallet(
+    p_customer_id integer, p_amount numeric, p_referral_id integer, p_description text, p_key varchar)
+returns table (transaction_id integer, owed numeric)
+language plpgsql as $$
+declare
+    v_wallet customer_wallets%rowtype;
+    v_take   numeric(12,2);
+    v_txn    integer;
+begin
+    select * into v_wallet from customer_wallets where customer_id = p_customer_id for update;
+    -- Money held for a withdrawal in flight is not taken: it stays with its payout.
+    v_take := least(p_amount, greatest(coalesce(v_wallet.balance - v_wallet.held_amount, 0), 0));
+    if v_take > 0 then
+        select p.transaction_id into v_txn
+        from post_wallet_transaction(p_customer_id, 'debit', v_take, 'referral', p_referral_id,
+                                     p_description, p_key) p
+        where p.outcome in ('posted', 'replayed');
+        if v_txn is null then
+            -- A deleted customer's wallet cannot be moved: all of it is owed.
+            v_take := 0;
+        end if;
+    end if;
+    if v_wallet.id is not null and p_amount > v_take then
+        update customer_wallets set owed_amount = owed_amount + (p_amount - v_take), updated_at = now()
+        where id = v_wallet.id;
+    end if;
+    return query select v_txn, p_amount - v_take;
 end
 $$;
 

@@ -1,0 +1,68 @@
+//! Background jobs, run by every instance of the server beside the HTTP listener.
+//!
+//! Every job is safe with any number of instances running it at once: the release job
+//! claims one referral at a time with `FOR UPDATE SKIP LOCKED` (two instances never
+//! release the same one, and a referral being reversed is skipped until it is decided),
+//! and singletons such as reconciliation take a PostgreSQL advisory lock first. No job
+//! makes an outside call inside a database transaction.
+
+use std::time::Duration;
+
+use sqlx::PgPool;
+use tokio::sync::watch;
+
+use crate::{db, service};
+
+/// The most referrals one tick releases before it yields to the next tick (so a backlog
+/// never keeps shutdown waiting).
+const RELEASES_PER_TICK: u32 = 10_000;
+
+/// Releases every referral whose hold is over, one transaction each; returns how many.
+/// Stops early when `stop` turns true.
+pub async fn release_due(pool: &PgPool, stop: Option<&watch::Receiver<bool>>) -> sqlx::Result<u32> {
+    let mut released = 0;
+    while released < RELEASES_PER_TICK && !stop.is_some_and(|s| *s.borrow()) {
+        match db::holds::release_next_due(pool).await? {
+            Some(referral_id) => {
+                tracing::debug!(referral_id, "released a referral's rewards");
+                released += 1;
+            }
+            None => break,
+        }
+    }
+    Ok(released)
+}
+
+/// How often the jobs run.
+#[derive(Clone, Copy, Debug)]
+pub struct Schedule {
+    /// The release job's period (`JOBS_INTERVAL_SECS`).
+    pub every: Duration,
+    /// Reconciliation's period (`RECONCILE_INTERVAL_SECS`), across all instances.
+    pub reconcile_every: Duration,
+}
+
+/// Runs the jobs on `schedule` until `stop` turns true. A failing run is logged and
+/// retried at the next tick; it never stops the loop.
+pub async fn run(pool: PgPool, schedule: Schedule, mut stop: watch::Receiver<bool>) {
+    let mut ticks = tokio::time::interval(schedule.every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {}
+            _ = stop.wait_for(|stopping| *stopping) => return,
+        }
+        match release_due(&pool, Some(&stop)).await {
+            Ok(0) => {}
+            Ok(released) => tracing::info!(released, "released rewards whose hold ended"),
+            Err(err) => tracing::warn!(%err, "the release job failed; retrying at the next tick"),
+        }
+        match service::reconcile::scheduled(&pool, schedule.reconcile_every).await {
+            Ok(Some(report)) => {
+                tracing::info!(id = report.id, clean = report.is_clean(), "reconciled")
+            }
+            Ok(None) => {}
+            Err(err) => tracing::warn!(%err, "reconciliation failed; retrying at the next tick"),
+        }
+    }
+}
