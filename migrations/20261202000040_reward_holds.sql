@@ -592,7 +592,10 @@ declare
     v_coupon integer;
 begin
     select * into r from customer_referrals where id = p_referral_id for update;
-    if r.referred_customer_id is null or r.reward_terms ->> 'reward_type' not in ('coupon', 'free_product') then
+    -- (A referral made without a campaign has no reward_type in its terms: null is not
+    -- "not in", so it must be said.)
+    if r.referred_customer_id is null
+       or coalesce(r.reward_terms ->> 'reward_type', '') not in ('coupon', 'free_product') then
         return;
     end if;
     v_kind := (r.reward_terms ->> 'reward_type')::reward_kind;
