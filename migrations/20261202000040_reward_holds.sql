@@ -1154,6 +1154,10 @@ begin
         select * from referral_rewards x
         where x.referral_id = r.id and x.completion = r.completions and x.status = 'released'
           and x.side = 'referred' and x.kind <> 'membership'
+          -- The friend's coupon or free product is the welcome reward of registration,
+          -- not earned by the order (issue_completion_rewards never records one): the
+          -- first-order rule protects it, a reversal leaves it alone.
+          and x.kind not in ('coupon', 'free_product')
         order by x.kind
     loop
         perform claw_back_reward(r, rw, p_order_id, p_reason);
