@@ -287,6 +287,11 @@ async fn a_milestone_the_budget_cannot_pay_is_recorded_as_skipped(pool: PgPool) 
             .await;
         app.order(7300 + i, friend, "delivered").await;
     }
+    // The third referral's reward did not fit the budget at completion; the milestone is
+    // decided on release.
+    assert_eq!(app.balance(referrer).await, Decimal::ZERO);
+    assert_eq!(app.events("milestone_skipped").await, 0);
+    assert_eq!(app.end_holds().await, 3);
     assert_eq!(app.balance(referrer).await, Decimal::from(200));
     let awards = sqlx::query!(
         r#"select status::text as "status!", reason from milestone_awards where customer_id = $1"#,
