@@ -967,6 +967,16 @@ begin
     if r.referrer_customer_id is not null then
         perform 1 from customers where id = r.referrer_customer_id for no key update;
     end if;
+    -- The milestones below may spend the campaign's budget (spend_budget): its lock is
+    -- taken now, before any wallet, as the lock order says. Taken after the referrer's
+    -- wallet, two releases of a chain (A→B, B→C) deadlocked: one held the campaign and
+    -- waited for B's wallet, the other held B's wallet and waited for the campaign.
+    if r.campaign_id is not null and r.referrer_customer_id is not null
+       and exists (select 1 from referral_campaign_milestones where campaign_id = r.campaign_id) then
+        perform 1 from referral_campaigns
+        where id = r.campaign_id and (budget_amount is not null or budget_count is not null)
+        for no key update;
+    end if;
 
     update customer_referrals set released_at = now() where id = r.id;
     r.released_at := now();
