@@ -271,12 +271,7 @@ async fn percentages_caps_and_minimum_orders(pool: PgPool) {
     .await;
     assert_eq!(
         rewards_of(&app, friend).await,
-        [(
-            "referrer".into(),
-            "wallet".into(),
-            "pending".into(),
-            None
-        )]
+        [("referrer".into(), "wallet".into(), "pending".into(), None)]
     );
     assert_eq!(app.balance(referrer).await, Decimal::ZERO);
     // The referral below the minimum ends its hold too, with nothing to pay.
@@ -708,14 +703,16 @@ async fn fifty_completions_against_a_budget_of_ten(pool: PgPool) {
     .unwrap();
     assert_eq!((counts.issued, counts.skipped), (10, 40));
     let paid = || async {
-        sqlx::query_scalar!(
-            r#"select coalesce(sum(amount), 0) as "sum!" from wallet_transactions"#
-        )
-        .fetch_one(&app.pool)
-        .await
-        .unwrap()
+        sqlx::query_scalar!(r#"select coalesce(sum(amount), 0) as "sum!" from wallet_transactions"#)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap()
     };
-    assert_eq!(paid().await, Decimal::ZERO, "nothing is paid within the hold");
+    assert_eq!(
+        paid().await,
+        Decimal::ZERO,
+        "nothing is paid within the hold"
+    );
     assert_eq!(app.end_holds().await, 50);
     let released: i64 = sqlx::query_scalar!(
         r#"select count(*) as "n!" from referral_rewards where status = 'released'"#
