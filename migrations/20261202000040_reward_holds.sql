@@ -90,7 +90,9 @@ alter table referral_rewards
     add column owed_points                  integer;
 update referral_rewards rr
 set customer_id = case rr.side when 'referrer' then r.referrer_customer_id else r.referred_customer_id end,
-    released_at = case when rr.status = 'released' then rr.created_at end
+    released_at = case when rr.status = 'released' then rr.created_at end,
+    -- The friend's welcome coupon belongs to the registration (completion 0).
+    completion = case when rr.side = 'referred' and rr.kind in ('coupon', 'free_product') then 0 else 1 end
 from customer_referrals r
 where r.id = rr.referral_id;
 alter table referral_rewards
@@ -526,7 +528,8 @@ language sql as $$
     where id = p_campaign_id and (budget_amount is not null or budget_count is not null)
 $$;
 
--- Records one reward decision of completion `p_completion`; a decision already recorded
+-- Records one reward decision of completion `p_completion` (0: the registration's welcome
+-- reward, which belongs to no delivery); a decision already recorded
 -- for this referral, completion, side and kind is kept (the unique constraint makes each
 -- reward happen at most once). Returns the decision's id, or null when it existed.
 create function record_reward(
@@ -598,7 +601,10 @@ declare
     v_coupon integer;
 begin
     select * into r from customer_referrals where id = p_referral_id for no key update;
-    if r.referred_customer_id is null or r.reward_terms ->> 'reward_type' not in ('coupon', 'free_product') then
+    -- (A referral made without a campaign has no reward_type in its terms: null is not
+    -- "not in", so it must be said.)
+    if r.referred_customer_id is null
+       or coalesce(r.reward_terms ->> 'reward_type', '') not in ('coupon', 'free_product') then
         return;
     end if;
     v_kind := (r.reward_terms ->> 'reward_type')::reward_kind;
@@ -609,7 +615,9 @@ begin
     end if;
     -- The decision first: once recorded, nothing more is issued (the unique constraint
     -- makes the coupon once-only, not luck).
-    v_reward := record_reward(r, 1, 'referred', v_kind, 'released', null,
+    -- Completion 0: it belongs to the registration, no delivery's completion, so no
+    -- reversal of an order takes it back (its first-order rule protects it).
+    v_reward := record_reward(r, 0, 'referred', v_kind, 'released', null,
         case when v_kind = 'coupon' and r.reward_terms ->> 'reward_referred_percent' is null then v_amount end,
         null, now());
     if v_reward is not null then
