@@ -88,6 +88,8 @@ codes! {
     CampaignNotFound = NOT_FOUND "campaign_not_found",
     /// No such partner.
     PartnerNotFound = NOT_FOUND "partner_not_found",
+    /// No such blocklist entry.
+    BlocklistEntryNotFound = NOT_FOUND "blocklist_entry_not_found",
 
     // 405
     /// The route exists, the method does not.
@@ -124,6 +126,8 @@ codes! {
     DefaultCampaignConflict = CONFLICT "default_campaign_conflict",
     /// The partner code is taken (case-insensitively).
     PartnerCodeTaken = CONFLICT "partner_code_taken",
+    /// The blocklist already has this kind and (normalised) value.
+    BlocklistEntryExists = CONFLICT "blocklist_entry_exists",
     /// Unique data this registry does not name.
     ConflictingData = CONFLICT "conflict",
 
@@ -441,6 +445,18 @@ const CONSTRAINT_ERRORS: &[ConstraintError] = &[
         Code::PartnerCodeTaken,
         Some("code"),
         "Partner code already exists",
+    ),
+    constraint(
+        "fraud_blocklist_entry_key",
+        Code::BlocklistEntryExists,
+        Some("value"),
+        "This value is already on the blocklist",
+    ),
+    constraint(
+        "fraud_signals_customer_id_fkey",
+        Code::CustomerNotFound,
+        Some("customerId"),
+        "Customer not found",
     ),
 ];
 

@@ -55,6 +55,7 @@ pub mod account;
 pub mod campaign;
 pub mod channel;
 pub mod customer;
+pub mod fraud;
 pub mod kpi;
 pub mod loyalty;
 pub mod money;
@@ -147,6 +148,22 @@ pub fn sql_enums() -> Vec<(&'static str, Vec<&'static str>)> {
         (
             "order_status_enum",
             names(&order::OrderStatus::ALL, order::OrderStatus::as_str),
+        ),
+        (
+            fraud::SignalKind::SQL_TYPE,
+            names(fraud::SignalKind::ALL, fraud::SignalKind::as_str),
+        ),
+        (
+            fraud::SignalContext::SQL_TYPE,
+            names(fraud::SignalContext::ALL, fraud::SignalContext::as_str),
+        ),
+        (
+            fraud::FraudAction::SQL_TYPE,
+            names(fraud::FraudAction::ALL, fraud::FraudAction::as_str),
+        ),
+        (
+            fraud::BlocklistKind::SQL_TYPE,
+            names(fraud::BlocklistKind::ALL, fraud::BlocklistKind::as_str),
         ),
         (
             customer::LoginAccountKind::SQL_TYPE,

@@ -116,6 +116,9 @@ super::sql_enum! {
         ReviewCreated = "review_created",
         /// A share nudge was sent over WhatsApp.
         WhatsappReferralNudge = "whatsapp_referral_nudge",
+        /// A referral was refused at attribution (payload `reason`: `blocklisted`); the
+        /// customer registered without it.
+        ReferralRefused = "referral_refused",
     }
 }
 

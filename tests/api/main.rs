@@ -13,6 +13,7 @@ mod cli;
 mod contract;
 mod customers;
 mod edge_cases;
+mod fraud;
 mod identity;
 mod kpis;
 mod openapi;
