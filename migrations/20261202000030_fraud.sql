@@ -56,7 +56,7 @@ insert into fraud_rules (rules) values ('{
     "sameDevice":       {"action": "block"},
     "sameAddress":      {"action": "block"},
     "householdPhone":   {"action": "review"},
-    "referrerVelocity": {"action": "review", "perHour": 5, "perDay": 20},
+    "referrerVelocity": {"action": "review", "perHour": 10, "perDay": 30},
     "deviceVelocity":   {"action": "review", "perDay": 3},
     "ipVelocity":       {"action": "review", "perDay": 10},
     "disposableEmail":  {"action": "review"},

@@ -109,7 +109,7 @@ pub struct RefusalRule {
 
 /// Every fraud rule: one object, replaced whole. The defaults (seeded by the migration):
 /// `sameDevice` and `sameAddress` block; the others review, with `referrerVelocity`
-/// 5 an hour / 20 a day, `deviceVelocity` 3 a day, `ipVelocity` 10 a day, and
+/// 10 an hour / 30 a day, `deviceVelocity` 3 a day, `ipVelocity` 10 a day, and
 /// `refusalRate` above 50 % of at least 5 orders. See `fraud_verdict` in the migrations
 /// for exactly what each rule compares.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -487,7 +487,7 @@ mod tests {
         let mut rules: FraudRules = serde_json::from_value(serde_json::json!({
             "sameDevice": {"action": "block"}, "sameAddress": {"action": "block"},
             "householdPhone": {"action": "review"},
-            "referrerVelocity": {"action": "review", "perHour": 5, "perDay": 20},
+            "referrerVelocity": {"action": "review", "perHour": 10, "perDay": 30},
             "deviceVelocity": {"action": "review", "perDay": 3},
             "ipVelocity": {"action": "review", "perDay": 10},
             "disposableEmail": {"action": "review"},

@@ -14,7 +14,7 @@ fn default_rules() -> Value {
         "sameDevice": {"action": "block"},
         "sameAddress": {"action": "block"},
         "householdPhone": {"action": "review"},
-        "referrerVelocity": {"action": "review", "perHour": 5, "perDay": 20},
+        "referrerVelocity": {"action": "review", "perHour": 10, "perDay": 30},
         "deviceVelocity": {"action": "review", "perDay": 3},
         "ipVelocity": {"action": "review", "perDay": 10},
         "disposableEmail": {"action": "review"},
@@ -1032,5 +1032,105 @@ async fn a_blocked_friend_registers_without_a_referral(pool: PgPool) {
     assert_eq!(order.body["completedReferralId"], Value::Null);
     assert_eq!(app.events("referral_refused").await, 5);
     assert_eq!(app.balance(a).await, rust_decimal::Decimal::ZERO);
+    app.check_invariants().await;
+}
+
+#[sqlx::test(migrator = "bondhu::MIGRATOR")]
+async fn every_rule_fires_in_order_and_none_when_off(pool: PgPool) {
+    let app = app(pool).await;
+    let admin = app.admin_token();
+    set_rules(
+        &app,
+        json!({ "referrerVelocity": {"action": "review", "perHour": 1, "perDay": 1},
+                "deviceVelocity": {"action": "review", "perDay": 1},
+                "ipVelocity": {"action": "review", "perDay": 1},
+                "refusalRate": {"action": "review", "minOrders": 1, "maxPercent": 0} }),
+    )
+    .await;
+    let a = customer(
+        &app,
+        "01712990001",
+        None,
+        json!({ "deviceId": "family-tab" }),
+        &[("x-forwarded-for", "203.0.113.77")],
+    )
+    .await;
+    app.put(
+        "/api/orders/990",
+        &admin,
+        json!({ "customerId": a, "status": "delivered", "deliveryAddress": "House 1, Road 1, Khulna" }),
+    )
+    .await;
+    // A first friend, whose delivery completes at another address; a later order of
+    // theirs comes back.
+    let f0 = customer(
+        &app,
+        "01712990002",
+        Some(a),
+        json!({ "deviceId": "f0-phone" }),
+        &[],
+    )
+    .await;
+    let done = app
+        .put(
+            "/api/orders/991",
+            &admin,
+            json!({ "customerId": f0, "status": "delivered", "totalAmount": 600,
+                    "deliveryAddress": "House 2, Road 2, Khulna" }),
+        )
+        .await;
+    assert!(
+        done.body["completedReferralId"].is_number(),
+        "{}",
+        done.body
+    );
+    app.order(992, f0, "returned").await;
+    // The second friend: the referrer's tablet and address, a throwaway email, and an
+    // order to the first friend's address.
+    let f = customer(
+        &app,
+        "01712990003",
+        Some(a),
+        json!({ "deviceId": "family-tab", "email": "f@yopmail.com", "address": "house 1 road 1 khulna" }),
+        &[("x-forwarded-for", "203.0.113.77")],
+    )
+    .await;
+    app.put(
+        "/api/orders/993",
+        &admin,
+        json!({ "customerId": f, "status": "pending", "deliveryAddress": "H# 2 Rd 2 Khulna" }),
+    )
+    .await;
+    let referral = referral_of(&app, f).await;
+    let all = [
+        "sameDevice",
+        "sameAddress",
+        "householdPhone",
+        "referrerVelocity",
+        "deviceVelocity",
+        "ipVelocity",
+        "disposableEmail",
+        "refusalRate",
+    ];
+    assert_eq!(
+        verdict(&app, referral, Some(993)).await,
+        ("block".into(), all.iter().map(|r| r.to_string()).collect())
+    );
+
+    // Every rule off: nothing fires.
+    let mut off = default_rules();
+    for rule in all {
+        off[rule]["action"] = json!("off");
+    }
+    let put = app.put("/api/loyalty/fraud-rules", &admin, off).await;
+    assert_eq!(put.status, StatusCode::OK, "{}", put.body);
+    assert_eq!(
+        verdict(&app, referral, Some(993)).await,
+        ("off".into(), vec![])
+    );
+    // The verdict only reads.
+    let before = app.snapshot().await;
+    verdict(&app, referral, Some(993)).await;
+    assert_eq!(app.snapshot().await, before);
     app.check_invariants().await;
 }
