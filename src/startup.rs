@@ -18,6 +18,8 @@ use crate::http::{self, AppState, SHUTDOWN_GRACE};
 
 /// The name under which a generated JWT secret is kept in `app_secrets`.
 const JWT_SECRET_NAME: &str = "jwt_secret";
+/// The name under which a generated fraud-signal hashing key is kept in `app_secrets`.
+const FRAUD_HASH_SECRET_NAME: &str = "fraud_hash_secret";
 
 /// A server that is bound to its port and ready to run.
 pub struct Application {
@@ -121,7 +123,16 @@ impl Application {
 /// The handlers' state for `pool` and `config`.
 pub async fn app_state(pool: PgPool, config: Config) -> anyhow::Result<AppState> {
     let secret = jwt_secret(&config, &pool).await?;
-    Ok(AppState::new(pool, config, &secret))
+    let fraud_secret = match &config.fraud_hash_secret {
+        Some(secret) => secret.clone(),
+        None => {
+            let candidate = auth::generate_secret();
+            db::secrets::get_or_insert(&pool, FRAUD_HASH_SECRET_NAME, candidate.expose_secret())
+                .await
+                .context("loading the generated fraud hashing key")?
+        }
+    };
+    Ok(AppState::new(pool, config, &secret, &fraud_secret))
 }
 
 /// `JWT_SECRET` if configured; otherwise the secret this installation generated the first

@@ -10,6 +10,7 @@ pub mod campaigns;
 pub mod customers;
 pub mod events;
 pub mod holds;
+pub mod fraud;
 pub mod kpis;
 pub mod logins;
 pub mod loyalty;

@@ -55,6 +55,7 @@ pub mod account;
 pub mod campaign;
 pub mod channel;
 pub mod customer;
+pub mod fraud;
 pub mod kpi;
 pub mod loyalty;
 pub mod money;
@@ -100,6 +101,10 @@ pub fn sql_enums() -> Vec<(&'static str, Vec<&'static str>)> {
         order::OrderOutcome,
         order::RefundOutcome,
         customer::LoginAccountKind,
+        fraud::SignalKind,
+        fraud::SignalContext,
+        fraud::FraudAction,
+        fraud::BlocklistKind,
     ];
     enums.push((
         "order_status_enum",

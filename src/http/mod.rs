@@ -5,6 +5,7 @@
 //! once, to the merged router, outermost first: request id, trace span, CORS, the JSON
 //! backstop for errors that never reached a handler, panic catcher, timeout, body limit.
 
+pub mod client;
 pub mod error;
 pub mod extract;
 pub mod openapi;
@@ -50,12 +51,21 @@ pub struct AppState {
     pub limits: Arc<RateLimits>,
     /// The configuration.
     pub config: Arc<Config>,
+    /// Hashes client addresses for fraud signals.
+    pub signal_hasher: Arc<crate::service::fraud::SignalHasher>,
 }
 
 impl AppState {
-    /// The state for `pool`, `config` and the JWT signing `secret`.
-    pub fn new(db: PgPool, config: Config, secret: &secrecy::SecretString) -> Self {
+    /// The state for `pool`, `config`, the JWT signing `secret` and the key that hashes
+    /// client addresses (`fraud_secret`).
+    pub fn new(
+        db: PgPool,
+        config: Config,
+        secret: &secrecy::SecretString,
+        fraud_secret: &secrecy::SecretString,
+    ) -> Self {
         Self {
+            signal_hasher: Arc::new(crate::service::fraud::SignalHasher::new(fraud_secret)),
             db,
             jwt: Arc::new(JwtKeys::new(secret)),
             principals: Arc::new(PrincipalCache::new(config.auth_cache_ttl)),
@@ -86,6 +96,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::loyalty::router())
         .merge(routes::reviews::router())
         .merge(routes::reconciliation::router())
+        .merge(routes::fraud::router())
         .split_for_parts();
 
     api.merge(openapi::docs_router(openapi))
