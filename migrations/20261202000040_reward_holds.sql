@@ -27,6 +27,10 @@
 -- Lock order, as before and kept by every function here:
 --   order → referral → the referrer's customer row → campaign (budget) → wallets and
 --   points (the referrer's, then the referred customer's) → membership.
+-- Orders and referrals are locked `for no key update`: rows that only refer to them (an
+-- event naming the order, a refund) take key-share locks, which then never wait for a
+-- transaction that holds the order or the referral (the release job names the order in
+-- its events while a return holds the order and waits for the referral).
 
 ------------------------------------------------------------------------------------------
 -- Schema
@@ -86,7 +90,9 @@ alter table referral_rewards
     add column owed_points                  integer;
 update referral_rewards rr
 set customer_id = case rr.side when 'referrer' then r.referrer_customer_id else r.referred_customer_id end,
-    released_at = case when rr.status = 'released' then rr.created_at end
+    released_at = case when rr.status = 'released' then rr.created_at end,
+    -- The friend's welcome coupon belongs to the registration (completion 0).
+    completion = case when rr.side = 'referred' and rr.kind in ('coupon', 'free_product') then 0 else 1 end
 from customer_referrals r
 where r.id = rr.referral_id;
 alter table referral_rewards
@@ -522,7 +528,8 @@ language sql as $$
     where id = p_campaign_id and (budget_amount is not null or budget_count is not null)
 $$;
 
--- Records one reward decision of completion `p_completion`; a decision already recorded
+-- Records one reward decision of completion `p_completion` (0: the registration's welcome
+-- reward, which belongs to no delivery); a decision already recorded
 -- for this referral, completion, side and kind is kept (the unique constraint makes each
 -- reward happen at most once). Returns the decision's id, or null when it existed.
 create function record_reward(
@@ -593,8 +600,11 @@ declare
     v_reward bigint;
     v_coupon integer;
 begin
-    select * into r from customer_referrals where id = p_referral_id for update;
-    if r.referred_customer_id is null or r.reward_terms ->> 'reward_type' not in ('coupon', 'free_product') then
+    select * into r from customer_referrals where id = p_referral_id for no key update;
+    -- (A referral made without a campaign has no reward_type in its terms: null is not
+    -- "not in", so it must be said.)
+    if r.referred_customer_id is null
+       or coalesce(r.reward_terms ->> 'reward_type', '') not in ('coupon', 'free_product') then
         return;
     end if;
     v_kind := (r.reward_terms ->> 'reward_type')::reward_kind;
@@ -605,7 +615,9 @@ begin
     end if;
     -- The decision first: once recorded, nothing more is issued (the unique constraint
     -- makes the coupon once-only, not luck).
-    v_reward := record_reward(r, 1, 'referred', v_kind, 'released', null,
+    -- Completion 0: it belongs to the registration, no delivery's completion, so no
+    -- reversal of an order takes it back (its first-order rule protects it).
+    v_reward := record_reward(r, 0, 'referred', v_kind, 'released', null,
         case when v_kind = 'coupon' and r.reward_terms ->> 'reward_referred_percent' is null then v_amount end,
         null, now());
     if v_reward is not null then
@@ -773,7 +785,7 @@ declare
     v_verdict fraud_action;
     v_reasons text[];
 begin
-    select * into r from customer_referrals where id = p_referral_id for update;
+    select * into r from customer_referrals where id = p_referral_id for no key update;
     if not found then
         return 'not_found';
     elsif r.status = 'completed' then
@@ -894,8 +906,8 @@ $$;
 -- Wallet cash for every milestone of the campaign the referrer reaches with this
 -- release ("refer 3 friends, get ৳100"), once per milestone. Counts the referrer's
 -- released referrals whose referrer reward was neither skipped nor rejected. Called on
--- release, after the referrer's own rewards and before the referred customer's wallet,
--- under the referrer's row lock. The milestone has served the hold of the referral that
+-- release, before any reward is posted (spend_budget locks a budgeted campaign's row,
+-- which comes before wallets in the lock order), under the referrer's row lock. The milestone has served the hold of the referral that
 -- reached it, so its cash is released at once; it is clawed back with that referral.
 create function award_milestones(r customer_referrals) returns void
 language plpgsql as $$
@@ -961,9 +973,8 @@ language sql stable as $$
 $$;
 
 -- Releases the rewards of referral `p_referral_id` if its hold is over and nothing is in
--- review: every pending reward is posted, the referrer's first and the referred
--- customer's last (the lock order), with the referrer's milestones between; then the
--- referrer's tier. True when it released now; false when there was nothing to release
+-- review: the referrer's milestones, then every pending reward, the referrer's first and
+-- the referred customer's last (the lock order); then the referrer's tier. True when it released now; false when there was nothing to release
 -- (not completed, released before, hold not over, in review). Safe to call from any
 -- number of instances: the referral's row lock and `released_at` make it happen once.
 create function release_referral(p_referral_id integer) returns boolean
@@ -972,7 +983,7 @@ declare
     r  customer_referrals%rowtype;
     rw referral_rewards%rowtype;
 begin
-    select * into r from customer_referrals where id = p_referral_id for update;
+    select * into r from customer_referrals where id = p_referral_id for no key update;
     if not found or r.status <> 'completed' or r.released_at is not null
        or r.hold_until is null or r.hold_until > now()
        or under_review(r.id, r.completions) then
@@ -985,20 +996,13 @@ begin
     update customer_referrals set released_at = now() where id = r.id;
     r.released_at := now();
 
-    for rw in
-        select * from referral_rewards x
-        where x.referral_id = r.id and x.completion = r.completions and x.status = 'pending'
-          and x.side = 'referrer'
-        order by x.kind
-    loop
-        perform release_reward(r, rw);
-    end loop;
+    -- Milestones first: a budgeted campaign's row is locked before any wallet (the lock
+    -- order; a reversal returning budget holds the campaign and then wants wallets).
     perform award_milestones(r);
     for rw in
         select * from referral_rewards x
         where x.referral_id = r.id and x.completion = r.completions and x.status = 'pending'
-          and x.side = 'referred'
-        order by x.kind
+        order by x.side, x.kind
     loop
         perform release_reward(r, rw);
     end loop;
@@ -1031,7 +1035,7 @@ begin
       and not under_review(r.id, r.completions)
     order by r.hold_until
     limit 1
-    for update skip locked;
+    for no key update skip locked;
     if v_id is null then
         return null;
     end if;
@@ -1144,7 +1148,7 @@ declare
     v_cash  numeric := 0;
     v_count integer := 0;
 begin
-    select * into r from customer_referrals where id = p_referral_id for update;
+    select * into r from customer_referrals where id = p_referral_id for no key update;
     if not found or r.status <> 'completed' or r.qualifying_order_id is distinct from p_order_id then
         return false;
     end if;
@@ -1212,7 +1216,7 @@ declare
     r          customer_referrals%rowtype;
     v_reversed integer;
 begin
-    select * into v_order from sales_orders o where o.id = p_order_id for update;
+    select * into v_order from sales_orders o where o.id = p_order_id for no key update;
     if not found then
         return query select 'order_not_found'::refund_outcome, null::integer, null::numeric, null::integer;
         return;
@@ -1265,7 +1269,7 @@ declare
     v_cash  numeric := 0;
     v_count integer := 0;
 begin
-    select * into r from customer_referrals where id = p_referral_id for update;
+    select * into r from customer_referrals where id = p_referral_id for no key update;
     if not found then
         return 'not_found';
     end if;
@@ -1368,7 +1372,7 @@ begin
 
     -- Concurrent updates of one order queue here; the later one sees the earlier
     -- one's status as its previous status, so only one of them "enters" delivered.
-    select o.status into v_prev from sales_orders o where o.id = p_order_id for update;
+    select o.status into v_prev from sales_orders o where o.id = p_order_id for no key update;
 
     if not found then
         if not p_upsert then
@@ -1389,7 +1393,7 @@ begin
         if not found then
             -- A concurrent request recorded this order first: queue behind it and
             -- continue as an update of what it wrote.
-            select o.status into v_prev from sales_orders o where o.id = p_order_id for update;
+            select o.status into v_prev from sales_orders o where o.id = p_order_id for no key update;
         end if;
     end if;
 
@@ -1420,7 +1424,7 @@ begin
        and v_order.customer_id is not null then
         select * into v_referral from customer_referrals r
         where r.referred_customer_id = v_order.customer_id and r.status = 'registered'
-        for update;
+        for no key update;
 
         if found then
             v_reason := qualification_refusal(v_referral, v_order);
@@ -1470,8 +1474,8 @@ declare
     v_order sales_orders%rowtype;
     r       customer_referrals%rowtype;
 begin
-    select * into v_order from sales_orders where id = p_order_id for update;
-    select * into r from customer_referrals where id = p_referral_id for update;
+    select * into v_order from sales_orders where id = p_order_id for no key update;
+    select * into r from customer_referrals where id = p_referral_id for no key update;
     if v_order.id is null or r.id is null or r.status <> 'registered'
        or v_order.customer_id is distinct from r.referred_customer_id
        or not order_status_is_success(v_order.status)
@@ -1492,8 +1496,8 @@ declare
     r          customer_referrals%rowtype;
 begin
     select qualifying_order_id into v_order_id from customer_referrals where id = p_referral_id;
-    select * into v_order from sales_orders where id = v_order_id for update;
-    select * into r from customer_referrals where id = p_referral_id for update;
+    select * into v_order from sales_orders where id = v_order_id for no key update;
+    select * into r from customer_referrals where id = p_referral_id for no key update;
     if v_order.id is null or r.status <> 'completed' or r.qualifying_order_id is distinct from v_order.id
        or completion_undone_by(r, v_order) is null then
         return false;

@@ -48,6 +48,10 @@ pub struct Config {
     /// The shop's public web address (`SHOP_URL`): `/r/:code` redirects to its
     /// registration page.
     pub shop_url: String,
+    /// HMAC-SHA256 key for the client addresses kept as fraud signals
+    /// (`FRAUD_HASH_SECRET`, at least 32 characters). When unset the server generates one
+    /// and keeps it in the database, like the JWT secret, so every instance hashes alike.
+    pub fraud_hash_secret: Option<SecretString>,
     /// Whether to take the client's address from the last `X-Forwarded-For` hop
     /// (`TRUST_PROXY_HEADERS`); only behind a proxy that sets it.
     pub trust_proxy_headers: bool,
@@ -129,6 +133,15 @@ impl Config {
             other => other.map(SecretString::from),
         };
 
+        let fraud_hash_secret = match get("FRAUD_HASH_SECRET") {
+            Some(secret) if secret.len() < MIN_JWT_SECRET_LEN => {
+                return Err(ConfigError {
+                    name: "FRAUD_HASH_SECRET",
+                    reason: format!("must be at least {MIN_JWT_SECRET_LEN} characters long"),
+                });
+            }
+            other => other.map(SecretString::from),
+        };
         let otp_secret = match get("OTP_SECRET") {
             Some(secret) if secret.len() < MIN_JWT_SECRET_LEN => {
                 return Err(ConfigError {
@@ -182,6 +195,7 @@ impl Config {
             log_format: parse(&get, "LOG_FORMAT", LogFormat::Pretty, |_| true)?,
             cors_allowed_origins: cors_origins(get("CORS_ALLOWED_ORIGINS"))?,
             shop_url: shop_url(get("SHOP_URL"))?,
+            fraud_hash_secret,
             trust_proxy_headers: parse(&get, "TRUST_PROXY_HEADERS", false, |_| true)?,
             public_rate_limit_per_minute: parse(&get, "PUBLIC_RATE_LIMIT_PER_MINUTE", 60, |n| {
                 (1..=1_000_000).contains(n)
@@ -262,6 +276,10 @@ impl fmt::Debug for Config {
             .field("log_format", &self.log_format)
             .field("cors_allowed_origins", &self.cors_allowed_origins)
             .field("shop_url", &self.shop_url)
+            .field(
+                "fraud_hash_secret",
+                &self.fraud_hash_secret.as_ref().map(|_| "[redacted]"),
+            )
             .field("trust_proxy_headers", &self.trust_proxy_headers)
             .field(
                 "public_rate_limit_per_minute",

@@ -94,6 +94,8 @@ codes! {
     ReportNotFound = NOT_FOUND "report_not_found",
     /// The referral was never held for review.
     ReviewNotFound = NOT_FOUND "review_not_found",
+    /// No such blocklist entry.
+    BlocklistEntryNotFound = NOT_FOUND "blocklist_entry_not_found",
 
     // 405
     /// The route exists, the method does not.
@@ -134,6 +136,8 @@ codes! {
     InvalidTransition = CONFLICT "invalid_transition",
     /// The review was decided before (or withdrawn when its order was reversed).
     ReviewAlreadyDecided = CONFLICT "review_already_decided",
+    /// The blocklist already has this kind and (normalised) value.
+    BlocklistEntryExists = CONFLICT "blocklist_entry_exists",
     /// Unique data this registry does not name.
     ConflictingData = CONFLICT "conflict",
 
@@ -479,6 +483,18 @@ const CONSTRAINT_ERRORS: &[ConstraintError] = &[
         Code::PartnerCodeTaken,
         Some("code"),
         "Partner code already exists",
+    ),
+    constraint(
+        "fraud_blocklist_entry_key",
+        Code::BlocklistEntryExists,
+        Some("value"),
+        "This value is already on the blocklist",
+    ),
+    constraint(
+        "fraud_signals_customer_id_fkey",
+        Code::CustomerNotFound,
+        Some("customerId"),
+        "Customer not found",
     ),
 ];
 

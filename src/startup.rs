@@ -20,6 +20,8 @@ use crate::http::{self, AppState, SHUTDOWN_GRACE};
 const JWT_SECRET_NAME: &str = "jwt_secret";
 /// The name under which a generated phone-code HMAC key is kept in `app_secrets`.
 const OTP_SECRET_NAME: &str = "otp_secret";
+/// The name under which a generated fraud-signal hashing key is kept in `app_secrets`.
+const FRAUD_HASH_SECRET_NAME: &str = "fraud_hash_secret";
 
 /// A server that is bound to its port and ready to run.
 pub struct Application {
@@ -132,7 +134,22 @@ pub async fn app_state(pool: PgPool, config: Config) -> anyhow::Result<AppState>
                 .context("loading the generated phone-code key")?
         }
     };
-    Ok(AppState::new(pool, config, &secret, &otp_secret))
+    let fraud_secret = match &config.fraud_hash_secret {
+        Some(secret) => secret.clone(),
+        None => {
+            let candidate = auth::generate_secret();
+            db::secrets::get_or_insert(&pool, FRAUD_HASH_SECRET_NAME, candidate.expose_secret())
+                .await
+                .context("loading the generated fraud hashing key")?
+        }
+    };
+    Ok(AppState::new(
+        pool,
+        config,
+        &secret,
+        &fraud_secret,
+        &otp_secret,
+    ))
 }
 
 /// `JWT_SECRET` if configured; otherwise the secret this installation generated the first

@@ -9,6 +9,7 @@ pub mod api_keys;
 pub mod campaigns;
 pub mod customers;
 pub mod events;
+pub mod fraud;
 pub mod holds;
 pub mod kpis;
 pub mod logins;

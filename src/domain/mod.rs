@@ -55,6 +55,7 @@ pub mod account;
 pub mod campaign;
 pub mod channel;
 pub mod customer;
+pub mod fraud;
 pub mod kpi;
 pub mod loyalty;
 pub mod money;
@@ -107,6 +108,10 @@ pub fn sql_enums() -> Vec<(&'static str, Vec<&'static str>)> {
         withdrawal::WithdrawalOutcome,
         phone_code::PhoneCodePurpose,
         phone_code::PhoneCodeCheck,
+        fraud::SignalKind,
+        fraud::SignalContext,
+        fraud::FraudAction,
+        fraud::BlocklistKind,
     ];
     enums.push((
         "order_status_enum",

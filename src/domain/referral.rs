@@ -149,6 +149,9 @@ super::sql_enum! {
         RewardHeldForReview = "reward_held_for_review",
         /// A review rejected a reward.
         RewardRejected = "reward_rejected",
+        /// A referral was refused at attribution (payload `reason`: `blocklisted`); the
+        /// customer registered without it.
+        ReferralRefused = "referral_refused",
     }
 }
 

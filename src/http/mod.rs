@@ -5,6 +5,7 @@
 //! once, to the merged router, outermost first: request id, trace span, CORS, the JSON
 //! backstop for errors that never reached a handler, panic catcher, timeout, body limit.
 
+pub mod client;
 pub mod error;
 pub mod extract;
 pub mod openapi;
@@ -55,18 +56,23 @@ pub struct AppState {
     /// Phone verification codes: their key and the messenger that sends them. Tests
     /// replace the messenger with one that keeps messages in memory.
     pub otp: Otp,
+    /// Hashes client addresses for fraud signals.
+    pub signal_hasher: Arc<crate::service::fraud::SignalHasher>,
 }
 
 impl AppState {
-    /// The state for `pool`, `config`, the JWT signing `secret` and the key of phone
-    /// verification codes, `otp_secret`. Messages go to the log until a provider exists.
+    /// The state for `pool`, `config`, the JWT signing `secret`, the key that hashes
+    /// client addresses (`fraud_secret`) and the key of phone verification codes
+    /// (`otp_secret`). Phone messages go to the log until a provider exists.
     pub fn new(
         db: PgPool,
         config: Config,
         secret: &secrecy::SecretString,
+        fraud_secret: &secrecy::SecretString,
         otp_secret: &secrecy::SecretString,
     ) -> Self {
         Self {
+            signal_hasher: Arc::new(crate::service::fraud::SignalHasher::new(fraud_secret)),
             db,
             jwt: Arc::new(JwtKeys::new(secret)),
             principals: Arc::new(PrincipalCache::new(config.auth_cache_ttl)),
@@ -103,6 +109,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::loyalty::router())
         .merge(routes::reviews::router())
         .merge(routes::reconciliation::router())
+        .merge(routes::fraud::router())
         .split_for_parts();
 
     api.merge(openapi::docs_router(openapi))

@@ -5,11 +5,11 @@
 //! The limits are per process (GCRA, via `governor`): with N instances a client gets up
 //! to N times the limit. Money is never guarded by these limits alone.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr};
 use std::num::NonZeroU32;
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -42,23 +42,10 @@ impl RateLimits {
         self.login.retain_recent();
     }
 
-    /// The client's address: the peer, or with `TRUST_PROXY_HEADERS` the last hop of
-    /// `X-Forwarded-For` (the one our proxy appended; earlier hops are client-supplied).
+    /// The client's address (see [`super::client::client_ip`]); unknown ones share one key.
     fn client(&self, parts: &Parts) -> IpAddr {
-        if self.trust_proxy_headers
-            && let Some(ip) = parts
-                .headers
-                .get("x-forwarded-for")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.rsplit(',').next())
-                .and_then(|hop| hop.trim().parse().ok())
-        {
-            return ip;
-        }
-        parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |info| info.0.ip())
+        super::client::client_ip(parts, self.trust_proxy_headers)
+            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
     }
 }
 
@@ -75,7 +62,7 @@ fn check(limiter: &DefaultKeyedRateLimiter<IpAddr>, client: IpAddr) -> Result<()
 
 /// The key a client is limited by: its IPv4 address, or its IPv6 /64 (one household or
 /// phone gets a whole /64, so a per-address key would be no limit at all).
-fn limit_key(ip: IpAddr) -> IpAddr {
+pub(crate) fn limit_key(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V4(_) => ip,
         IpAddr::V6(v6) => {

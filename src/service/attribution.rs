@@ -5,6 +5,8 @@
 //! - a partner code (active, case-insensitive) wins over a share code;
 //! - a share code must name another live customer; an invite code a pending invitation;
 //! - self-referral is refused (by id, phone and email) and logged;
+//! - a friend on the blocklist (phone, email domain, device, address) gets no referral
+//!   (`referral_refused`, reason `blocklisted`), though they still register;
 //! - the first touch wins: an attributed customer is never re-attributed;
 //! - every step writes a `referral_events` row, so the funnel can be counted.
 
@@ -135,6 +137,9 @@ pub struct Customer<'a> {
     pub phone: &'a str,
     /// Email.
     pub email: Option<&'a str>,
+    /// What the blocklist is checked against besides the phone and email: the device
+    /// and the (normalised) address the customer came with.
+    pub screen: crate::service::fraud::Screen<'a>,
 }
 
 /// Where and how a code arrived.
@@ -164,6 +169,8 @@ pub enum Outcome {
     AlreadyAttributed,
     /// The code was the customer's own.
     SelfReferral,
+    /// The customer matches the blocklist: no referral was made.
+    Blocklisted,
     /// Nothing known matched.
     Unknown,
 }
@@ -215,6 +222,28 @@ pub async fn attribute(
         )
         .await?;
         return Ok(Outcome::SelfReferral);
+    }
+    if let Some(kind) = crate::service::fraud::blocklisted(
+        &mut *conn,
+        customer.phone,
+        customer.email,
+        customer.screen,
+    )
+    .await?
+    {
+        payload["reason"] = json!("blocklisted");
+        payload["blocklist"] = json!(kind.as_str());
+        payload["kind"] = json!(matched.kind());
+        db::events::record(
+            &mut *conn,
+            NewEvent {
+                referrer_customer_id: referrer_of(&matched),
+                payload: Some(payload),
+                ..event(EventType::ReferralRefused)
+            },
+        )
+        .await?;
+        return Ok(Outcome::Blocklisted);
     }
 
     // The campaign is decided now and kept on the referral: the partner's campaign, the

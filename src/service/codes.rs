@@ -11,6 +11,7 @@ use crate::domain::channel::Channel;
 use crate::domain::referral::{EventType, RewardKind, RewardTerms};
 use crate::error::Result;
 use crate::service::attribution::{self, CodeMatch, Lock};
+use crate::service::fraud::{self, ClientSignals};
 
 /// What a code is worth, for a page to say "Referral applied: you get ৳100" before signup.
 #[derive(Debug, Default, Serialize, utoipa::ToSchema)]
@@ -110,7 +111,13 @@ pub struct Landing {
 
 /// Records a visit of a shared link or QR card (`clicked`, with its channel). Unknown
 /// codes are not recorded: a public URL must not let anyone fill the event log.
-pub async fn land(pool: &PgPool, code: &str, raw_channel: Option<&str>) -> Result<Landing> {
+/// The visitor's device and hashed address are kept as `landing` signals of the code.
+pub async fn land(
+    pool: &PgPool,
+    code: &str,
+    raw_channel: Option<&str>,
+    client: &ClientSignals,
+) -> Result<Landing> {
     let channel = raw_channel.map_or(Channel::ShareLink, Channel::parse_lenient);
     let mut conn = pool.acquire().await?;
     let matched = attribution::match_code(&mut conn, code, Lock::No).await?;
@@ -143,6 +150,7 @@ pub async fn land(pool: &PgPool, code: &str, raw_channel: Option<&str>) -> Resul
         },
     )
     .await?;
+    fraud::record_landing(&mut *conn, referrer, referral_id, client).await?;
     Ok(Landing {
         code: canonical,
         channel,

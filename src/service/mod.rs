@@ -8,6 +8,7 @@ pub mod campaigns;
 pub mod codes;
 pub mod customers;
 pub mod dry_run;
+pub mod fraud;
 pub mod kpis;
 pub mod loyalty;
 pub mod messenger;

@@ -9,11 +9,12 @@ use crate::domain::channel::Channel;
 use rust_decimal::Decimal;
 use serde::Serialize;
 
+use crate::domain::fraud::{MAX_ADDRESS_LEN, normalise_address};
 use crate::domain::money::{Money, OrderTotal};
 use crate::domain::order::{Order, OrderStatus, RefundOutcome};
 use crate::domain::wallet::IdempotencyKey;
 use crate::error::{Code, Error, Result};
-use crate::service::attribution;
+use crate::service::{attribution, fraud};
 
 /// How far in the future an order's `createdAt` may be (clock skew between systems).
 const MAX_CLOCK_SKEW: Duration = Duration::minutes(5);
@@ -33,6 +34,8 @@ pub struct OrderReport {
     pub referral_code: Option<String>,
     /// A coupon (or free product) code applied to the order.
     pub coupon_code: Option<String>,
+    /// Where the order is delivered, as the shop wrote it.
+    pub delivery_address: Option<String>,
 }
 
 /// The order after a change, and the referral it completed.
@@ -109,6 +112,16 @@ pub async fn record(
             "must be at most 20 characters",
         ));
     }
+    let delivery_address = match report.delivery_address.as_deref().map(str::trim) {
+        Some(raw) if raw.chars().count() > MAX_ADDRESS_LEN => {
+            return Err(Error::invalid_field(
+                "deliveryAddress",
+                "must be at most 500 characters",
+            ));
+        }
+        Some(raw) => normalise_address(raw),
+        None => None,
+    };
     let change = OrderChange {
         order_id,
         status,
@@ -121,25 +134,40 @@ pub async fn record(
         coupon_code,
     };
     let outcome = db::retry_transient(|| async {
-        match (referral_code, report.customer_id) {
-            // A code typed at checkout: attribution and the order in one transaction, so
-            // a refused order (another customer's, say) leaves no attribution behind, and
-            // a delivered order completes the referral its own code creates.
-            (Some(code), Some(customer_id)) => {
+        match (
+            referral_code,
+            report.customer_id,
+            delivery_address.as_deref(),
+        ) {
+            // Otherwise the order is one statement: the hot path stays one round trip.
+            (None, _, None) | (Some(_), None, None) => Ok(db::orders::apply(pool, &change).await?),
+            // A code typed at checkout, or a delivery address: the attribution, the
+            // address signal and the order in one transaction, so a refused order
+            // (another customer's, say) leaves nothing behind, a delivered order
+            // completes the referral its own code creates, and the fraud verdict that
+            // runs inside the delivery sees this order's address.
+            (code, customer_id, address) => {
                 let mut tx = pool.begin().await?;
-                let placed_at = match db::orders::created_at(&mut *tx, order_id).await? {
-                    Some(stored) => Some(stored),
-                    None => report.created_at,
-                };
-                attribute_checkout_code(&mut tx, customer_id, code, placed_at).await?;
+                if let Some(address) = address {
+                    let customer = match customer_id {
+                        Some(id) => Some(id),
+                        None => db::orders::customer_of(&mut *tx, order_id).await?.flatten(),
+                    };
+                    fraud::record_order_address(&mut *tx, order_id, customer, address).await?;
+                }
+                if let (Some(code), Some(customer_id)) = (code, customer_id) {
+                    let placed_at = match db::orders::created_at(&mut *tx, order_id).await? {
+                        Some(stored) => Some(stored),
+                        None => report.created_at,
+                    };
+                    attribute_checkout_code(&mut tx, customer_id, code, placed_at, address).await?;
+                }
                 let outcome = db::orders::apply(&mut *tx, &change).await?;
                 if matches!(outcome, OrderOutcome::Applied { .. }) {
                     tx.commit().await?;
                 }
                 Ok(outcome)
             }
-            // Otherwise the order is one statement: the hot path stays one round trip.
-            _ => Ok(db::orders::apply(pool, &change).await?),
         }
     })
     .await?;
@@ -179,6 +207,7 @@ async fn attribute_checkout_code(
     customer_id: i32,
     code: &str,
     placed_at: Option<DateTime<Utc>>,
+    address: Option<&str>,
 ) -> Result<()> {
     let customer = db::customers::find_contact(&mut *conn, customer_id)
         .await?
@@ -189,6 +218,10 @@ async fn attribute_checkout_code(
             id: customer.id,
             phone: &customer.phone,
             email: customer.email.as_deref(),
+            screen: fraud::Screen {
+                device: None,
+                address,
+            },
         },
         attribution::Capture {
             code,

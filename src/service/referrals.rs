@@ -13,6 +13,7 @@ use crate::domain::referral::{Completion, EventType, Referral, ReferralListItem,
 use crate::domain::referral_code::share_code;
 use crate::error::{Code, Error, Result};
 use crate::service::attribution;
+use crate::service::fraud::{self, ClientSignals};
 
 /// Invitations one customer may send in 24 hours: invite codes are bearer codes, and an
 /// unlimited supply would let one customer stockpile them.
@@ -48,11 +49,14 @@ pub async fn stats(pool: &PgPool, referrer_id: i32) -> Result<ReferralStats> {
 
 /// Invites someone by email and/or phone. The invitation carries its own code and the
 /// running campaign's terms; it becomes `registered` when the invitee signs up with it.
+/// `client` is the inviting customer's device and address (fraud signals), when the
+/// customer sent it themselves.
 pub async fn invite(
     pool: &PgPool,
     referrer_id: i32,
     email: Option<&str>,
     phone: Option<&str>,
+    client: Option<&ClientSignals>,
 ) -> Result<Referral> {
     let email = normalise_email(email.unwrap_or_default())
         .map_err(|e| Error::invalid_field("referredEmail", e.to_string()))?;
@@ -124,6 +128,9 @@ pub async fn invite(
         },
     )
     .await?;
+    if let Some(client) = client {
+        fraud::record_invitation(&mut *tx, referrer_id, referral.id, client).await?;
+    }
     tx.commit().await?;
     Ok(referral)
 }

@@ -6,10 +6,12 @@ use crate::db;
 use crate::db::customers::NewCustomer;
 use crate::domain::channel::Channel;
 use crate::domain::customer::{Customer, normalise_email};
+use crate::domain::fraud::normalise_address;
 use crate::domain::phone::Phone;
 use crate::domain::phone_code::{PhoneCodeCheck, PhoneCodePurpose};
 use crate::error::{Code, Error, Problems, Result};
 use crate::service::attribution;
+use crate::service::fraud::{self, ClientSignals};
 use crate::service::phone_verification::{self, Otp};
 
 /// Shortest accepted password.
@@ -45,6 +47,8 @@ pub struct SignupForm {
     /// The code sent to the phone by `POST /api/auth/phone-verification`: required to
     /// register the phone of a guest who gave no email, or another one. Ignored otherwise.
     pub phone_verification_code: Option<String>,
+    /// The client's device and hashed address, recorded as fraud signals.
+    pub client: ClientSignals,
 }
 
 /// Creates a customer (an account with a password, or a guest), or turns a guest into an
@@ -185,13 +189,19 @@ pub async fn sign_up(pool: &PgPool, otp: &Otp, form: SignupForm) -> Result<Custo
             return Err(Error::new(Code::PhoneTaken, "Phone number already exists"));
         }
     };
+    let address = new.address.as_deref().and_then(normalise_address);
+    let mut referral_id = None;
     if let Some(code) = &code {
-        attribution::attribute(
+        let outcome = attribution::attribute(
             &mut tx,
             attribution::Customer {
                 id: customer.id,
                 phone: &customer.phone,
                 email: customer.email.as_deref(),
+                screen: fraud::Screen {
+                    device: form.client.device.as_deref(),
+                    address: address.as_deref(),
+                },
             },
             attribution::Capture {
                 code,
@@ -201,7 +211,20 @@ pub async fn sign_up(pool: &PgPool, otp: &Otp, form: SignupForm) -> Result<Custo
             },
         )
         .await?;
+        if let attribution::Outcome::Referred { referral_id: id } = outcome {
+            referral_id = Some(id);
+        }
     }
+    fraud::record_signup(
+        &mut tx,
+        customer.id,
+        referral_id,
+        &form.client,
+        &customer.phone,
+        new.email.as_deref(),
+        address.as_deref(),
+    )
+    .await?;
     // Re-read: attribution may have filled the customer's referral columns.
     let mut customer = db::customers::find(&mut *tx, customer.id)
         .await?

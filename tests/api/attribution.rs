@@ -28,6 +28,8 @@ async fn a_code_typed_on_the_order_attributes_and_completes(pool: PgPool) {
         "{}",
         order.body
     );
+    assert_eq!(app.balance(referrer).await, Decimal::ZERO);
+    assert_eq!(app.end_holds().await, 1);
     assert_eq!(app.balance(referrer).await, Decimal::from(100));
     let customer = app
         .get(&format!("/api/loyalty/referrals/{referrer}"), &admin)

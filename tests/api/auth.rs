@@ -87,6 +87,24 @@ fn staff_routes(customer: i32, referral: i64) -> Vec<(Method, String, Option<Val
             Needs::Settings,
         ),
         (
+            Method::GET,
+            "/api/loyalty/fraud-rules".into(),
+            None,
+            Needs::Settings,
+        ),
+        (
+            Method::GET,
+            "/api/loyalty/blocklist".into(),
+            None,
+            Needs::Settings,
+        ),
+        (
+            Method::POST,
+            "/api/loyalty/blocklist".into(),
+            Some(json!({ "kind": "device", "value": "matrix-device" })),
+            Needs::Settings,
+        ),
+        (
             Method::PUT,
             "/api/orders/1".into(),
             Some(json!({ "status": "pending" })),

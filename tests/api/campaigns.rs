@@ -201,15 +201,21 @@ async fn a_promise_is_kept_whatever_the_campaign_becomes(pool: PgPool) {
     .await;
     make_default(&app, &campaign["id"]).await;
     let (referrer, friend) = pair(&app, 1).await;
-    // The campaign is cut and then switched off after the friend joined.
+    // The campaign is cut, its hold dropped, and then switched off after the friend joined.
     let path = format!("{CAMPAIGNS}/{}", campaign["id"].as_str().unwrap());
-    app.put(
-        &path,
-        &app.admin_token(),
-        json!({ "reward_referrer_amount": 1, "reward_referred_amount": 0, "is_active": false }),
-    )
-    .await;
+    let cut = app
+        .put(
+            &path,
+            &app.admin_token(),
+            json!({ "reward_referrer_amount": 1, "reward_referred_amount": 0, "reward_hold": "0", "is_active": false }),
+        )
+        .await;
+    assert_eq!(cut.status, StatusCode::OK, "{}", cut.body);
     app.order(1, friend, "delivered").await;
+    // The hold promised with the terms (7 days) is kept too.
+    assert_eq!(app.balance(referrer).await, Decimal::ZERO);
+    assert_eq!(app.balance(friend).await, Decimal::ZERO);
+    assert_eq!(app.end_holds().await, 1);
     assert_eq!(app.balance(referrer).await, Decimal::from(120));
     assert_eq!(app.balance(friend).await, Decimal::from(30));
     let referral = app
@@ -263,6 +269,14 @@ async fn percentages_caps_and_minimum_orders(pool: PgPool) {
         json!({ "customerId": friend, "status": "delivered", "totalAmount": 650.5 }),
     )
     .await;
+    assert_eq!(
+        rewards_of(&app, friend).await,
+        [("referrer".into(), "wallet".into(), "pending".into(), None)]
+    );
+    assert_eq!(app.balance(referrer).await, Decimal::ZERO);
+    // The referral below the minimum ends its hold too, with nothing to pay.
+    assert_eq!(app.end_holds().await, 2);
+    assert_eq!(app.balance(small_referrer).await, Decimal::ZERO);
     assert_eq!(app.balance(referrer).await, Decimal::new(6505, 2));
 
     let (capped_referrer, capped_friend) = pair(&app, 13).await;
@@ -272,6 +286,8 @@ async fn percentages_caps_and_minimum_orders(pool: PgPool) {
         json!({ "customerId": capped_friend, "status": "delivered", "totalAmount": 5000 }),
     )
     .await;
+    assert_eq!(app.balance(capped_referrer).await, Decimal::ZERO);
+    assert_eq!(app.end_holds().await, 1);
     assert_eq!(app.balance(capped_referrer).await, Decimal::from(80));
     let referral = app
         .get(&format!("/api/loyalty/referrals/{capped_referrer}"), &admin)
@@ -291,6 +307,9 @@ async fn points_rewards_and_the_points_ledger(pool: PgPool) {
     let (referrer, friend) = pair(&app, 21).await;
     app.order(21, friend, "delivered").await;
     app.order_status(21, "delivered").await;
+    assert_eq!(points_of(&app, referrer).await, 0);
+    assert_eq!(points_of(&app, friend).await, 0);
+    assert_eq!(app.end_holds().await, 1);
     assert_eq!(points_of(&app, referrer).await, 200);
     assert_eq!(points_of(&app, friend).await, 50);
     assert_eq!(
@@ -454,7 +473,19 @@ async fn two_sided_coupons_are_issued_validated_and_redeemed_once(pool: PgPool) 
         .await;
     assert_eq!(again.body["reason"], "already_redeemed");
 
-    // The referrer's coupon came with the completion: 10 % off, at most ৳200.
+    // The referrer's coupon is held with the completion and issued when the hold ends:
+    // 10 % off, at most ৳200.
+    let held = app
+        .get(&format!("/api/loyalty/rewards/{referrer}"), &admin)
+        .await;
+    assert_eq!(held.status, StatusCode::OK, "{}", held.body);
+    assert_eq!(held.body, json!([]));
+    let kinds = rewards_of(&app, friend).await;
+    assert!(
+        kinds.contains(&("referrer".into(), "coupon".into(), "pending".into(), None)),
+        "{kinds:?}"
+    );
+    assert_eq!(app.end_holds().await, 1);
     let referrer_rewards = app
         .get(&format!("/api/loyalty/rewards/{referrer}"), &admin)
         .await;
@@ -471,11 +502,11 @@ async fn two_sided_coupons_are_issued_validated_and_redeemed_once(pool: PgPool) 
     assert_eq!(dec(&check.body["discount"]), Decimal::from(200));
     let kinds = rewards_of(&app, friend).await;
     assert!(
-        kinds.contains(&("referred".into(), "coupon".into(), "issued".into(), None)),
+        kinds.contains(&("referred".into(), "coupon".into(), "released".into(), None)),
         "{kinds:?}"
     );
     assert!(
-        kinds.contains(&("referrer".into(), "coupon".into(), "issued".into(), None)),
+        kinds.contains(&("referrer".into(), "coupon".into(), "released".into(), None)),
         "{kinds:?}"
     );
     assert_eq!(app.balance(referrer).await, Decimal::ZERO);
@@ -494,6 +525,10 @@ async fn a_free_product_is_listed_and_claimed_by_one_order(pool: PgPool) {
     let (referrer, friend) = pair(&app, 41).await;
     app.order(41, friend, "delivered").await;
     let token = app.customer_token(referrer);
+    // Issued when the hold ends, not at the delivery.
+    let held = app.get("/api/loyalty/me/rewards", &token).await;
+    assert_eq!(held.body, json!([]));
+    assert_eq!(app.end_holds().await, 1);
     let listed = app.get("/api/loyalty/me/rewards", &token).await;
     let free = listed.body[0].clone();
     assert_eq!(free["kind"], "free_product");
@@ -551,6 +586,18 @@ async fn vip_tiers_and_milestones(pool: PgPool) {
             .customer(&format!("0141500000{i}"), Some(&format!("REF{referrer}")))
             .await;
         app.order(500 + i, friend, "delivered").await;
+        // Tiers count released referrals: the one in its hold does not count yet.
+        let held = app
+            .get(&format!("/api/loyalty/membership/{referrer}"), &admin)
+            .await;
+        let before = if i <= 1 { "none" } else { "gold" };
+        assert_eq!(
+            held.body["membershipTier"],
+            before,
+            "{} completions, {i} released",
+            i + 1
+        );
+        assert_eq!(app.end_holds().await, 1);
         let membership = app
             .get(&format!("/api/loyalty/membership/{referrer}"), &admin)
             .await;
@@ -655,13 +702,26 @@ async fn fifty_completions_against_a_budget_of_ten(pool: PgPool) {
     .await
     .unwrap();
     assert_eq!((counts.issued, counts.skipped), (10, 40));
-    let paid: Decimal = sqlx::query_scalar!(
-        r#"select coalesce(sum(amount), 0) as "sum!" from wallet_transactions"#
+    let paid = || async {
+        sqlx::query_scalar!(r#"select coalesce(sum(amount), 0) as "sum!" from wallet_transactions"#)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap()
+    };
+    assert_eq!(
+        paid().await,
+        Decimal::ZERO,
+        "nothing is paid within the hold"
+    );
+    assert_eq!(app.end_holds().await, 50);
+    let released: i64 = sqlx::query_scalar!(
+        r#"select count(*) as "n!" from referral_rewards where status = 'released'"#
     )
     .fetch_one(&app.pool)
     .await
     .unwrap();
-    assert_eq!(paid, Decimal::from(1000));
+    assert_eq!(released, 10);
+    assert_eq!(paid().await, Decimal::from(1000));
     let completed: i64 = sqlx::query_scalar!(
         r#"select count(*) as "n!" from customer_referrals where status = 'completed'"#
     )
@@ -710,7 +770,10 @@ async fn per_referrer_limits_hold_under_concurrency(pool: PgPool) {
         let delivery = delivery.unwrap();
         assert_eq!(delivery.status, StatusCode::OK, "{}", delivery.body);
     }
+    assert_eq!(app.balance(referrer).await, Decimal::ZERO);
+    assert_eq!(app.end_holds().await, 8);
     assert_eq!(app.balance(referrer).await, Decimal::from(300));
+    assert_eq!(app.ledger_rows(referrer).await, 3);
     let skipped: i64 = sqlx::query_scalar!(
         r#"select count(*) as "n!" from referral_rewards where reason = 'referrer_limit_reached'"#
     )
@@ -751,6 +814,8 @@ async fn ab_variants_are_sticky_per_referrer_and_reported(pool: PgPool) {
             app.order((700 + r * 10 + f) as i32, friend, "delivered")
                 .await;
         }
+        assert_eq!(app.balance(referrer).await, Decimal::ZERO);
+        assert_eq!(app.end_holds().await, 3);
         for referral in app
             .get(&format!("/api/loyalty/referrals/{referrer}"), &admin)
             .await
@@ -837,6 +902,13 @@ async fn partner_and_channel_campaigns(pool: PgPool) {
 
     let fan = app.customer("01317000001", Some("rupabeauty")).await;
     app.order(800, fan, "delivered").await;
+    assert_eq!(app.balance(fan).await, Decimal::ZERO);
+    let held = app
+        .get("/api/loyalty/referral-partners/RUPABEAUTY/report", &admin)
+        .await;
+    assert_eq!(held.body["funnel"]["completed"], 1);
+    assert_eq!(held.body["funnel"]["reward_credited"], 0);
+    assert_eq!(app.end_holds().await, 1);
     assert_eq!(app.balance(fan).await, Decimal::from(50));
     let report = app
         .get("/api/loyalty/referral-partners/RUPABEAUTY/report", &admin)
@@ -871,6 +943,8 @@ async fn partner_and_channel_campaigns(pool: PgPool) {
         "delivered",
     )
     .await;
+    assert_eq!(app.balance(referrer).await, Decimal::ZERO);
+    assert_eq!(app.end_holds().await, 1);
     assert_eq!(app.balance(referrer).await, Decimal::from(70));
     app.check_invariants().await;
 }
@@ -903,7 +977,11 @@ async fn the_dry_run_says_what_would_be_issued_and_why_not(pool: PgPool) {
     assert_eq!(good.body["campaignId"], campaign["id"]);
     let rewards = good.body["rewards"].as_array().unwrap();
     assert_eq!(rewards.len(), 2);
-    assert!(rewards.iter().all(|r| r["status"] == "issued"));
+    // What a delivery would decide: both rewards earned, pending for the hold.
+    assert!(
+        rewards.iter().all(|r| r["status"] == "pending"),
+        "{rewards:?}"
+    );
     assert_eq!(app.snapshot().await, before, "a dry run writes nothing");
 
     let small = dry(json!({ "referrerCustomerId": referrer, "referredCustomerId": newcomer, "orderAmount": 299 })).await;
@@ -995,6 +1073,8 @@ async fn campaign_dates_and_money_budgets_are_enforced(pool: PgPool) {
     for n in 52..55 {
         let (referrer, friend) = pair(&app, n).await;
         app.order(n as i32, friend, "delivered").await;
+        assert_eq!(app.balance(referrer).await, Decimal::ZERO);
+        assert_eq!(app.end_holds().await, 1);
         paid += app.balance(referrer).await;
     }
     assert_eq!(paid, Decimal::from(200));

@@ -344,6 +344,8 @@ async fn bodies_of_a_referral_journey(pool: PgPool) {
         .await
     );
 
+    // The return window passes: the snapshots below show released rewards.
+    assert_eq!(app.end_holds().await, 2);
     // The referrer's self-service pages.
     snap!("me_wallet", app.get("/api/loyalty/me/wallet", &mine).await);
     snap!(
@@ -391,6 +393,7 @@ async fn bodies_of_a_referral_journey(pool: PgPool) {
         .await
     );
 
+    assert_eq!(app.end_holds().await, 1);
     // The admin's view of the referrer.
     snap!(
         "referrals_get",

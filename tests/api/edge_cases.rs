@@ -157,19 +157,50 @@ async fn a_customer_attached_by_hand_is_attributed_and_can_still_sign_up(pool: P
 }
 
 #[sqlx::test(migrator = "bondhu::MIGRATOR")]
-async fn a_returned_order_still_counts_as_delivered_for_first_order_checks(pool: PgPool) {
+async fn a_returned_order_is_no_first_order_for_referrals_but_is_for_coupons(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let admin = app.admin_token();
     let referrer = app.customer("01712100051", None).await;
     let repeat = app.customer("01712100052", None).await;
+    // A first-order coupon the customer holds (as a welcome coupon would be).
+    sqlx::query!(
+        "insert into coupons (code, customer_id, kind, discount_type, discount_value, first_order_only)
+         values ('CPNFIRST1501', $1, 'discount', 'fixed', 50, true)",
+        repeat
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
     app.order(1501, repeat, "delivered").await;
     app.order_status(1501, "returned").await;
-    // Attributed afterwards by a code on a new order: not a first order.
+
+    // The coupon's first-order rule still counts an order that was delivered, returned
+    // or not (coupon_refusal judges by delivered_at).
+    let check = app
+        .post(
+            "/api/coupons/validate",
+            &app.customer_token(repeat),
+            json!({ "code": "CPNFIRST1501", "orderAmount": 500 }),
+        )
+        .await;
+    assert_eq!(check.status, StatusCode::OK, "{}", check.body);
+    assert_eq!(check.body["valid"], false);
+    assert_eq!(check.body["reason"], "not_first_order");
+
+    // For a referral, a returned order is not a successful order: attributed afterwards
+    // by a code on a new order, that delivery is the first successful one and qualifies.
     let second = app
         .put("/api/orders/1502", &admin, json!({ "customerId": repeat, "status": "delivered", "referralCode": format!("REF{referrer}") }))
         .await;
-    assert_eq!(second.body["completedReferralId"], json!(null));
+    assert!(
+        second.body["completedReferralId"].is_number(),
+        "{}",
+        second.body
+    );
+    assert_eq!(app.events("completion_skipped").await, 0);
     assert_eq!(app.balance(referrer).await, Decimal::ZERO);
+    assert_eq!(app.end_holds().await, 1);
+    assert_eq!(app.balance(referrer).await, Decimal::from(100));
     app.check_invariants().await;
 }
 
@@ -210,6 +241,19 @@ async fn concurrent_completions_reach_a_milestone_once(pool: PgPool) {
         let delivery = delivery.unwrap();
         assert_eq!(delivery.status, StatusCode::OK, "{}", delivery.body);
     }
+    // Milestones count released referrals: none is reached within the hold.
+    assert_eq!(app.balance(referrer).await, Decimal::ZERO);
+    assert_eq!(app.events("milestone_reached").await, 0);
+    // The holds end and three instances release the five referrals at once.
+    let released: u32 = join_all((0..3).map(|_| {
+        let app = app.clone();
+        tokio::spawn(async move { app.end_holds().await })
+    }))
+    .await
+    .into_iter()
+    .map(|n| n.unwrap())
+    .sum();
+    assert_eq!(released, 5);
     assert_eq!(app.balance(referrer).await, Decimal::from(100));
     assert_eq!(app.events("milestone_reached").await, 1);
     app.check_invariants().await;

@@ -36,6 +36,19 @@ async fn kpis_are_json_numbers_computed_from_the_data(pool: PgPool) {
     .await
     .unwrap();
 
+    // Within the return window the referral is completed but nothing is paid yet.
+    let held = app.get("/api/loyalty/dashboard", &admin).await;
+    assert_eq!(held.body["completed_referrals"], 1);
+    assert_eq!(
+        dec(&held.body["total_referral_rewards_paid"]),
+        Decimal::ZERO
+    );
+    assert_eq!(
+        dec(&held.body["total_referral_welcome_bonuses_paid"]),
+        Decimal::ZERO
+    );
+    assert_eq!(app.end_holds().await, 1);
+
     let dashboard = app.get("/api/loyalty/dashboard", &admin).await;
     let body = &dashboard.body;
     for key in [

@@ -13,6 +13,7 @@ pub mod cli;
 mod contract;
 mod customers;
 mod edge_cases;
+mod fraud;
 mod holds;
 mod identity;
 mod kpis;

@@ -8,6 +8,17 @@ use sqlx::PgPool;
 
 use crate::helpers::{TestApp, dec};
 
+/// How many referral rewards have `status`.
+async fn rewards(app: &TestApp, status: &str) -> i64 {
+    sqlx::query_scalar!(
+        r#"select count(*) as "n!" from referral_rewards where status::text = $1"#,
+        status
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap()
+}
+
 #[sqlx::test(migrator = "bondhu::MIGRATOR")]
 async fn a_hundred_concurrent_identical_deliveries_pay_once(pool: PgPool) {
     let app = TestApp::new(pool).await;
@@ -32,10 +43,15 @@ async fn a_hundred_concurrent_identical_deliveries_pay_once(pool: PgPool) {
         }
     }
     assert_eq!(completions, 1);
+    // One reward decided, held for the return window: nothing paid yet.
+    assert_eq!(rewards(&app, "pending").await, 1);
+    assert_eq!(app.balance(referrer).await, Decimal::ZERO);
+    assert_eq!(app.end_holds().await, 1);
     assert_eq!(app.balance(referrer).await, Decimal::from(100));
     assert_eq!(app.ledger_rows(referrer).await, 1);
     assert_eq!(app.events("completed").await, 1);
     assert_eq!(app.events("reward_credited").await, 1);
+    assert_eq!(rewards(&app, "released").await, 1);
     app.check_invariants().await;
 }
 
@@ -57,7 +73,11 @@ async fn concurrent_upserts_of_a_new_delivered_order_pay_once(pool: PgPool) {
         let response = response.unwrap();
         assert_eq!(response.status, StatusCode::OK, "{}", response.body);
     }
+    assert_eq!(rewards(&app, "pending").await, 1);
+    assert_eq!(app.balance(referrer).await, Decimal::ZERO);
+    assert_eq!(app.end_holds().await, 1);
     assert_eq!(app.balance(referrer).await, Decimal::from(100));
+    assert_eq!(app.ledger_rows(referrer).await, 1);
     assert_eq!(app.events("completed").await, 1);
     app.check_invariants().await;
 }
@@ -86,7 +106,11 @@ async fn two_orders_delivered_at_once_complete_the_referral_once(pool: PgPool) {
         })
         .count();
     assert_eq!(completions, 1);
+    assert_eq!(rewards(&app, "pending").await, 1);
+    assert_eq!(app.balance(referrer).await, Decimal::ZERO);
+    assert_eq!(app.end_holds().await, 1);
     assert_eq!(app.balance(referrer).await, Decimal::from(100));
+    assert_eq!(app.ledger_rows(referrer).await, 1);
     app.check_invariants().await;
 }
 
@@ -110,6 +134,19 @@ async fn many_friends_of_one_referrer_delivered_at_once(pool: PgPool) {
     for response in responses {
         assert_eq!(response.unwrap().status, StatusCode::OK);
     }
+    assert_eq!(rewards(&app, "pending").await, 20);
+    assert_eq!(app.balance(referrer).await, Decimal::ZERO);
+    // Four instances run the release job at once: each referral is released by one.
+    let released: u32 = join_all((0..4).map(|_| {
+        let app = app.clone();
+        tokio::spawn(async move { app.end_holds().await })
+    }))
+    .await
+    .into_iter()
+    .map(|n| n.unwrap())
+    .sum();
+    assert_eq!(released, 20);
+    assert_eq!(rewards(&app, "released").await, 20);
     assert_eq!(app.balance(referrer).await, Decimal::from(2000));
     assert_eq!(app.ledger_rows(referrer).await, 20);
     app.check_invariants().await;

@@ -64,6 +64,14 @@ async fn signup_with_share_code_then_delivery_pays_the_referrer_once(pool: PgPoo
     assert_eq!(again.status, StatusCode::OK);
     assert_eq!(again.body["completedReferralId"], json!(null));
 
+    // The reward is held for the campaign's return window: nothing is paid yet.
+    assert_eq!(app.balance(referrer).await, Decimal::ZERO);
+    assert_eq!(app.ledger_rows(referrer).await, 0);
+    assert_eq!(app.events("reward_credited").await, 0);
+    // The window passes: the release job pays it, once.
+    assert_eq!(app.end_holds().await, 1);
+    assert_eq!(app.end_holds().await, 0);
+
     let wallet = app.get("/api/loyalty/me/wallet", &token).await;
     assert_eq!(dec(&wallet.body["balance"]), Decimal::from(100));
     assert_eq!(dec(&wallet.body["totalEarned"]), Decimal::from(100));
@@ -120,6 +128,9 @@ async fn both_sides_are_paid_when_the_campaign_promises_a_welcome_bonus(pool: Pg
         .await
         .unwrap();
     app.order(1, friend, "delivered").await;
+    assert_eq!(app.balance(referrer).await, Decimal::ZERO);
+    assert_eq!(app.balance(friend).await, Decimal::ZERO);
+    assert_eq!(app.end_holds().await, 1);
     assert_eq!(app.balance(referrer).await, Decimal::new(15050, 2));
     assert_eq!(app.balance(friend).await, Decimal::from(50));
     let keys: Vec<String> =
@@ -175,7 +186,7 @@ async fn only_the_first_successful_order_placed_after_the_referral_qualifies(poo
 }
 
 #[sqlx::test(migrator = "bondhu::MIGRATOR")]
-async fn partial_delivery_completes_and_a_return_keeps_the_ledger(pool: PgPool) {
+async fn partial_delivery_completes_and_a_return_reverses_the_referral(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let referrer = app.customer("01711000031", None).await;
     let friend = app
@@ -188,16 +199,85 @@ async fn partial_delivery_completes_and_a_return_keeps_the_ledger(pool: PgPool) 
         "{}",
         delivered.body
     );
+    let referral_id = delivered.body["completedReferralId"].as_i64().unwrap() as i32;
+    let statuses = |completion: i32| {
+        let pool = app.pool.clone();
+        async move {
+            sqlx::query_scalar!(
+                r#"select status::text as "status!" from referral_rewards
+                   where referral_id = $1 and completion = $2 order by side, kind"#,
+                referral_id,
+                completion
+            )
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    let referral_status = || {
+        let pool = app.pool.clone();
+        async move {
+            sqlx::query_scalar!(
+                r#"select status::text as "status!" from customer_referrals where id = $1"#,
+                referral_id
+            )
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    assert_eq!(statuses(1).await, ["pending"]);
 
+    // Returned within the return window: the reward still in its hold is voided, nothing
+    // was paid, and the referral is open again.
     let returned = app.order_status(200, "returned").await;
     assert_eq!(returned.status, StatusCode::OK);
-    assert_eq!(app.balance(referrer).await, Decimal::from(100));
-    assert_eq!(app.ledger_rows(referrer).await, 1);
+    assert_eq!(app.balance(referrer).await, Decimal::ZERO);
+    assert_eq!(app.ledger_rows(referrer).await, 0);
     assert_eq!(app.events("qualifying_order_reversed").await, 1);
+    assert_eq!(statuses(1).await, ["voided"]);
+    assert_eq!(referral_status().await, "registered");
+    assert_eq!(app.end_holds().await, 0);
+    assert_eq!(app.balance(referrer).await, Decimal::ZERO);
 
-    // Delivered again after the return: the referral is already complete, nothing more is paid.
-    app.order_status(200, "delivered").await;
+    // Delivered again after the return: the returned order is no longer a successful
+    // order, so this delivery completes the referral a second time, held again, and
+    // paid once when its window passes (under the second completion's key).
+    let again = app.order_status(200, "delivered").await;
+    assert_eq!(again.body["completedReferralId"], referral_id);
+    assert_eq!(app.balance(referrer).await, Decimal::ZERO);
+    assert_eq!(app.end_holds().await, 1);
     assert_eq!(app.balance(referrer).await, Decimal::from(100));
+    assert_eq!(statuses(2).await, ["released"]);
+    let keys: Vec<String> = sqlx::query_scalar!(
+        "select idempotency_key from wallet_transactions where customer_id = $1 order by id",
+        referrer
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(keys, [format!("referral:{referral_id}:referrer:wallet:2")]);
+
+    // Returned after the release: the reward is clawed back by a reversing debit.
+    app.order_status(200, "returned").await;
+    assert_eq!(app.balance(referrer).await, Decimal::ZERO);
+    assert_eq!(statuses(2).await, ["clawed_back"]);
+    assert_eq!(referral_status().await, "registered");
+    assert_eq!(app.events("qualifying_order_reversed").await, 2);
+    let keys: Vec<String> = sqlx::query_scalar!(
+        "select idempotency_key from wallet_transactions where customer_id = $1 order by id",
+        referrer
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        keys,
+        [
+            format!("referral:{referral_id}:referrer:wallet:2"),
+            format!("referral:{referral_id}:referrer:wallet:2:clawback"),
+        ]
+    );
     app.check_invariants().await;
 }
 
@@ -229,6 +309,8 @@ async fn an_invitation_completes_when_the_friend_joins_with_its_code(pool: PgPoo
     assert_eq!(referral["referredCustomerId"], friend);
 
     app.order(300, friend, "delivered").await;
+    assert_eq!(app.balance(referrer).await, Decimal::ZERO);
+    assert_eq!(app.end_holds().await, 1);
     assert_eq!(app.balance(referrer).await, Decimal::from(100));
     assert_eq!(app.events("invited").await, 1);
 
@@ -355,7 +437,8 @@ async fn admin_creates_and_completes_referrals_by_hand(pool: PgPool) {
         .await;
     assert_eq!(completed.status, StatusCode::OK, "{}", completed.body);
     assert_eq!(completed.body["status"], "completed");
-    assert_eq!(completed.body["rewardCredited"], true);
+    // Held for the return window like a delivery's reward: credited on release.
+    assert_eq!(completed.body["rewardCredited"], false);
     assert_eq!(completed.body["qualifyingOrderId"], 400);
 
     // Completing again changes nothing and is not an error.
@@ -368,7 +451,14 @@ async fn admin_creates_and_completes_referrals_by_hand(pool: PgPool) {
         )
         .await;
     assert_eq!(again.status, StatusCode::OK);
+    assert_eq!(app.balance(referrer).await, Decimal::ZERO);
+    assert_eq!(app.end_holds().await, 1);
     assert_eq!(app.balance(referrer).await, Decimal::from(100));
+    let listed = app
+        .get(&format!("/api/loyalty/referrals/{referrer}"), &admin)
+        .await;
+    assert_eq!(listed.body[0]["id"], referral_id);
+    assert_eq!(listed.body[0]["rewardCredited"], true);
     let mismatch = app
         .put(
             &format!("/api/loyalty/referral/{referral_id}/complete"),

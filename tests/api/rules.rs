@@ -287,6 +287,11 @@ async fn a_milestone_the_budget_cannot_pay_is_recorded_as_skipped(pool: PgPool) 
             .await;
         app.order(7300 + i, friend, "delivered").await;
     }
+    // The third referral's reward did not fit the budget at completion; the milestone is
+    // decided on release.
+    assert_eq!(app.balance(referrer).await, Decimal::ZERO);
+    assert_eq!(app.events("milestone_skipped").await, 0);
+    assert_eq!(app.end_holds().await, 3);
     assert_eq!(app.balance(referrer).await, Decimal::from(200));
     let awards = sqlx::query!(
         r#"select status::text as "status!", reason from milestone_awards where customer_id = $1"#,
@@ -385,6 +390,41 @@ async fn everything_that_locks_at_once_never_deadlocks(pool: PgPool) {
         let status = status.unwrap();
         assert!(status.is_success(), "{status}");
     }
+    // Then the holds end: three instances of the release job (which takes the same locks,
+    // reaching the milestones and the VIP tier) run beside more operators' postings.
+    let releases: Vec<_> = (0..3)
+        .map(|_| {
+            let app = app.clone();
+            tokio::spawn(async move { app.end_holds().await })
+        })
+        .collect();
+    let postings = wallets.iter().flat_map(|&customer| {
+        (0..3).map(move |n| (customer, n))
+    }).map(|(customer, n)| {
+        let app = app.clone();
+        let admin = admin.clone();
+        tokio::spawn(async move {
+            let status = app.post(
+                &format!("/api/loyalty/wallet/{customer}/debit"),
+                &admin,
+                json!({ "amount": 1, "source": "purchase", "idempotencyKey": format!("spend-after-{n}") }),
+            )
+            .await
+            .status;
+            assert!(status.is_success(), "{status}");
+        })
+    }).collect::<Vec<_>>();
+    let released: u32 = join_all(releases)
+        .await
+        .into_iter()
+        .map(|n| n.unwrap())
+        .sum();
+    for posting in join_all(postings).await {
+        posting.unwrap();
+    }
+    assert_eq!(released as usize, orders.len());
+    assert!(app.events("milestone_reached").await > 0);
+    assert!(app.events("vip_tier_upgraded").await > 0);
     // Other backends flush their statistics within a second of going idle.
     tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
     sqlx::query!("select pg_stat_clear_snapshot()")

@@ -27,6 +27,8 @@ async fn spawn(
         "DATABASE_URL" => Some(url.clone()),
         "PORT" => Some("0".into()),
         "JWT_SECRET" => Some(TEST_SECRET.into()),
+        // The release job runs every second, so the test sees it release.
+        "JOBS_INTERVAL_SECS" => Some("1".into()),
         _ => None,
     })
     .unwrap();
@@ -109,16 +111,44 @@ async fn the_server_serves_the_main_path_and_shuts_down(pool: PgPool) {
     for status in futures::future::join_all(deliveries).await {
         assert_eq!(status.unwrap(), 200);
     }
-    let wallet: Value = client
-        .get(format!("{base}/api/loyalty/wallet/{referrer_id}"))
-        .bearer_auth(&admin)
-        .send()
+    let balance = || {
+        let (client, base, admin) = (client.clone(), base.clone(), admin.clone());
+        async move {
+            let wallet: Value = client
+                .get(format!("{base}/api/loyalty/wallet/{referrer_id}"))
+                .bearer_auth(&admin)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            wallet["balance"].to_string()
+        }
+    };
+    // Held for the return window: nothing is paid at the delivery.
+    assert_eq!(balance().await, "0");
+    // The window passes; the server's own release job pays the reward, once.
+    sqlx::query!(
+        "update customer_referrals set hold_until = now() - interval '1 second'
+         where status = 'completed' and released_at is null"
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let released = async {
+        loop {
+            let now = balance().await;
+            if now != "0" {
+                return now;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
+    let released = tokio::time::timeout(Duration::from_secs(15), released)
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(wallet["balance"].to_string(), "100.00");
+        .expect("the server's job loop released the reward");
+    assert_eq!(released, "100.00");
 
     // The OpenAPI document lists every route; the docs UI is served.
     let openapi: Value = client
@@ -194,10 +224,18 @@ async fn the_server_serves_the_main_path_and_shuts_down(pool: PgPool) {
     assert!(docs.text().await.unwrap().contains("swagger"));
 
     drop(client);
+    let stopping = std::time::Instant::now();
     stop.send(()).unwrap();
     tokio::time::timeout(Duration::from_secs(15), handle)
         .await
         .unwrap()
         .unwrap();
+    // The job loop stops when told, well within the grace (10 s) after which the server
+    // would abort it.
+    assert!(
+        stopping.elapsed() < Duration::from_secs(5),
+        "shutdown took {:?}",
+        stopping.elapsed()
+    );
     crate::helpers::assert_invariants(&pool).await;
 }

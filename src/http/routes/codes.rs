@@ -13,6 +13,7 @@ use crate::http::error::ErrorBody;
 use crate::http::extract::{Json, Path, Query};
 use crate::http::rate_limit::PublicRateLimit;
 use crate::service::codes::{self, CodeCheckResponse};
+use crate::service::fraud::ClientSignals;
 
 /// The code routes.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -43,7 +44,8 @@ pub struct LandingParams {
 
 /// The landing page of shared links and printed QR cards (`/r/REF000123?ch=qr`): records
 /// a `clicked` event with its channel, then redirects to the shop's registration page
-/// with the code and the channel, so the QR channel is not lost. Public, rate-limited.
+/// with the code and the channel, so the QR channel is not lost. The visitor's
+/// `X-Device-Id` and hashed address are kept as fraud signals. Public, rate-limited.
 #[utoipa::path(get, path = "/r/{code}", tag = "referrals",
     params(("code" = String, Path), LandingParams),
     responses((status = 302, description = "To the shop's registration page"), (status = 429, body = ErrorBody)))]
@@ -52,8 +54,9 @@ async fn land(
     State(state): State<AppState>,
     Path(code): Path<String>,
     Query(params): Query<LandingParams>,
+    client: ClientSignals,
 ) -> Result<Response> {
-    let landing = codes::land(&state.db, &code, params.ch.as_deref()).await?;
+    let landing = codes::land(&state.db, &code, params.ch.as_deref(), &client).await?;
     let target = match landing.code {
         // Canonical codes are ASCII letters, digits, `_` and `-`: safe in a query string.
         Some(code) => format!(

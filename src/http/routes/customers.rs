@@ -14,6 +14,7 @@ use crate::http::error::ErrorBody;
 use crate::http::extract::{Json, Query};
 use crate::http::rate_limit::PublicRateLimit;
 use crate::service::customers;
+use crate::service::fraud::ClientSignals;
 use crate::service::signup::{self, SignupForm};
 
 /// The customer routes.
@@ -72,6 +73,9 @@ pub struct PublicSignupRequest {
     /// The code sent by `POST /api/auth/phone-verification`: required to register the
     /// phone of a guest who gave no email (or another one).
     phone_verification_code: Option<String>,
+    /// The device's id, kept as a fraud signal (else the `X-Device-Id` header); 1 to 128
+    /// printable ASCII characters.
+    device_id: Option<String>,
 }
 
 /// The first non-blank value, as TrustCart picks among its aliases.
@@ -80,7 +84,10 @@ fn first_present(values: [Option<String>; 4]) -> Option<String> {
 }
 
 /// Registers a customer (with a password) or creates a guest (without), recording the
-/// referral or partner code they came with. Public: no token.
+/// referral or partner code they came with, and the device (`X-Device-Id` or `deviceId`)
+/// and hashed client address as fraud signals. A friend on the blocklist still registers,
+/// without a referral (like a self-referral, the answer does not say why: a
+/// `referral_refused` event does). Public: no token.
 #[utoipa::path(post, path = "/api/customers/public", tag = "customers",
     request_body = PublicSignupRequest,
     responses((status = 201, body = Customer),
@@ -89,8 +96,10 @@ fn first_present(values: [Option<String>; 4]) -> Option<String> {
 async fn create_public_customer(
     _limit: PublicRateLimit,
     State(state): State<AppState>,
+    client: ClientSignals,
     Json(body): Json<PublicSignupRequest>,
 ) -> Result<(StatusCode, Json<Customer>)> {
+    let client = client.with_body_device(body.device_id.as_deref())?;
     let form = SignupForm {
         name: body.name,
         last_name: body.last_name,
@@ -113,6 +122,7 @@ async fn create_public_customer(
             None,
         ]),
         phone_verification_code: body.phone_verification_code,
+        client,
     };
     let customer = signup::sign_up(&state.db, &state.otp, form).await?;
     Ok((StatusCode::CREATED, Json(customer)))

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod campaigns;
 pub mod codes;
 pub mod customers;
+pub mod fraud;
 pub mod health;
 pub mod kpis;
 pub mod loyalty;

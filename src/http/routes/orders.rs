@@ -72,6 +72,10 @@ pub struct PutOrderRequest {
     /// A coupon or free-product code applied at checkout: redeemed, once, when the order
     /// is delivered.
     coupon_code: Option<String>,
+    /// Where the order is delivered (up to 500 characters): kept, normalised, as a fraud
+    /// signal (`sameAddress`, `householdPhone`) and checked against the blocklist when the
+    /// order carries a referral code.
+    delivery_address: Option<String>,
 }
 
 /// A status change.
@@ -109,6 +113,7 @@ async fn put_order(
         created_at: body.created_at,
         referral_code: body.referral_code,
         coupon_code: body.coupon_code,
+        delivery_address: body.delivery_address,
     };
     Ok(Json(
         orders::record(&state.db, order_id, body.status, Some(report))

@@ -12,6 +12,7 @@ use crate::error::Result;
 use crate::http::AppState;
 use crate::http::error::ErrorBody;
 use crate::http::extract::{Json, OptionalJson, Path, Query};
+use crate::service::fraud::ClientSignals;
 use crate::service::referrals;
 
 /// Default and largest page of referrals.
@@ -131,6 +132,8 @@ pub struct CreateMyReferralRequest {
     referred_email: Option<String>,
     /// The friend's phone (Bangladeshi mobile).
     referred_phone: Option<String>,
+    /// The inviting device's id, kept as a fraud signal (else the `X-Device-Id` header).
+    device_id: Option<String>,
 }
 
 /// The caller invites a friend by email or phone; the friend joins with the invitation's code.
@@ -141,14 +144,17 @@ pub struct CreateMyReferralRequest {
 async fn create_my_referral(
     State(state): State<AppState>,
     principal: Principal,
+    client: ClientSignals,
     Json(body): Json<CreateMyReferralRequest>,
 ) -> Result<(StatusCode, Json<Referral>)> {
     let me = principal.own_customer_id(Permission::ShareReferralLink)?;
+    let client = client.with_body_device(body.device_id.as_deref())?;
     let referral = referrals::invite(
         &state.db,
         me,
         body.referred_email.as_deref(),
         body.referred_phone.as_deref(),
+        Some(&client),
     )
     .await?;
     Ok((StatusCode::CREATED, Json(referral)))
@@ -182,6 +188,7 @@ async fn create_referral(
         body.referrer_customer_id,
         body.referred_email.as_deref(),
         body.referred_phone.as_deref(),
+        None,
     )
     .await?;
     Ok((StatusCode::CREATED, Json(referral)))
