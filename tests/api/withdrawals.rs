@@ -669,3 +669,58 @@ async fn a_deleted_customer_is_not_paid_but_can_be_rejected(pool: PgPool) {
     assert_eq!(app.ledger_rows(id).await, 1);
     app.check_invariants().await;
 }
+
+#[sqlx::test(migrator = "bondhu::MIGRATOR")]
+async fn a_clawback_never_takes_money_held_for_a_withdrawal(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let referrer = app.customer(PHONE, None).await;
+    let friend = app
+        .customer("01812000009", Some(&format!("REF{referrer:06}")))
+        .await;
+    assert_eq!(
+        app.order(7101, friend, "delivered").await.status,
+        StatusCode::OK
+    );
+    assert_eq!(app.end_holds().await, 1);
+    // ৳100 reward plus ৳50 bonus; ৳100 of it is held for a withdrawal.
+    let bonus = app
+        .post(
+            &format!("/api/loyalty/wallet/{referrer}/credit"),
+            &app.admin_token(),
+            json!({ "amount": 50, "source": "bonus", "idempotencyKey": "bonus-1" }),
+        )
+        .await;
+    assert_eq!(bonus.status, StatusCode::CREATED, "{}", bonus.body);
+    app.verify_phone(referrer, E164).await;
+    let request = withdraw(&app, referrer, 100).await;
+    assert_eq!(request.status, StatusCode::CREATED, "{}", request.body);
+
+    // The parcel comes back: the clawback takes the ৳50 that is free; the rest is owed.
+    assert_eq!(
+        app.order_status(7101, "returned").await.status,
+        StatusCode::OK
+    );
+    let after = wallet(&app, referrer).await;
+    assert_eq!(dec(&after["balance"]), Decimal::from(100));
+    assert_eq!(dec(&after["heldBalance"]), Decimal::from(100));
+    let owed = sqlx::query_scalar!(
+        "select owed_amount from customer_wallets where customer_id = $1",
+        referrer
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(owed, Decimal::from(50));
+
+    // The held money still pays out.
+    set_status(&app, &request.body, json!({ "status": "approved" })).await;
+    let paid = set_status(
+        &app,
+        &request.body,
+        json!({ "status": "paid", "payoutReference": "BK7" }),
+    )
+    .await;
+    assert_eq!(paid.status, StatusCode::OK, "{}", paid.body);
+    assert_eq!(app.balance(referrer).await, Decimal::ZERO);
+    app.check_invariants().await;
+}
