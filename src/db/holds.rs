@@ -5,7 +5,7 @@ use rust_decimal::Decimal;
 use sqlx::PgExecutor;
 
 use crate::domain::order::RefundOutcome;
-use crate::domain::review::{ReviewItem, ReviewOutcome, ReviewStatus};
+use crate::domain::review::{Review, ReviewOutcome, ReviewStatus};
 use crate::domain::time::Timestamp;
 
 /// Claims one referral whose hold is over (skipping any another instance is releasing)
@@ -87,9 +87,9 @@ pub async fn reviews(
     status: ReviewStatus,
     limit: i64,
     before_id: Option<i64>,
-) -> sqlx::Result<Vec<ReviewItem>> {
+) -> sqlx::Result<Vec<Review>> {
     sqlx::query_as!(
-        ReviewItem,
+        Review,
         r#"select v.id, v.referral_id, r.referrer_customer_id, r.referred_customer_id, v.reasons,
                   v.status as "status: _", v.decided_by, v.note, v.created_at,
                   v.decided_at as "decided_at: Timestamp"
@@ -107,12 +107,9 @@ pub async fn reviews(
 }
 
 /// The newest review of referral `referral_id`.
-pub async fn review_of(
-    db: impl PgExecutor<'_>,
-    referral_id: i32,
-) -> sqlx::Result<Option<ReviewItem>> {
+pub async fn review_of(db: impl PgExecutor<'_>, referral_id: i32) -> sqlx::Result<Option<Review>> {
     sqlx::query_as!(
-        ReviewItem,
+        Review,
         r#"select v.id, v.referral_id, r.referrer_customer_id, r.referred_customer_id, v.reasons,
                   v.status as "status: _", v.decided_by, v.note, v.created_at,
                   v.decided_at as "decided_at: Timestamp"

@@ -21,6 +21,7 @@ mod openapi;
 mod orders;
 mod reconcile;
 mod referrals;
+mod reviews;
 mod rules;
 mod schema;
 mod server;
