@@ -101,10 +101,14 @@ impl Application {
             let _ = stopping_rx.wait_for(|stopping| *stopping).await;
             tokio::time::sleep(SHUTDOWN_GRACE).await;
         };
-        tokio::select! {
-            result = serve => result.context("serving HTTP")?,
-            () = deadline => tracing::warn!("requests still running after the grace period; stopping anyway"),
-        }
+        // On an error too, the jobs are stopped and the pool closed before returning.
+        let served = tokio::select! {
+            result = serve => result.context("serving HTTP"),
+            () = deadline => {
+                tracing::warn!("requests still running after the grace period; stopping anyway");
+                Ok(())
+            }
+        };
         pruning.abort();
         // The jobs stop at their next step (each step is its own transaction); aborting
         // one mid-step only rolls that step back.
@@ -116,7 +120,7 @@ impl Application {
             jobs.abort();
         }
         self.state.db.close().await;
-        Ok(())
+        served
     }
 }
 
