@@ -17,7 +17,7 @@ pub async fn queue(
     limit: i64,
     before_id: Option<i64>,
 ) -> Result<Vec<ReviewItem>> {
-    let reviews = db::holds::reviews(pool, status, limit, before_id).await?;
+    let reviews = db::holds::reviews(pool, Some(status), None, limit, before_id).await?;
     let mut items = Vec::with_capacity(reviews.len());
     for review in reviews {
         items.push(with_signals(pool, review).await?);
@@ -61,8 +61,9 @@ pub async fn decide(
             ));
         }
     }
-    let review = db::holds::review_of(pool, referral_id)
+    let review = db::holds::reviews(pool, None, Some(referral_id), 1, None)
         .await?
+        .pop()
         .ok_or_else(not_held)?;
     with_signals(pool, review).await
 }
