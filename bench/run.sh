@@ -375,6 +375,24 @@ cleanup
 server_pid=""
 sampler_pid=""
 
+# ---- release -----------------------------------------------------------------------------------
+# Deliveries hold their rewards for the campaign's return window (7 days). Let every hold
+# end now and release them the way production does when a job falls behind: one referral
+# per transaction through release_referral, here by `bondhu reconcile --repair` (the
+# repair of overdue holds). Informational: referrals released per second.
+log "release: every hold ends; bondhu reconcile --repair releases them"
+due=$(psql_db -At -c "update customer_referrals set hold_until = now() - interval '1 second'
+                      where status = 'completed' and released_at is null and hold_until is not null
+                      returning 1" | wc -l)
+release_start=$(date +%s.%N)
+"$BIN" reconcile --repair >"$RUN_DIR/reconcile.json" 2>"$RUN_DIR/reconcile.err" ||
+    die "reconcile --repair did not come out clean: $(tail -n 3 "$RUN_DIR/reconcile.err")"
+release_end=$(date +%s.%N)
+released=$(jq -r '.overdueHolds.repaired' "$RUN_DIR/reconcile.json")
+(( released == due )) || die "released $released of $due due referrals"
+release_rate=$(awk -v n="$released" -v a="$release_start" -v b="$release_end" 'BEGIN { printf "%.0f", n / (b - a) }')
+echo "released $released referrals in $(awk -v a="$release_start" -v b="$release_end" 'BEGIN { printf "%.1f", b - a }') s ($release_rate/s)"
+
 # ---- invariants --------------------------------------------------------------------------------
 log "invariants"
 invariants=$(psql_db -At -F '|' -v pending_lo="$PENDING_ORDER_LO" -v pending_hi="$PENDING_ORDER_HI" <<'SQL'
@@ -386,8 +404,9 @@ left join lateral (
            coalesce(sum(t.amount) filter (where t.transaction_type = 'debit'), 0) as debits
     from wallet_transactions t where t.wallet_id = w.id and t.status = 'posted') l on true
 where w.balance <> l.credits - l.debits or w.total_earned <> l.credits or w.total_spent <> l.debits;
--- 2. one referral credit per completed referral (the referred side's reward is 0 here, and
---    the bench configures no milestone, whose credits would also carry source 'referral')
+-- 2. one referral credit per completed referral, once its hold ended (the referred side's
+--    reward is 0 here, and the bench configures no milestone, whose credits would also
+--    carry source 'referral')
 select 'completed referrals', count(*) from customer_referrals where status = 'completed';
 select 'referral wallet credits', count(*) from wallet_transactions
 where source = 'referral' and transaction_type = 'credit';
@@ -450,6 +469,8 @@ summary=$OUT/summary.txt
     echo
     echo "server peak RSS: $peak_mib MiB (target < $TARGET_RSS_MIB MiB:" \
          "$(awk -v m="$peak_mib" -v t="$TARGET_RSS_MIB" 'BEGIN { print (m < t) ? "ok" : "ABOVE" }'))"
+    echo "release after the hold (bondhu reconcile --repair, one referral per transaction):" \
+         "$released referrals, $release_rate/s"
     echo "invariants: $invariants_ok"
     echo "$invariants" | awk -F'|' '{ printf "  %-55s %s\n", $1, $2 }'
     echo "server log lines at RUST_LOG=warn: $server_log_lines (see bench/out/last-run/server.log)"

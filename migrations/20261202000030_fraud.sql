@@ -109,7 +109,8 @@ create index fraud_blocklist_kind_idx on fraud_blocklist (kind, id desc);
 -- in this fixed order: sameDevice, sameAddress, householdPhone, referrerVelocity,
 -- deviceVelocity, ipVelocity, disposableEmail, refusalRate. `action` is the strongest
 -- action among them (block > review), or `off` when none fired (and for an unknown
--- referral, or one nobody registered through).
+-- referral, or one nobody registered through). `blocked_by` is the first of them that
+-- blocks (the reason `fraud:<rule>` a blocked reward is skipped with), or null.
 --
 -- The rules ("F" is the referred friend, "A" the referrer; rules about the referrer do
 -- not fire for a partner's referral):
@@ -133,7 +134,7 @@ create index fraud_blocklist_kind_idx on fraud_blocklist (kind, id desc);
 --                     order_status_is_reversal: cancelled, returned, admin_cancelled), at
 --                     least minOrders, and the reversed share is above maxPercent.
 create function fraud_verdict(p_referral_id integer, p_order_id integer)
-returns table (action fraud_action, reasons text[])
+returns table (action fraud_action, reasons text[], blocked_by text)
 language plpgsql stable as $$
 declare
     r         customer_referrals%rowtype;
@@ -151,7 +152,7 @@ declare
 begin
     select * into r from customer_referrals x where x.id = p_referral_id;
     if r.id is null or r.referred_customer_id is null then
-        return query select 'off'::fraud_action, '{}'::text[];
+        return query select 'off'::fraud_action, '{}'::text[], null::text;
         return;
     end if;
     v_a := r.referrer_customer_id;
@@ -274,6 +275,8 @@ begin
         end if;
     end if;
 
-    return query select v_fired, v_reasons;
+    return query select v_fired, v_reasons,
+        (select x from unnest(v_reasons) with ordinality as u(x, n)
+         where (v_rules #>> array[x, 'action']) = 'block' order by n limit 1);
 end
 $$;

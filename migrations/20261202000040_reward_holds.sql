@@ -649,7 +649,8 @@ $$;
 -- the hold; moves no money. Marks the referral completed (one write). With no hold, and
 -- nothing in review, the rewards are released at once, in this transaction.
 create function issue_completion_rewards(
-    r customer_referrals, p_order sales_orders, p_verdict fraud_action, p_reasons text[])
+    r customer_referrals, p_order sales_orders, p_verdict fraud_action, p_reasons text[],
+    p_blocked_by text)
 returns void
 language plpgsql as $$
 declare
@@ -696,7 +697,7 @@ begin
        or (v_type = 'free_product' and r.referrer_customer_id is not null
            and v_terms ->> 'referrer_free_product_id' is not null) then
         if p_verdict = 'block' then
-            v_gate := 'fraud:' || p_reasons[1];
+            v_gate := 'fraud:' || p_blocked_by;
         else
             v_gate := reward_gate(r, p_order,
                 case when v_type = 'wallet' then v_referrer_amount + v_referred_amount else 0 end);
@@ -784,6 +785,7 @@ declare
     v_order   sales_orders%rowtype;
     v_verdict fraud_action;
     v_reasons text[];
+    v_blocked text;
 begin
     select * into r from customer_referrals where id = p_referral_id for no key update;
     if not found then
@@ -797,11 +799,13 @@ begin
     if p_order_id is not null then
         select * into v_order from sales_orders o where o.id = p_order_id;
     end if;
-    select f.action, f.reasons into v_verdict, v_reasons from fraud_verdict(r.id, p_order_id) f;
+    select f.action, f.reasons, f.blocked_by into v_verdict, v_reasons, v_blocked
+    from fraud_verdict(r.id, p_order_id) f;
 
     perform log_referral_event('completed', r, p_order_id,
         jsonb_build_object('trigger', p_trigger, 'completion', r.completions + 1));
-    perform issue_completion_rewards(r, v_order, coalesce(v_verdict, 'off'), coalesce(v_reasons, '{}'));
+    perform issue_completion_rewards(r, v_order, coalesce(v_verdict, 'off'), coalesce(v_reasons, '{}'),
+                                     v_blocked);
     return 'completed';
 end
 $$;

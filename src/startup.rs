@@ -103,10 +103,14 @@ impl Application {
             let _ = stopping_rx.wait_for(|stopping| *stopping).await;
             tokio::time::sleep(SHUTDOWN_GRACE).await;
         };
-        tokio::select! {
-            result = serve => result.context("serving HTTP")?,
-            () = deadline => tracing::warn!("requests still running after the grace period; stopping anyway"),
-        }
+        // On an error too, the jobs are stopped and the pool closed before returning.
+        let served = tokio::select! {
+            result = serve => result.context("serving HTTP"),
+            () = deadline => {
+                tracing::warn!("requests still running after the grace period; stopping anyway");
+                Ok(())
+            }
+        };
         pruning.abort();
         // The jobs stop at their next step (each step is its own transaction); aborting
         // one mid-step only rolls that step back.
@@ -118,7 +122,7 @@ impl Application {
             jobs.abort();
         }
         self.state.db.close().await;
-        Ok(())
+        served
     }
 }
 

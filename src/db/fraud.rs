@@ -99,7 +99,7 @@ pub async fn verdict(
     order_id: Option<i32>,
 ) -> sqlx::Result<Verdict> {
     let row = sqlx::query!(
-        r#"select action as "action!: FraudAction", reasons as "reasons!"
+        r#"select action as "action!: FraudAction", reasons as "reasons!", blocked_by
            from fraud_verdict($1, $2)"#,
         referral_id,
         order_id
@@ -109,6 +109,7 @@ pub async fn verdict(
     Ok(Verdict {
         action: row.action,
         reasons: row.reasons,
+        blocked_by: row.blocked_by,
     })
 }
 

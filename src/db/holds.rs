@@ -5,7 +5,7 @@ use rust_decimal::Decimal;
 use sqlx::PgExecutor;
 
 use crate::domain::order::RefundOutcome;
-use crate::domain::review::{ReviewItem, ReviewOutcome, ReviewStatus};
+use crate::domain::review::{Review, ReviewOutcome, ReviewStatus};
 use crate::domain::time::Timestamp;
 
 /// Claims one referral whose hold is over (skipping any another instance is releasing)
@@ -80,49 +80,32 @@ pub async fn decide_review(
     .await
 }
 
-/// The review queue, newest first: reviews in `status`, at most `limit`, older than
-/// `before_id` if given.
+/// Reviews, newest first, at most `limit`, older than `before_id` if given: those in
+/// `status` (the queue), or those of one referral (its newest first), or both.
 pub async fn reviews(
     db: impl PgExecutor<'_>,
-    status: ReviewStatus,
+    status: Option<ReviewStatus>,
+    referral_id: Option<i32>,
     limit: i64,
     before_id: Option<i64>,
-) -> sqlx::Result<Vec<ReviewItem>> {
+) -> sqlx::Result<Vec<Review>> {
     sqlx::query_as!(
-        ReviewItem,
+        Review,
         r#"select v.id, v.referral_id, r.referrer_customer_id, r.referred_customer_id, v.reasons,
                   v.status as "status: _", v.decided_by, v.note, v.created_at,
                   v.decided_at as "decided_at: Timestamp"
            from referral_reviews v
            join customer_referrals r on r.id = v.referral_id
-           where v.status = $1 and ($3::bigint is null or v.id < $3)
+           where ($1::review_status is null or v.status = $1)
+             and ($2::integer is null or v.referral_id = $2)
+             and ($4::bigint is null or v.id < $4)
            order by v.id desc
-           limit $2"#,
-        status as ReviewStatus,
+           limit $3"#,
+        status as Option<ReviewStatus>,
+        referral_id,
         limit,
         before_id,
     )
     .fetch_all(db)
-    .await
-}
-
-/// The newest review of referral `referral_id`.
-pub async fn review_of(
-    db: impl PgExecutor<'_>,
-    referral_id: i32,
-) -> sqlx::Result<Option<ReviewItem>> {
-    sqlx::query_as!(
-        ReviewItem,
-        r#"select v.id, v.referral_id, r.referrer_customer_id, r.referred_customer_id, v.reasons,
-                  v.status as "status: _", v.decided_by, v.note, v.created_at,
-                  v.decided_at as "decided_at: Timestamp"
-           from referral_reviews v
-           join customer_referrals r on r.id = v.referral_id
-           where v.referral_id = $1
-           order by v.completion desc
-           limit 1"#,
-        referral_id,
-    )
-    .fetch_optional(db)
     .await
 }

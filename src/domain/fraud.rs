@@ -189,6 +189,8 @@ pub struct Verdict {
     pub action: FraudAction,
     /// The camelCase names of the rules that fired, in the rules' fixed order.
     pub reasons: Vec<String>,
+    /// The first of them that blocks (rewards are skipped as `fraud:<rule>`).
+    pub blocked_by: Option<String>,
 }
 
 /// A signal as staff may see it in the review queue: the value masked.

@@ -1,7 +1,9 @@
 //! The review queue: referrals a fraud rule held until a staff user decides.
 
-use super::time::Timestamp;
 use serde::Serialize;
+
+use super::fraud::MaskedSignal;
+use super::time::Timestamp;
 
 super::sql_enum! {
     /// Where a review of a held referral stands.
@@ -31,10 +33,10 @@ super::sql_enum! {
     }
 }
 
-/// A referral held for review, as the queue lists it.
+/// A referral held for review.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct ReviewItem {
+pub struct Review {
     /// The review's id (the queue's page cursor).
     pub id: i64,
     /// The referral held.
@@ -55,4 +57,16 @@ pub struct ReviewItem {
     pub created_at: Timestamp,
     /// When it was decided.
     pub decided_at: Option<Timestamp>,
+}
+
+/// A review as the queue lists it: the review and the signals behind its verdict, masked.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReviewItem {
+    /// The review.
+    #[serde(flatten)]
+    pub review: Review,
+    /// The friend's signals and the referral's (device, client address, email, phone,
+    /// delivery address), masked, oldest first.
+    pub signals: Vec<MaskedSignal>,
 }

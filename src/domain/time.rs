@@ -125,6 +125,9 @@ impl RewardHold {
     }
 }
 
+/// A hold's units, largest first: (seconds, name).
+const HOLD_UNITS: [(u32, &str); 4] = [(86_400, "d"), (3_600, "h"), (60, "m"), (1, "s")];
+
 /// Why a hold could not be read.
 pub const REWARD_HOLD_FORMAT: &str =
     "must be \"0\" or a whole number with a unit (s, m, h, d), such as \"7d\", at most 90 days";
@@ -138,13 +141,10 @@ impl FromStr for RewardHold {
             return Ok(Self { seconds: 0 });
         }
         let (number, unit) = s.split_at(s.len().saturating_sub(1));
-        let unit: u64 = match unit {
-            "s" => 1,
-            "m" => 60,
-            "h" => 3_600,
-            "d" => 86_400,
-            _ => return Err(REWARD_HOLD_FORMAT),
+        let Some(&(unit, _)) = HOLD_UNITS.iter().find(|(_, name)| *name == unit) else {
+            return Err(REWARD_HOLD_FORMAT);
         };
+        let unit = u64::from(unit);
         if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
             return Err(REWARD_HOLD_FORMAT);
         }
@@ -159,14 +159,16 @@ impl FromStr for RewardHold {
 
 impl fmt::Display for RewardHold {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = self.seconds;
-        match s {
-            0 => f.write_str("0"),
-            _ if s % 86_400 == 0 => write!(f, "{}d", s / 86_400),
-            _ if s % 3_600 == 0 => write!(f, "{}h", s / 3_600),
-            _ if s % 60 == 0 => write!(f, "{}m", s / 60),
-            _ => write!(f, "{s}s"),
+        if self.seconds == 0 {
+            return f.write_str("0");
         }
+        // The largest unit that says it exactly (seconds always do).
+        let (size, name) = HOLD_UNITS
+            .iter()
+            .find(|(size, _)| self.seconds.is_multiple_of(*size))
+            .copied()
+            .unwrap_or((1, "s"));
+        write!(f, "{}{name}", self.seconds / size)
     }
 }
 

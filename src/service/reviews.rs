@@ -3,8 +3,9 @@
 use sqlx::PgPool;
 
 use crate::db;
-use crate::domain::review::{ReviewItem, ReviewOutcome, ReviewStatus};
+use crate::domain::review::{Review, ReviewItem, ReviewOutcome, ReviewStatus};
 use crate::error::{Code, Error, Result};
+use crate::service::fraud;
 
 /// Longest accepted note.
 pub const MAX_NOTE_LEN: usize = 1000;
@@ -16,7 +17,17 @@ pub async fn queue(
     limit: i64,
     before_id: Option<i64>,
 ) -> Result<Vec<ReviewItem>> {
-    Ok(db::holds::reviews(pool, status, limit, before_id).await?)
+    let reviews = db::holds::reviews(pool, Some(status), None, limit, before_id).await?;
+    let mut items = Vec::with_capacity(reviews.len());
+    for review in reviews {
+        items.push(with_signals(pool, review).await?);
+    }
+    Ok(items)
+}
+
+async fn with_signals(pool: &PgPool, review: Review) -> Result<ReviewItem> {
+    let signals = fraud::masked_signals(pool, review.referral_id).await?;
+    Ok(ReviewItem { review, signals })
 }
 
 /// Approves (the rewards go back to their hold, or are released if it is over) or
@@ -42,12 +53,7 @@ pub async fn decide(
     .await?;
     match outcome {
         ReviewOutcome::Approved | ReviewOutcome::Rejected => {}
-        ReviewOutcome::NotFound => {
-            return Err(Error::new(
-                Code::ReviewNotFound,
-                "This referral was never held for review",
-            ));
-        }
+        ReviewOutcome::NotFound => return Err(not_held()),
         ReviewOutcome::AlreadyDecided => {
             return Err(Error::new(
                 Code::ReviewAlreadyDecided,
@@ -55,12 +61,16 @@ pub async fn decide(
             ));
         }
     }
-    db::holds::review_of(pool, referral_id)
+    let review = db::holds::reviews(pool, None, Some(referral_id), 1, None)
         .await?
-        .ok_or_else(|| {
-            Error::new(
-                Code::ReviewNotFound,
-                "This referral was never held for review",
-            )
-        })
+        .pop()
+        .ok_or_else(not_held)?;
+    with_signals(pool, review).await
+}
+
+fn not_held() -> Error {
+    Error::new(
+        Code::ReviewNotFound,
+        "This referral was never held for review",
+    )
 }

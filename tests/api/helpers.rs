@@ -395,6 +395,16 @@ impl TestApp {
         .unwrap()
     }
 
+    /// Changes one fraud rule (`GET` the rules, replace `rule`, `PUT` them back), as an
+    /// admin would.
+    pub async fn set_fraud_rule(&self, rule: &str, value: Value) {
+        let admin = self.admin_token();
+        let mut rules = self.get("/api/loyalty/fraud-rules", &admin).await.body["rules"].clone();
+        rules[rule] = value;
+        let put = self.put("/api/loyalty/fraud-rules", &admin, rules).await;
+        assert_eq!(put.status, StatusCode::OK, "{}", put.body);
+    }
+
     /// Lets the holds of every completed referral end now, as if their return window had
     /// passed, and runs the release job once (the job every instance runs). Returns how
     /// many referrals it released.

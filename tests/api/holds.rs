@@ -34,7 +34,8 @@ async fn reward_statuses(app: &TestApp, referral_id: i64) -> Vec<(String, String
     .collect()
 }
 
-async fn set_default_hold(app: &TestApp, hold: &str) {
+/// Changes the default campaign (the one the referrals here get), as an admin would.
+async fn update_default_campaign(app: &TestApp, change: Value) -> Value {
     let admin = app.admin_token();
     let campaigns = app.get("/api/loyalty/referral-campaigns", &admin).await;
     let default = campaigns
@@ -51,11 +52,16 @@ async fn set_default_hold(app: &TestApp, hold: &str) {
         .put(
             &format!("/api/loyalty/referral-campaigns/{default}"),
             &admin,
-            json!({ "reward_hold": hold }),
+            change,
         )
         .await;
     assert_eq!(updated.status, StatusCode::OK, "{}", updated.body);
-    assert_eq!(updated.body["reward_hold"], hold);
+    updated.body
+}
+
+async fn set_default_hold(app: &TestApp, hold: &str) {
+    let updated = update_default_campaign(app, json!({ "reward_hold": hold })).await;
+    assert_eq!(updated["reward_hold"], hold);
 }
 
 fn referral_of(referrals: &Value) -> &Value {
@@ -352,25 +358,7 @@ async fn refunds_reverse_below_the_minimum_and_are_recorded_once(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let admin = app.admin_token();
     // The default campaign's minimum becomes ৳800; orders are ৳1000.
-    let campaigns = app.get("/api/loyalty/referral-campaigns", &admin).await;
-    let default = campaigns
-        .body
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["is_default"] == true)
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let updated = app
-        .put(
-            &format!("/api/loyalty/referral-campaigns/{default}"),
-            &admin,
-            json!({ "min_order_amount": 800 }),
-        )
-        .await;
-    assert_eq!(updated.status, StatusCode::OK, "{}", updated.body);
+    update_default_campaign(&app, json!({ "min_order_amount": 800 })).await;
     let (referrer, friend) = referrer_and_friend(&app, 5).await;
     assert_eq!(
         app.order(7006, friend, "delivered").await.status,

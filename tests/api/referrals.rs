@@ -99,7 +99,8 @@ async fn signup_with_share_code_then_delivery_pays_the_referrer_once(pool: PgPoo
         stats.body,
         json!({
             "total_referrals": "1", "completed_referrals": "1", "pending_referrals": "0",
-            "invited_referrals": "0", "registered_referrals": "0", "total_rewards_earned": "100.00"
+            "invited_referrals": "0", "registered_referrals": "0", "total_rewards_earned": "100.00",
+            "pending_rewards": "0"
         })
     );
 
