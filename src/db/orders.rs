@@ -2,9 +2,9 @@
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
-use sqlx::PgExecutor;
+use sqlx::{PgConnection, PgExecutor};
 
-use crate::domain::order::{Order, OrderOutcome as OrderOutcomeKind, OrderStatus};
+use crate::domain::order::{Order, OrderLine, OrderOutcome as OrderOutcomeKind, OrderStatus};
 use crate::domain::time::Timestamp;
 
 /// A change to record, as the shop's system reports it.
@@ -130,4 +130,43 @@ pub async fn created_at(
     )
     .fetch_optional(db)
     .await
+}
+
+/// Replaces order `order_id`'s lines with `lines` (the caller holds the transaction in
+/// which the order was just recorded).
+pub async fn replace_lines(
+    conn: &mut PgConnection,
+    order_id: i32,
+    lines: &[OrderLine],
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "delete from sales_order_lines where order_id = $1",
+        order_id
+    )
+    .execute(&mut *conn)
+    .await?;
+    if lines.is_empty() {
+        return Ok(());
+    }
+    let products: Vec<i32> = lines.iter().map(|l| l.product_id).collect();
+    let names: Vec<String> = lines.iter().map(|l| l.product_name.clone()).collect();
+    let categories: Vec<Option<i32>> = lines.iter().map(|l| l.category_id).collect();
+    let quantities: Vec<i32> = lines.iter().map(|l| l.quantity).collect();
+    let prices: Vec<Decimal> = lines.iter().map(|l| l.unit_price.get()).collect();
+    sqlx::query!(
+        r#"insert into sales_order_lines
+               (order_id, line_no, product_id, product_name, category_id, quantity, unit_price)
+           select $1, n::integer, p, name, c, q, price
+           from unnest($2::integer[], $3::text[], $4::integer[], $5::integer[], $6::numeric[])
+                with ordinality as l(p, name, c, q, price, n)"#,
+        order_id,
+        &products,
+        &names,
+        &categories as &[Option<i32>],
+        &quantities,
+        &prices,
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }

@@ -5,7 +5,9 @@ use std::str::FromStr;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Deserializer, Serialize};
 
+use super::money::Amount;
 use super::time::Timestamp;
+use crate::error::Problems;
 
 /// TrustCart's `order_status_enum`, value for value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, sqlx::Type, Serialize, utoipa::ToSchema)]
@@ -145,6 +147,55 @@ impl<'de> Deserialize<'de> for OrderStatus {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let name = String::deserialize(deserializer)?;
         name.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// One line of an order, as the shop reports it (`items` of `PUT /api/orders/:id`).
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OrderLine {
+    /// The shop's product id (positive).
+    pub product_id: i32,
+    /// Its name as the customer saw it (1–200 characters).
+    pub product_name: String,
+    /// The shop's category id, if any (positive).
+    pub category_id: Option<i32>,
+    /// How many (1–100,000).
+    pub quantity: i32,
+    /// Taka per unit: a JSON number ≥ 0 with at most two decimals.
+    #[schema(value_type = f64)]
+    pub unit_price: Amount,
+}
+
+impl OrderLine {
+    /// The most lines one order may carry.
+    pub const MAX_LINES: usize = 500;
+
+    /// Every problem of line `index` (fields named `items[i].field`), after trimming its
+    /// name.
+    pub fn check(&mut self, index: usize, problems: &mut Problems) {
+        let field = |name: &str| format!("items[{index}].{name}");
+        self.product_name = self.product_name.trim().to_owned();
+        problems.check(
+            self.product_id > 0,
+            &field("productId"),
+            "must be a positive integer",
+        );
+        problems.check(
+            (1..=200).contains(&self.product_name.chars().count()),
+            &field("productName"),
+            "must be 1 to 200 characters",
+        );
+        problems.check(
+            self.category_id.is_none_or(|id| id > 0),
+            &field("categoryId"),
+            "must be a positive integer",
+        );
+        problems.check(
+            (1..=100_000).contains(&self.quantity),
+            &field("quantity"),
+            "must be between 1 and 100000",
+        );
     }
 }
 

@@ -11,9 +11,9 @@ use serde::Serialize;
 
 use crate::domain::fraud::{MAX_ADDRESS_LEN, normalise_address};
 use crate::domain::money::{Money, OrderTotal};
-use crate::domain::order::{Order, OrderStatus, RefundOutcome};
+use crate::domain::order::{Order, OrderLine, OrderStatus, RefundOutcome};
 use crate::domain::wallet::IdempotencyKey;
-use crate::error::{Code, Error, Result};
+use crate::error::{Code, Error, Problems, Result};
 use crate::service::{attribution, fraud};
 
 /// How far in the future an order's `createdAt` may be (clock skew between systems).
@@ -36,6 +36,8 @@ pub struct OrderReport {
     pub coupon_code: Option<String>,
     /// Where the order is delivered, as the shop wrote it.
     pub delivery_address: Option<String>,
+    /// The order's lines; when given, they replace the lines recorded before.
+    pub items: Option<Vec<OrderLine>>,
 }
 
 /// The order after a change, and the referral it completed.
@@ -122,6 +124,19 @@ pub async fn record(
         Some(raw) => normalise_address(raw),
         None => None,
     };
+    let mut items = report.items;
+    if let Some(lines) = items.as_mut() {
+        let mut problems = Problems::default();
+        problems.check(
+            lines.len() <= OrderLine::MAX_LINES,
+            "items",
+            "must have at most 500 lines",
+        );
+        for (index, line) in lines.iter_mut().enumerate() {
+            line.check(index, &mut problems);
+        }
+        problems.finish(Code::ValidationFailed)?;
+    }
     let change = OrderChange {
         order_id,
         status,
@@ -138,15 +153,18 @@ pub async fn record(
             referral_code,
             report.customer_id,
             delivery_address.as_deref(),
+            items.as_deref(),
         ) {
             // Otherwise the order is one statement: the hot path stays one round trip.
-            (None, _, None) | (Some(_), None, None) => Ok(db::orders::apply(pool, &change).await?),
-            // A code typed at checkout, or a delivery address: the attribution, the
-            // address signal and the order in one transaction, so a refused order
-            // (another customer's, say) leaves nothing behind, a delivered order
-            // completes the referral its own code creates, and the fraud verdict that
-            // runs inside the delivery sees this order's address.
-            (code, customer_id, address) => {
+            (None, _, None, None) | (Some(_), None, None, None) => {
+                Ok(db::orders::apply(pool, &change).await?)
+            }
+            // A code typed at checkout, a delivery address or the order's lines: the
+            // attribution, the address signal, the order and its lines in one
+            // transaction, so a refused order (another customer's, say) leaves nothing
+            // behind, a delivered order completes the referral its own code creates, and
+            // the fraud verdict that runs inside the delivery sees this order's address.
+            (code, customer_id, address, lines) => {
                 let mut tx = pool.begin().await?;
                 if let Some(address) = address {
                     let customer = match customer_id {
@@ -164,6 +182,9 @@ pub async fn record(
                 }
                 let outcome = db::orders::apply(&mut *tx, &change).await?;
                 if matches!(outcome, OrderOutcome::Applied { .. }) {
+                    if let Some(lines) = lines {
+                        db::orders::replace_lines(&mut tx, order_id, lines).await?;
+                    }
                     tx.commit().await?;
                 }
                 Ok(outcome)

@@ -263,3 +263,112 @@ async fn orders_are_recorded_as_the_shop_knows_them(pool: PgPool) {
     assert_eq!(app.snapshot().await, before);
     app.check_invariants().await;
 }
+
+#[sqlx::test(migrator = "bondhu::MIGRATOR")]
+async fn orders_carry_their_lines_and_an_update_replaces_them(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let admin = app.admin_token();
+    let customer = app.customer("01711300001", None).await;
+    let lines = || async {
+        sqlx::query!(
+            r#"select line_no, product_id, product_name, category_id, quantity, unit_price
+               from sales_order_lines where order_id = 9100 order by line_no"#
+        )
+        .fetch_all(&app.pool)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| {
+            (
+                l.line_no,
+                l.product_id,
+                l.product_name,
+                l.category_id,
+                l.quantity,
+                l.unit_price,
+            )
+        })
+        .collect::<Vec<_>>()
+    };
+    let put = |items: serde_json::Value| {
+        let app = app.clone();
+        let admin = admin.clone();
+        async move {
+            app.put(
+                "/api/orders/9100",
+                &admin,
+                json!({ "customerId": customer, "status": "pending", "totalAmount": 1250, "items": items }),
+            )
+            .await
+        }
+    };
+    let first = put(json!([
+        { "productId": 11, "productName": " Miniket rice 5kg ", "categoryId": 3, "quantity": 2, "unitPrice": 450 },
+        { "productId": 12, "productName": "সয়াবিন তেল ১ লি", "quantity": 1, "unitPrice": 350.50 }
+    ]))
+    .await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    assert_eq!(
+        lines().await,
+        [
+            (
+                1,
+                11,
+                "Miniket rice 5kg".to_owned(),
+                Some(3),
+                2,
+                Decimal::from(450)
+            ),
+            (
+                2,
+                12,
+                "সয়াবিন তেল ১ লি".to_owned(),
+                None,
+                1,
+                Decimal::new(35050, 2)
+            ),
+        ]
+    );
+
+    // Bad lines: every problem named, nothing written.
+    let before = app.snapshot().await;
+    let bad = put(json!([
+        { "productId": 0, "productName": "", "quantity": 0, "unitPrice": 1 },
+        { "productId": 5, "productName": "x", "categoryId": -1, "quantity": 1, "unitPrice": 1 }
+    ]))
+    .await;
+    bad.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    for field in [
+        "items[0].productId",
+        "items[0].productName",
+        "items[0].quantity",
+        "items[1].categoryId",
+    ] {
+        assert!(
+            bad.body["fields"][field].is_array(),
+            "{field}: {}",
+            bad.body
+        );
+    }
+    put(json!([{ "productId": 5, "productName": "x", "quantity": 1, "unitPrice": -1 }]))
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body");
+    put(json!([{ "productId": 5, "productName": "x", "quantity": 1, "unitPrice": 1, "colour": "red" }]))
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body");
+    assert_eq!(before, app.snapshot().await);
+
+    // An update with items replaces them; one without keeps them; [] clears them.
+    let replaced = put(
+        json!([{ "productId": 13, "productName": "Eggs (12)", "quantity": 3, "unitPrice": 150 }]),
+    )
+    .await;
+    assert_eq!(replaced.status, StatusCode::OK, "{}", replaced.body);
+    assert_eq!(lines().await.len(), 1);
+    let status_only = app.order_status(9100, "shipped").await;
+    assert_eq!(status_only.status, StatusCode::OK);
+    assert_eq!(lines().await[0].1, 13);
+    assert_eq!(put(json!([])).await.status, StatusCode::OK);
+    assert!(lines().await.is_empty());
+    app.check_invariants().await;
+}

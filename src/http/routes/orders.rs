@@ -11,7 +11,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::{idempotency_key, posted_response};
 use crate::auth::{Permission, Principal};
 use crate::domain::money::{Money, OrderTotal};
-use crate::domain::order::{Order, OrderStatus};
+use crate::domain::order::{Order, OrderLine, OrderStatus};
 use crate::error::{Error, Result};
 use crate::http::AppState;
 use crate::http::error::ErrorBody;
@@ -76,6 +76,9 @@ pub struct PutOrderRequest {
     /// signal (`sameAddress`, `householdPhone`) and checked against the blocklist when the
     /// order carries a referral code.
     delivery_address: Option<String>,
+    /// The order's lines (at most 500); when given, they replace the lines recorded
+    /// before (`[]` clears them). Repeat-purchase reminders and price locks read them.
+    items: Option<Vec<OrderLine>>,
 }
 
 /// A status change.
@@ -114,6 +117,7 @@ async fn put_order(
         referral_code: body.referral_code,
         coupon_code: body.coupon_code,
         delivery_address: body.delivery_address,
+        items: body.items,
     };
     Ok(Json(
         orders::record(&state.db, order_id, body.status, Some(report))
