@@ -140,7 +140,10 @@ impl FromStr for RewardHold {
         if s == "0" {
             return Ok(Self { seconds: 0 });
         }
-        let (number, unit) = s.split_at(s.len().saturating_sub(1));
+        // The unit is the last character, which may be any character at all (a byte
+        // offset would split a multi-byte one).
+        let unit_len = s.chars().next_back().map_or(0, char::len_utf8);
+        let (number, unit) = s.split_at(s.len() - unit_len);
         let Some(&(unit, _)) = HOLD_UNITS.iter().find(|(_, name)| *name == unit) else {
             return Err(REWARD_HOLD_FORMAT);
         };
