@@ -227,6 +227,9 @@ mod hold_tests {
             "7w",
             "+7d",
             "99999999999999d",
+            "7দ",
+            "৭d",
+            "\u{12}-s\u{e2}",
         ] {
             assert!(bad.parse::<RewardHold>().is_err(), "{bad:?}");
         }
