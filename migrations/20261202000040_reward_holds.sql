@@ -3,12 +3,10 @@
 -- returned, cancelled or refunded voids the rewards still in their hold and claws back the
 -- released ones; a fraud verdict skips the rewards or holds them for review.
 --
--- Live definitions of reward_hold, reward_key, campaign_terms, reward_gate, return_budget,
--- record_reward, create_reward_coupon, issue_welcome_rewards, raise_vip_tier,
--- award_milestones, issue_completion_rewards, complete_referral, release_reward,
--- release_referral, release_due_referral, claw_back_wallet, claw_back_points,
--- reverse_referral, decide_review, refund_order, apply_order_status,
--- post_wallet_transaction and post_points_transaction (see migrations/README.md).
+-- Defines the lifecycle's functions (holds, release, reversal, refunds, reviews, the repairs
+-- of reconciliation) and re-creates the money core's for it; migrations/README.md says
+-- which definitions are live here (post_wallet_transaction and claw_back_wallet were
+-- re-created again by 20261202000050_withdrawals.sql, for held money).
 --
 -- Changes from the previous definitions:
 --   * completion (complete_referral → issue_completion_rewards) records each reward as
