@@ -96,6 +96,10 @@ codes! {
     ReviewNotFound = NOT_FOUND "review_not_found",
     /// No such blocklist entry.
     BlocklistEntryNotFound = NOT_FOUND "blocklist_entry_not_found",
+    /// No such grocery list (or not the caller's).
+    GroceryListNotFound = NOT_FOUND "grocery_list_not_found",
+    /// No such grocery list item (or not on one of the caller's lists).
+    GroceryListItemNotFound = NOT_FOUND "grocery_list_item_not_found",
 
     // 405
     /// The route exists, the method does not.
@@ -138,6 +142,10 @@ codes! {
     ReviewAlreadyDecided = CONFLICT "review_already_decided",
     /// The blocklist already has this kind and (normalised) value.
     BlocklistEntryExists = CONFLICT "blocklist_entry_exists",
+    /// The product is already on the list: change its quantity instead.
+    GroceryListItemExists = CONFLICT "grocery_list_item_exists",
+    /// The customer already has an active price lock for the product.
+    PriceLockExists = CONFLICT "price_lock_exists",
     /// Unique data this registry does not name.
     ConflictingData = CONFLICT "conflict",
 
@@ -180,6 +188,8 @@ codes! {
     VerificationAttemptsExceeded = UNPROCESSABLE_ENTITY "verification_attempts_exceeded",
     /// The withdrawal would take the customer over the maximum for 24 hours.
     WithdrawalLimitExceeded = UNPROCESSABLE_ENTITY "withdrawal_limit_exceeded",
+    /// The customer's tier does not lock prices (only gold and permanent do).
+    PriceLockNotAllowed = UNPROCESSABLE_ENTITY "price_lock_not_allowed",
     /// Data that breaks a rule this registry does not name.
     ConstraintViolation = UNPROCESSABLE_ENTITY "constraint_violation",
 
@@ -489,6 +499,30 @@ const CONSTRAINT_ERRORS: &[ConstraintError] = &[
         Code::BlocklistEntryExists,
         Some("value"),
         "This value is already on the blocklist",
+    ),
+    constraint(
+        "grocery_lists_customer_id_fkey",
+        Code::CustomerNotFound,
+        Some("customerId"),
+        "Customer not found",
+    ),
+    constraint(
+        "grocery_list_items_product_key",
+        Code::GroceryListItemExists,
+        Some("productId"),
+        "This product is already on the list; change its quantity instead",
+    ),
+    constraint(
+        "price_locks_customer_id_fkey",
+        Code::CustomerNotFound,
+        Some("customerId"),
+        "Customer not found",
+    ),
+    constraint(
+        "price_locks_one_active",
+        Code::PriceLockExists,
+        Some("productId"),
+        "This customer already has an active price lock for this product",
     ),
     constraint(
         "fraud_signals_customer_id_fkey",

@@ -34,6 +34,11 @@ pub async fn dashboard(db: impl PgExecutor<'_>) -> sqlx::Result<Dashboard> {
                       count(*) filter (where membership_tier = 'gold') as gold,
                       count(*) filter (where membership_tier = 'permanent') as permanent
                from customer_memberships
+           ),
+           subscriptions as (
+               select count(*) as active from grocery_lists l
+               join customers c on c.id = l.customer_id and not c.is_deleted
+               where l.is_subscription and l.is_active
            )
            select
                c.n as "total_customers!",
@@ -49,8 +54,9 @@ pub async fn dashboard(db: impl PgExecutor<'_>) -> sqlx::Result<Dashboard> {
                round(p.referred, 2) as "total_referral_welcome_bonuses_paid!: Decimal",
                t.silver as "silver_members!",
                t.gold as "gold_members!",
-               t.permanent as "permanent_members!"
-           from customer_count c, referral_counts rc, paid p, tiers t"#
+               t.permanent as "permanent_members!",
+               s.active as "active_subscriptions!"
+           from customer_count c, referral_counts rc, paid p, tiers t, subscriptions s"#
     )
     .fetch_one(db)
     .await?;
@@ -69,7 +75,7 @@ pub async fn dashboard(db: impl PgExecutor<'_>) -> sqlx::Result<Dashboard> {
         silver_members: row.silver_members,
         gold_members: row.gold_members,
         permanent_members: row.permanent_members,
-        active_subscriptions: 0,
+        active_subscriptions: row.active_subscriptions,
         pending_referrals: row.pending_referrals,
     })
 }

@@ -244,3 +244,30 @@ pub async fn order_totals(
     .await?;
     Ok((row.orders, row.spend))
 }
+
+/// A live customer's benefits summary (TrustCart's view `member_benefits_summary`), or
+/// `None` when they have no membership tier.
+pub async fn benefits(
+    db: impl PgExecutor<'_>,
+    customer_id: i32,
+) -> sqlx::Result<Option<crate::domain::grocery::BenefitsSummary>> {
+    sqlx::query_as!(
+        crate::domain::grocery::BenefitsSummary,
+        r#"select m.customer_id, m.membership_tier as "membership_tier: _", m.permanent_card_number,
+                  m.discount_percentage, m.free_delivery_count, m.free_delivery_used,
+                  greatest(m.free_delivery_count - m.free_delivery_used, 0) as "free_deliveries_left!",
+                  m.price_lock_enabled,
+                  (select count(*) from price_locks pl
+                   where pl.customer_id = m.customer_id and pl.is_active)::text as "active_price_locks!",
+                  coalesce((select w.balance from customer_wallets w where w.customer_id = m.customer_id), 0)
+                      as "wallet_balance!: Decimal",
+                  (select count(*) from customer_referrals r
+                   where r.referrer_customer_id = m.customer_id and r.status = 'completed')::text
+                      as "completed_referrals!"
+           from customer_memberships m join customers c on c.id = m.customer_id and not c.is_deleted
+           where m.customer_id = $1 and m.membership_tier <> 'none'"#,
+        customer_id
+    )
+    .fetch_optional(db)
+    .await
+}

@@ -42,8 +42,7 @@ pub struct Dashboard {
     pub gold_members: i64,
     /// Customers at the permanent tier.
     pub permanent_members: i64,
-    /// Grocery subscriptions: Bondhu has no grocery lists, so this is always 0. The key is
-    /// kept because TrustCart's dashboard reads it.
+    /// Active grocery subscriptions of live customers (TrustCart's dashboard reads it).
     pub active_subscriptions: i64,
     /// Referrals not yet completed: invited or joined (TrustCart counted only invited, D8).
     pub pending_referrals: i64,

@@ -56,6 +56,7 @@ pub mod campaign;
 pub mod channel;
 pub mod customer;
 pub mod fraud;
+pub mod grocery;
 pub mod kpi;
 pub mod loyalty;
 pub mod money;

@@ -107,6 +107,8 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::campaigns::router())
         .merge(routes::partners::router())
         .merge(routes::loyalty::router())
+        .merge(routes::grocery::router())
+        .merge(routes::benefits::router())
         .merge(routes::reviews::router())
         .merge(routes::reconciliation::router())
         .merge(routes::fraud::router())

@@ -17,9 +17,86 @@ enum Needs {
 }
 
 /// Every staff route, with a valid body and the permission it needs.
-fn staff_routes(customer: i32, referral: i64) -> Vec<(Method, String, Option<Value>, Needs)> {
+fn staff_routes(
+    customer: i32,
+    referral: i64,
+    list: i64,
+    item: i64,
+) -> Vec<(Method, String, Option<Value>, Needs)> {
     let credit = json!({ "amount": 1, "source": "bonus", "idempotencyKey": "matrix" });
     vec![
+        (
+            Method::GET,
+            format!("/api/loyalty/grocery-lists/{customer}"),
+            None,
+            Needs::Reports,
+        ),
+        (
+            Method::POST,
+            "/api/loyalty/grocery-list".into(),
+            Some(json!({ "customerId": customer, "listName": "Matrix" })),
+            Needs::Settings,
+        ),
+        (
+            Method::GET,
+            format!("/api/loyalty/grocery-list/{list}/items"),
+            None,
+            Needs::Reports,
+        ),
+        (
+            Method::POST,
+            format!("/api/loyalty/grocery-list/{list}/item"),
+            Some(json!({ "productId": 99, "quantity": 1 })),
+            Needs::Settings,
+        ),
+        (
+            Method::PUT,
+            format!("/api/loyalty/grocery-list/item/{item}"),
+            Some(json!({ "quantity": 2 })),
+            Needs::Settings,
+        ),
+        (
+            Method::PUT,
+            format!("/api/loyalty/grocery-list/{list}/subscription"),
+            Some(json!({ "isSubscription": true, "subscriptionDay": 7 })),
+            Needs::Settings,
+        ),
+        (
+            Method::GET,
+            "/api/loyalty/subscriptions/due-today".into(),
+            None,
+            Needs::Reports,
+        ),
+        (
+            Method::DELETE,
+            format!("/api/loyalty/grocery-list/item/{item}"),
+            None,
+            Needs::Settings,
+        ),
+        (
+            Method::GET,
+            format!("/api/loyalty/benefits/{customer}"),
+            None,
+            Needs::Reports,
+        ),
+        (
+            Method::POST,
+            "/api/loyalty/price-lock".into(),
+            Some(json!({ "customerId": customer, "productId": 5, "lockedPrice": 10 })),
+            Needs::Settings,
+        ),
+        (
+            Method::GET,
+            format!("/api/loyalty/price-locks/{customer}"),
+            None,
+            Needs::Reports,
+        ),
+        (
+            Method::GET,
+            format!("/api/loyalty/price-locks/{customer}/savings"),
+            None,
+            Needs::Reports,
+        ),
         (
             Method::GET,
             format!("/api/loyalty/referral-code/{customer}"),
@@ -132,6 +209,12 @@ fn self_service_routes() -> Vec<(Method, &'static str, Option<Value>)> {
         (Method::GET, "/api/loyalty/me/wallet", None),
         (Method::GET, "/api/loyalty/me/wallet/transactions", None),
         (Method::GET, "/api/customers/me", None),
+        (Method::GET, "/api/loyalty/me/grocery-lists", None),
+        (
+            Method::POST,
+            "/api/loyalty/me/grocery-lists",
+            Some(json!({ "listName": "Mine" })),
+        ),
     ]
 }
 
@@ -170,8 +253,34 @@ async fn the_authorisation_matrix(pool: PgPool) {
     .await
     .unwrap();
 
+    // A gold member (price locks), with a list holding one item.
+    sqlx::query(
+        "update customer_memberships set membership_tier = 'gold', price_lock_enabled = true
+         where customer_id = $1",
+    )
+    .bind(owner)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let list = app
+        .post(
+            "/api/loyalty/grocery-list",
+            &app.admin_token(),
+            json!({ "customerId": owner, "listName": "Matrix list" }),
+        )
+        .await;
+    let list_id = list.body["id"].as_i64().unwrap();
+    let item = app
+        .post(
+            &format!("/api/loyalty/grocery-list/{list_id}/item"),
+            &app.admin_token(),
+            json!({ "productId": 1, "quantity": 1 }),
+        )
+        .await;
+    let item_id = item.body["id"].as_i64().unwrap();
+
     let mut results = Vec::new();
-    for (method, path, body, needs) in staff_routes(owner, referral) {
+    for (method, path, body, needs) in staff_routes(owner, referral, list_id, item_id) {
         let before = app.snapshot().await;
         let anonymous = app.request(method.clone(), &path, None, body.clone()).await;
         anonymous.assert_error(StatusCode::UNAUTHORIZED, "unauthenticated");
@@ -228,8 +337,13 @@ async fn the_authorisation_matrix(pool: PgPool) {
                     body.clone(),
                 )
                 .await;
+            // A second delete of the same item finds nothing: the first role deleted it.
+            let deleted_before =
+                method == Method::DELETE && response.body["code"] == "grocery_list_item_not_found";
             assert!(
-                response.status.is_success() || response.status == StatusCode::CONFLICT,
+                response.status.is_success()
+                    || response.status == StatusCode::CONFLICT
+                    || deleted_before,
                 "{role}: {method} {path}: {} {}",
                 response.status,
                 response.body

@@ -2,10 +2,12 @@
 //! and JSON keys; every handler only parses, authorises and calls [`crate::service`].
 
 pub mod auth;
+pub mod benefits;
 pub mod campaigns;
 pub mod codes;
 pub mod customers;
 pub mod fraud;
+pub mod grocery;
 pub mod health;
 pub mod kpis;
 pub mod loyalty;
