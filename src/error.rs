@@ -96,6 +96,8 @@ codes! {
     ReviewNotFound = NOT_FOUND "review_not_found",
     /// No such blocklist entry.
     BlocklistEntryNotFound = NOT_FOUND "blocklist_entry_not_found",
+    /// No such repeat-purchase reminder.
+    ReminderNotFound = NOT_FOUND "reminder_not_found",
 
     // 405
     /// The route exists, the method does not.
@@ -138,6 +140,8 @@ codes! {
     ReviewAlreadyDecided = CONFLICT "review_already_decided",
     /// The blocklist already has this kind and (normalised) value.
     BlocklistEntryExists = CONFLICT "blocklist_entry_exists",
+    /// The reminder was already marked sent through another channel.
+    ReminderAlreadySent = CONFLICT "reminder_already_sent",
     /// Unique data this registry does not name.
     ConflictingData = CONFLICT "conflict",
 

@@ -19,6 +19,7 @@ pub mod partners;
 pub mod phone_codes;
 pub mod reconcile;
 pub mod referrals;
+pub mod reminders;
 pub mod secrets;
 pub mod users;
 pub mod wallets;

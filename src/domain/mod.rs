@@ -66,6 +66,7 @@ pub mod phone_code;
 pub mod reconcile;
 pub mod referral;
 pub mod referral_code;
+pub mod reminder;
 pub mod review;
 pub mod time;
 pub mod wallet;
@@ -112,6 +113,7 @@ pub fn sql_enums() -> Vec<(&'static str, Vec<&'static str>)> {
         fraud::SignalContext,
         fraud::FraudAction,
         fraud::BlocklistKind,
+        reminder::ReminderChannel,
     ];
     enums.push((
         "order_status_enum",

@@ -17,6 +17,7 @@ pub mod partners;
 pub mod phone_verification;
 pub mod reconcile;
 pub mod referrals;
+pub mod reminders;
 pub mod reviews;
 pub mod signup;
 pub mod wallets;

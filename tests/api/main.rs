@@ -22,6 +22,7 @@ mod orders;
 mod phone_verification;
 mod reconcile;
 mod referrals;
+mod reminders;
 mod reviews;
 mod rules;
 mod schema;
