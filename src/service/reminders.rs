@@ -39,7 +39,7 @@ pub async fn delete_profile(pool: &PgPool, id: i32) -> Result<DeleteResult> {
 
 /// Generates reminders as of `as_of` (today in Dhaka when `None`).
 pub async fn generate(pool: &PgPool, as_of: Option<NaiveDate>) -> Result<Generation> {
-    Ok(db::retry_transient(|| async { Ok(db::reminders::generate(pool, as_of).await?) }).await?)
+    db::retry_transient(|| async { Ok(db::reminders::generate(pool, as_of).await?) }).await
 }
 
 /// The job's daily run: generates today's (Dhaka) reminders unless another instance is
