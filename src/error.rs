@@ -100,6 +100,8 @@ codes! {
     GroceryListNotFound = NOT_FOUND "grocery_list_not_found",
     /// No such grocery list item (or not on one of the caller's lists).
     GroceryListItemNotFound = NOT_FOUND "grocery_list_item_not_found",
+    /// No such repeat-purchase reminder.
+    ReminderNotFound = NOT_FOUND "reminder_not_found",
 
     // 405
     /// The route exists, the method does not.
@@ -146,6 +148,8 @@ codes! {
     GroceryListItemExists = CONFLICT "grocery_list_item_exists",
     /// The customer already has an active price lock for the product.
     PriceLockExists = CONFLICT "price_lock_exists",
+    /// The reminder was already marked sent through another channel.
+    ReminderAlreadySent = CONFLICT "reminder_already_sent",
     /// Unique data this registry does not name.
     ConflictingData = CONFLICT "conflict",
 

@@ -3,7 +3,9 @@
 //! Every job is safe with any number of instances running it at once: the release job
 //! claims one referral at a time with `FOR UPDATE SKIP LOCKED` (two instances never
 //! release the same one, and a referral being reversed is skipped until it is decided),
-//! and singletons such as reconciliation take a PostgreSQL advisory lock first. No job
+//! and singletons such as reconciliation take a PostgreSQL advisory lock first. Reminder
+//! generation runs once per Asia/Dhaka date across all instances
+//! (`generate_reminders_daily`: an advisory transaction lock and a table of dates done). No job
 //! makes an outside call inside a database transaction.
 
 use std::time::Duration;
@@ -63,6 +65,15 @@ pub async fn run(pool: PgPool, schedule: Schedule, mut stop: watch::Receiver<boo
             }
             Ok(None) => {}
             Err(err) => tracing::warn!(%err, "reconciliation failed; retrying at the next tick"),
+        }
+        match service::reminders::generate_daily(&pool).await {
+            Ok(Some(date)) => {
+                tracing::info!(%date, "generated the day's repeat-purchase reminders")
+            }
+            Ok(None) => {}
+            Err(err) => {
+                tracing::warn!(%err, "reminder generation failed; retrying at the next tick")
+            }
         }
     }
 }

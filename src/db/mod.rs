@@ -21,6 +21,7 @@ pub mod phone_codes;
 pub mod price_locks;
 pub mod reconcile;
 pub mod referrals;
+pub mod reminders;
 pub mod secrets;
 pub mod users;
 pub mod wallets;

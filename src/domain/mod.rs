@@ -67,6 +67,7 @@ pub mod phone_code;
 pub mod reconcile;
 pub mod referral;
 pub mod referral_code;
+pub mod reminder;
 pub mod review;
 pub mod time;
 pub mod wallet;
@@ -113,6 +114,7 @@ pub fn sql_enums() -> Vec<(&'static str, Vec<&'static str>)> {
         fraud::SignalContext,
         fraud::FraudAction,
         fraud::BlocklistKind,
+        reminder::ReminderChannel,
     ];
     enums.push((
         "order_status_enum",

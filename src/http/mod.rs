@@ -112,6 +112,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::reviews::router())
         .merge(routes::reconciliation::router())
         .merge(routes::fraud::router())
+        .merge(routes::reminders::router())
         .split_for_parts();
 
     api.merge(openapi::docs_router(openapi))

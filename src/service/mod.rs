@@ -19,6 +19,7 @@ pub mod phone_verification;
 pub mod price_locks;
 pub mod reconcile;
 pub mod referrals;
+pub mod reminders;
 pub mod reviews;
 pub mod signup;
 pub mod wallets;

@@ -22,6 +22,7 @@ fn staff_routes(
     referral: i64,
     list: i64,
     item: i64,
+    reminder: i32,
 ) -> Vec<(Method, String, Option<Value>, Needs)> {
     let credit = json!({ "amount": 1, "source": "bonus", "idempotencyKey": "matrix" });
     vec![
@@ -182,6 +183,42 @@ fn staff_routes(
             Needs::Settings,
         ),
         (
+            Method::GET,
+            "/api/loyalty/consumption-profiles".into(),
+            None,
+            Needs::Reports,
+        ),
+        (
+            Method::POST,
+            "/api/loyalty/consumption-profiles".into(),
+            Some(json!({ "productId": 9001, "avgConsumptionDays": 30 })),
+            Needs::Settings,
+        ),
+        (
+            Method::DELETE,
+            "/api/loyalty/consumption-profiles/999999".into(),
+            None,
+            Needs::Settings,
+        ),
+        (
+            Method::POST,
+            "/api/loyalty/reminders/generate?date=2026-01-01".into(),
+            None,
+            Needs::Settings,
+        ),
+        (
+            Method::GET,
+            "/api/loyalty/reminders/due?limit=20".into(),
+            None,
+            Needs::Reports,
+        ),
+        (
+            Method::PUT,
+            format!("/api/loyalty/reminders/{reminder}/sent"),
+            Some(json!({ "channel": "sms" })),
+            Needs::Settings,
+        ),
+        (
             Method::PUT,
             "/api/orders/1".into(),
             Some(json!({ "status": "pending" })),
@@ -229,6 +266,35 @@ fn role_passes(role: &str, needs: Needs) -> bool {
     }
 }
 
+/// A repeat-purchase reminder of `customer` (for the reminder routes of the matrix).
+async fn reminder_of(app: &TestApp, customer: i32) -> i32 {
+    let admin = app.admin_token();
+    let items =
+        json!([{ "productId": 9002, "productName": "Rice", "quantity": 1, "unitPrice": 100 }]);
+    let order = app
+        .put(
+            "/api/orders/9900",
+            &admin,
+            json!({ "customerId": customer, "status": "delivered", "totalAmount": 100, "items": items }),
+        )
+        .await;
+    assert!(order.status.is_success(), "{}", order.body);
+    sqlx::query(
+        "insert into consumption_profiles (product_id, avg_consumption_days) values (9002, 30)",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    sqlx::query("select generate_reminders(null)")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    sqlx::query_scalar("select id from customer_product_reminders")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+}
+
 #[sqlx::test(migrator = "bondhu::MIGRATOR")]
 async fn the_authorisation_matrix(pool: PgPool) {
     let app = TestApp::new(pool).await;
@@ -240,6 +306,7 @@ async fn the_authorisation_matrix(pool: PgPool) {
         .fetch_one(&app.pool)
         .await
         .unwrap();
+    let reminder = reminder_of(&app, owner).await;
     let owner_token = app.customer_token(owner);
     let other_token = app.customer_token(other);
     let key = bondhu::auth::api_key::generate();
@@ -280,7 +347,7 @@ async fn the_authorisation_matrix(pool: PgPool) {
     let item_id = item.body["id"].as_i64().unwrap();
 
     let mut results = Vec::new();
-    for (method, path, body, needs) in staff_routes(owner, referral, list_id, item_id) {
+    for (method, path, body, needs) in staff_routes(owner, referral, list_id, item_id, reminder) {
         let before = app.snapshot().await;
         let anonymous = app.request(method.clone(), &path, None, body.clone()).await;
         anonymous.assert_error(StatusCode::UNAUTHORIZED, "unauthenticated");

@@ -24,6 +24,7 @@ mod phone_verification;
 mod price_locks;
 mod reconcile;
 mod referrals;
+mod reminders;
 mod reviews;
 mod rules;
 mod schema;

@@ -16,6 +16,7 @@ pub mod partners;
 pub mod phone_verification;
 pub mod reconciliation;
 pub mod referrals;
+pub mod reminders;
 pub mod reviews;
 pub mod wallets;
 pub mod withdrawals;
