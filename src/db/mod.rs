@@ -146,3 +146,11 @@ fn is_transient(err: &crate::error::Error) -> bool {
         Some(SERIALIZATION_FAILURE | DEADLOCK_DETECTED)
     )
 }
+
+/// Today's date in Asia/Dhaka, the shop's calendar (reminders, subscriptions): the SQL
+/// function `dhaka_today` is the one home of "today".
+pub async fn dhaka_today(db: impl sqlx::PgExecutor<'_>) -> sqlx::Result<chrono::NaiveDate> {
+    sqlx::query_scalar!(r#"select dhaka_today() as "today!""#)
+        .fetch_one(db)
+        .await
+}

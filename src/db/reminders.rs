@@ -148,13 +148,6 @@ pub async fn generate_daily(db: impl PgExecutor<'_>) -> sqlx::Result<Option<Naiv
         .await
 }
 
-/// Today's date in Asia/Dhaka (`dhaka_today`).
-pub async fn today(db: impl PgExecutor<'_>) -> sqlx::Result<NaiveDate> {
-    sqlx::query_scalar!(r#"select dhaka_today() as "today!""#)
-        .fetch_one(db)
-        .await
-}
-
 /// Unsent reminders due on or before `as_of` that may still be sent (`reminder_is_live`:
 /// live customer, successful order, active profile, no re-order); earliest due first.
 pub async fn due(

@@ -2,26 +2,17 @@
 //! TrustCart's shapes (entities camelCase, raw-SQL rows snake_case with numerics as
 //! strings).
 //!
-//! The one home of "when is a subscription next due" ([`next_order_date`]) and of "what
-//! is today" for it ([`dhaka_today`]): subscriptions are calendar things, and the shop's
-//! calendar is Dhaka's.
+//! The one home of "when is a subscription next due" ([`next_order_date`]). "Today" is
+//! the shop's calendar day in Dhaka, from the database (`crate::db::dhaka_today`), as for
+//! reminders.
 
-use chrono::{Datelike, FixedOffset, NaiveDate, Utc};
+use chrono::{Datelike, NaiveDate};
 use rust_decimal::Decimal;
 use serde::Serialize;
 
 use super::money::{money_string, money_string_opt};
 use super::time::Timestamp;
 use crate::error::Problems;
-
-/// Dhaka is UTC+6 all year (no daylight saving).
-const DHAKA_OFFSET_SECONDS: i32 = 6 * 3600;
-
-/// Today's date in Dhaka.
-pub fn dhaka_today() -> NaiveDate {
-    let dhaka = FixedOffset::east_opt(DHAKA_OFFSET_SECONDS).expect("a valid offset");
-    Utc::now().with_timezone(&dhaka).date_naive()
-}
 
 /// The days of the month a subscription may be ordered on: 1–28, so that every month,
 /// February included, has the day.

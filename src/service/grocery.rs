@@ -11,8 +11,7 @@ use sqlx::PgPool;
 
 use crate::db;
 use crate::domain::grocery::{
-    GroceryList, GroceryListItem, MAX_LIST_NAME, SubscriptionDay, check_quantity, dhaka_today,
-    next_order_date,
+    GroceryList, GroceryListItem, MAX_LIST_NAME, SubscriptionDay, check_quantity, next_order_date,
 };
 use crate::error::{Code, Error, Problems, Result};
 
@@ -53,6 +52,7 @@ fn subscription(
     is_subscription: bool,
     day: Option<i64>,
     existing: Option<i32>,
+    today: NaiveDate,
 ) -> Option<(i32, NaiveDate)> {
     let day = match day {
         Some(raw) => match SubscriptionDay::new(raw) {
@@ -68,7 +68,7 @@ fn subscription(
         return None;
     }
     match day {
-        Some(day) => Some((day.get(), next_order_date(day, dhaka_today()))),
+        Some(day) => Some((day.get(), next_order_date(day, today))),
         None => {
             problems.add("subscriptionDay", "is required for a subscription");
             None
@@ -99,11 +99,13 @@ pub async fn create_list(pool: &PgPool, customer_id: i32, request: NewList) -> R
         "listName",
         "must be 1 to 100 characters",
     );
+    let today = db::dhaka_today(pool).await?;
     let subscription = subscription(
         &mut problems,
         request.is_subscription,
         request.subscription_day,
         None,
+        today,
     );
     problems.finish(Code::ValidationFailed)?;
     live_customer(pool, customer_id).await?;
@@ -191,7 +193,14 @@ pub async fn set_subscription(
         .await?
         .ok_or_else(list_not_found)?;
     let mut problems = Problems::default();
-    let subscription = subscription(&mut problems, is_subscription, day, list.subscription_day);
+    let today = db::dhaka_today(pool).await?;
+    let subscription = subscription(
+        &mut problems,
+        is_subscription,
+        day,
+        list.subscription_day,
+        today,
+    );
     problems.finish(Code::ValidationFailed)?;
     db::grocery::set_subscription(pool, list_id, subscription)
         .await?
@@ -201,6 +210,9 @@ pub async fn set_subscription(
 /// Active subscriptions due on or before `date` (today in Dhaka by default): the date used
 /// and the lists.
 pub async fn due(pool: &PgPool, date: Option<NaiveDate>) -> Result<(NaiveDate, Vec<GroceryList>)> {
-    let date = date.unwrap_or_else(dhaka_today);
+    let date = match date {
+        Some(date) => date,
+        None => db::dhaka_today(pool).await?,
+    };
     Ok((date, db::grocery::due_on(pool, date).await?))
 }

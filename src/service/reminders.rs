@@ -56,7 +56,7 @@ pub async fn due(
 ) -> Result<(NaiveDate, Vec<Reminder>)> {
     let as_of = match as_of {
         Some(date) => date,
-        None => db::reminders::today(pool).await?,
+        None => db::dhaka_today(pool).await?,
     };
     Ok((as_of, db::reminders::due(pool, as_of, limit).await?))
 }

@@ -2,7 +2,7 @@
 //! under `/me`, and the dashboard's `active_subscriptions`.
 
 use axum::http::{Method, StatusCode};
-use bondhu::domain::grocery::{SubscriptionDay, dhaka_today, next_order_date};
+use bondhu::domain::grocery::{SubscriptionDay, next_order_date};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
@@ -43,6 +43,11 @@ fn assert_keys(value: &Value, keys: &[&str]) {
     let mut want = keys.to_vec();
     want.sort_unstable();
     assert_eq!(got, want, "{value}");
+}
+
+/// Today in Dhaka (UTC+6 all year), computed here independently of the server.
+fn dhaka_today() -> chrono::NaiveDate {
+    (chrono::Utc::now() + chrono::Duration::hours(6)).date_naive()
 }
 
 fn expected_next(day: i64) -> String {
