@@ -5,8 +5,9 @@
 --
 -- Defines the lifecycle's functions (holds, release, reversal, refunds, reviews, the repairs
 -- of reconciliation) and re-creates the money core's for it; migrations/README.md says
--- which definitions are live here (post_wallet_transaction and claw_back_wallet were
--- re-created again by 20261202000050_withdrawals.sql, for held money).
+-- which definitions are live here (the wallet's post_wallet_transaction and
+-- claw_back_wallet, which use `owed_amount` added here, are in
+-- 20261202000050_withdrawals.sql, beside the held money they must respect).
 --
 -- Changes from the previous definitions:
 --   * completion (complete_referral → issue_completion_rewards) records each reward as
@@ -18,8 +19,9 @@
 --   * a referral can complete again after a reversal: rewards belong to one completion
 --     (`referral_rewards.completion`), and a returned or cancelled order is not a
 --     successful order when the next one is judged;
---   * post_wallet_transaction and post_points_transaction collect what a customer owes
---     (a clawback they could not cover) from their next credits;
+--   * post_points_transaction collects what a customer owes (a clawback they could not
+--     cover) from their next earnings; the wallet's twin, post_wallet_transaction, is
+--     re-created once, with the withdrawals' held money, in 20261202000050_withdrawals.sql;
 --   * apply_order_status reverses the referral its qualifying order completed.
 --
 -- Lock order, as before and kept by every function here:
@@ -161,101 +163,7 @@ create trigger order_refunds_append_only
 ------------------------------------------------------------------------------------------
 -- The ledgers: collecting what is owed
 
-drop function post_wallet_transaction(integer, wallet_transaction_type, numeric, wallet_source, integer, text, varchar, varchar);
 drop function post_points_transaction(integer, points_transaction_type, integer, varchar, integer, text, varchar, varchar);
-
--- Posts one credit or debit to a live customer's wallet, exactly once per (wallet, key).
---
--- Outcomes:
---   posted             the movement was applied; transaction_id is the new row
---   replayed           the key was used before with the same movement; transaction_id is the original
---   key_conflict       the key was used before for a different movement; nothing changed
---   insufficient_funds a debit larger than the balance; nothing changed
---   account_not_found  no live customer has this wallet; nothing changed
---
--- A credit to a wallet that owes (a clawback it could not cover) pays the debt first: a
--- second row debits what is owed, up to the credit, under the key `{key}:owed`.
-create function post_wallet_transaction(
-    p_customer_id     integer,
-    p_type            wallet_transaction_type,
-    p_amount          numeric,
-    p_source          wallet_source,
-    p_reference_id    integer,
-    p_description     text,
-    p_idempotency_key varchar,
-    p_created_by      varchar default 'system')
-returns table (outcome posting_outcome, transaction_id integer)
-language plpgsql as $$
-declare
-    v_wallet   customer_wallets%rowtype;
-    v_existing wallet_transactions%rowtype;
-    v_balance  numeric(12,2);
-    v_txn      integer;
-    v_collect  numeric(12,2);
-begin
-    -- Every movement of one wallet queues on this row lock, so the key lookup below
-    -- also sees a duplicate that committed while we waited (TrustCart D20).
-    select w.* into v_wallet
-    from customer_wallets w
-    join customers c on c.id = w.customer_id and not c.is_deleted
-    where w.customer_id = p_customer_id
-    for update of w;
-    if not found then
-        return query select 'account_not_found'::posting_outcome, null::integer;
-        return;
-    end if;
-
-    select * into v_existing from wallet_transactions t
-    where t.wallet_id = v_wallet.id and t.idempotency_key = p_idempotency_key;
-    if found then
-        return query select
-            case when (v_existing.transaction_type, v_existing.amount, v_existing.source,
-                       v_existing.reference_id, v_existing.description)
-                      is not distinct from (p_type, p_amount, p_source, p_reference_id, p_description)
-                 then 'replayed'::posting_outcome else 'key_conflict'::posting_outcome end,
-            v_existing.id;
-        return;
-    end if;
-
-    if p_type = 'debit' and v_wallet.balance < p_amount then
-        return query select 'insufficient_funds'::posting_outcome, null::integer;
-        return;
-    end if;
-
-    update customer_wallets w
-    set balance      = w.balance + case when p_type = 'credit' then p_amount else -p_amount end,
-        total_earned = w.total_earned + case when p_type = 'credit' then p_amount else 0 end,
-        total_spent  = w.total_spent + case when p_type = 'debit' then p_amount else 0 end,
-        updated_at   = now()
-    where w.id = v_wallet.id
-    returning w.balance into v_balance;
-
-    insert into wallet_transactions as t
-        (wallet_id, customer_id, idempotency_key, transaction_type, amount, source,
-         reference_id, description, balance_after, created_by)
-    values
-        (v_wallet.id, p_customer_id, p_idempotency_key, p_type, p_amount, p_source,
-         p_reference_id, p_description, v_balance, p_created_by)
-    returning t.id into v_txn;
-
-    v_collect := least(v_wallet.owed_amount, case when p_type = 'credit' then p_amount else 0 end);
-    if v_collect > 0 then
-        update customer_wallets w
-        set balance = w.balance - v_collect, total_spent = w.total_spent + v_collect,
-            owed_amount = w.owed_amount - v_collect
-        where w.id = v_wallet.id
-        returning w.balance into v_balance;
-        insert into wallet_transactions
-            (wallet_id, customer_id, idempotency_key, transaction_type, amount, source,
-             reference_id, description, balance_after, created_by)
-        values
-            (v_wallet.id, p_customer_id, p_idempotency_key || ':owed', 'debit', v_collect, p_source,
-             p_reference_id, 'Recovered: a reversed referral reward', v_balance, 'system');
-    end if;
-
-    return query select 'posted'::posting_outcome, v_txn;
-end
-$$;
 
 -- Posts points to a live customer's points ledger, exactly once per (customer, key).
 -- Outcomes as post_wallet_transaction (insufficient_funds for a redemption over the
@@ -341,40 +249,10 @@ begin
 end
 $$;
 
--- Takes `p_amount` back from a customer's wallet for a clawback: what the spendable
--- balance covers is debited under `p_key`; the rest is recorded as owed, to be taken from
--- the next credits. The balance never goes below zero. The caller's compare-and-set on
--- the reward makes this happen once.
-create function claw_back_wallet(
-    p_customer_id integer, p_amount numeric, p_referral_id integer, p_description text, p_key varchar)
-returns table (transaction_id integer, owed numeric)
-language plpgsql as $$
-declare
-    v_wallet customer_wallets%rowtype;
-    v_take   numeric(12,2);
-    v_txn    integer;
-begin
-    select * into v_wallet from customer_wallets where customer_id = p_customer_id for update;
-    v_take := least(p_amount, greatest(coalesce(v_wallet.balance, 0), 0));
-    if v_take > 0 then
-        select p.transaction_id into v_txn
-        from post_wallet_transaction(p_customer_id, 'debit', v_take, 'referral', p_referral_id,
-                                     p_description, p_key) p
-        where p.outcome in ('posted', 'replayed');
-        if v_txn is null then
-            -- A deleted customer's wallet cannot be moved: all of it is owed.
-            v_take := 0;
-        end if;
-    end if;
-    if v_wallet.id is not null and p_amount > v_take then
-        update customer_wallets set owed_amount = owed_amount + (p_amount - v_take), updated_at = now()
-        where id = v_wallet.id;
-    end if;
-    return query select v_txn, p_amount - v_take;
-end
-$$;
-
--- The same for points.
+-- Takes `p_points` back from a customer's points for a clawback: what the balance covers
+-- is redeemed under `p_key`; the rest is recorded as owed, taken from the next earnings.
+-- (claw_back_wallet, its twin for money, is in 20261202000050_withdrawals.sql, which
+-- knows the money held for withdrawals.) The caller's compare-and-set makes it happen once.
 create function claw_back_points(
     p_customer_id integer, p_points integer, p_referral_id integer, p_description text, p_key varchar)
 returns table (transaction_id integer, owed integer)

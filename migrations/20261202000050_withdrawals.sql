@@ -5,15 +5,16 @@
 -- check_phone_code, and new live definitions of post_wallet_transaction and
 -- claw_back_wallet.
 --
--- Changes from 20261202000040_reward_holds.sql (their previous definitions):
---   * post_wallet_transaction: only the debit check. A debit is refused
---     (insufficient_funds) when it is larger than the balance minus the amount held for
---     withdrawals (`balance - held_amount < amount`), so neither an operator's debit nor
---     another withdrawal can use held money. Collecting what is owed is unchanged (a
---     credit only raises the balance, so it never eats into held money).
---   * claw_back_wallet: takes at most the balance less what withdrawals hold; the rest is
---     owed, as before. (Taking held money would break the hold's CHECK and roll the
---     reversal back.)
+-- Changes from 20261201000002_ledger.sql (post_wallet_transaction's previous definition):
+--   * a debit is refused (insufficient_funds) when it is larger than the balance minus the
+--     amount held for withdrawals (`balance - held_amount < amount`), so neither an
+--     operator's debit nor another withdrawal can use held money;
+--   * a credit to a wallet that owes (`owed_amount`, 20261202000040_reward_holds.sql)
+--     pays the debt first (a credit only raises the balance, so it never eats into held
+--     money).
+-- claw_back_wallet is new: a clawback takes at most the balance less what withdrawals
+-- hold; the rest is owed. (Taking held money would break the hold's CHECK and roll the
+-- reversal back.)
 
 create type withdrawal_status as enum ('pending', 'approved', 'paid', 'rejected');
 create type withdrawal_method as enum ('bkash', 'nagad', 'rocket', 'bank');
@@ -198,8 +199,6 @@ begin
     return query select 'posted'::posting_outcome, v_txn;
 end
 $$;
-
-drop function claw_back_wallet(integer, numeric, integer, text, varchar);
 
 -- Takes `p_amount` back from a customer's wallet for a clawback: what the spendable
 -- balance covers is debited under `p_key`; the rest is recorded as owed, to be taken from
