@@ -1,6 +1,8 @@
 //! Fraud signals, rules, the blocklist and the verdict (see
 //! `migrations/20261202000030_fraud.sql`).
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
 use sqlx::types::Json;
@@ -62,34 +64,40 @@ pub async fn insert_signals(db: impl PgExecutor<'_>, signals: &[NewSignal]) -> s
     Ok(())
 }
 
-/// A referral's signals, masked: the referred friend's own and those recorded with the
-/// referral (an invitation's), oldest first.
+/// The signals behind the verdicts of `referral_ids`, masked for the review queue, by
+/// referral: each friend's own (signup, orders) and the referral's (the invitation's),
+/// oldest first. One query for a whole page of the queue.
 pub async fn masked_signals(
     db: impl PgExecutor<'_>,
-    referral_id: i32,
-) -> sqlx::Result<Vec<MaskedSignal>> {
+    referral_ids: &[i32],
+) -> sqlx::Result<HashMap<i32, Vec<MaskedSignal>>> {
     let rows = sqlx::query!(
-        r#"select s.kind as "kind: SignalKind", s.context as "context: SignalContext", s.value,
-                  s.created_at, coalesce(s.customer_id = r.referred_customer_id, false) as "own!"
+        r#"select r.id as referral_id, s.kind as "kind: SignalKind",
+                  s.context as "context: SignalContext", s.value, s.created_at,
+                  coalesce(s.customer_id = r.referred_customer_id, false) as "own!"
            from customer_referrals r
            join fraud_signals s
              on s.referral_id = r.id or s.customer_id = r.referred_customer_id
-           where r.id = $1
-           order by s.id"#,
-        referral_id
+           where r.id = any($1)
+           order by r.id, s.id"#,
+        referral_ids
     )
     .fetch_all(db)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|row| MaskedSignal {
-            kind: row.kind,
-            context: row.context,
-            value: mask(row.kind, &row.value),
-            own: row.own,
-            created_at: row.created_at.into(),
-        })
-        .collect())
+    let mut signals: HashMap<i32, Vec<MaskedSignal>> = HashMap::new();
+    for row in rows {
+        signals
+            .entry(row.referral_id)
+            .or_default()
+            .push(MaskedSignal {
+                kind: row.kind,
+                context: row.context,
+                value: mask(row.kind, &row.value),
+                own: row.own,
+                created_at: row.created_at.into(),
+            });
+    }
+    Ok(signals)
 }
 
 /// The fraud verdict of a referral at the delivery of an order (`fraud_verdict`).

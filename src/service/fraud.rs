@@ -223,7 +223,10 @@ pub async fn masked_signals(
     db: impl PgExecutor<'_>,
     referral_id: i32,
 ) -> Result<Vec<MaskedSignal>> {
-    Ok(db::fraud::masked_signals(db, referral_id).await?)
+    Ok(db::fraud::masked_signals(db, &[referral_id])
+        .await?
+        .remove(&referral_id)
+        .unwrap_or_default())
 }
 
 /// The rules now.

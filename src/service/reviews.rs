@@ -5,7 +5,6 @@ use sqlx::PgPool;
 use crate::db;
 use crate::domain::review::{Review, ReviewItem, ReviewOutcome, ReviewStatus};
 use crate::error::{Code, Error, Result};
-use crate::service::fraud;
 
 /// Longest accepted note.
 pub const MAX_NOTE_LEN: usize = 1000;
@@ -18,16 +17,20 @@ pub async fn queue(
     before_id: Option<i64>,
 ) -> Result<Vec<ReviewItem>> {
     let reviews = db::holds::reviews(pool, Some(status), None, limit, before_id).await?;
-    let mut items = Vec::with_capacity(reviews.len());
-    for review in reviews {
-        items.push(with_signals(pool, review).await?);
-    }
-    Ok(items)
+    with_signals(pool, reviews).await
 }
 
-async fn with_signals(pool: &PgPool, review: Review) -> Result<ReviewItem> {
-    let signals = fraud::masked_signals(pool, review.referral_id).await?;
-    Ok(ReviewItem { review, signals })
+/// The reviews with their masked signals, read in one query for all of them.
+async fn with_signals(pool: &PgPool, reviews: Vec<Review>) -> Result<Vec<ReviewItem>> {
+    let ids: Vec<i32> = reviews.iter().map(|r| r.referral_id).collect();
+    let mut signals = db::fraud::masked_signals(pool, &ids).await?;
+    Ok(reviews
+        .into_iter()
+        .map(|review| {
+            let signals = signals.remove(&review.referral_id).unwrap_or_default();
+            ReviewItem { review, signals }
+        })
+        .collect())
 }
 
 /// Approves (the rewards go back to their hold, or are released if it is over) or
@@ -61,11 +64,8 @@ pub async fn decide(
             ));
         }
     }
-    let review = db::holds::reviews(pool, None, Some(referral_id), 1, None)
-        .await?
-        .pop()
-        .ok_or_else(not_held)?;
-    with_signals(pool, review).await
+    let review = db::holds::reviews(pool, None, Some(referral_id), 1, None).await?;
+    with_signals(pool, review).await?.pop().ok_or_else(not_held)
 }
 
 fn not_held() -> Error {
