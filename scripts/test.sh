@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/ensure-postgres.sh
+scripts/ensure-tools.sh
 
 # sqlx's test harness keeps its bookkeeping in this database and creates one database
 # per test next to it.

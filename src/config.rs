@@ -48,6 +48,9 @@ pub struct Config {
     /// The shop's public web address (`SHOP_URL`): `/r/:code` redirects to its
     /// registration page.
     pub shop_url: String,
+    /// Bondhu's own public base URL (`PUBLIC_URL`): shared links and printed QR codes point
+    /// at its landing, `{PUBLIC_URL}/r/CODE?ch=…`.
+    pub public_url: String,
     /// HMAC-SHA256 key for the client addresses kept as fraud signals
     /// (`FRAUD_HASH_SECRET`, at least 32 characters). When unset the server generates one
     /// and keeps it in the database, like the JWT secret, so every instance hashes alike.
@@ -194,7 +197,8 @@ impl Config {
             })?,
             log_format: parse(&get, "LOG_FORMAT", LogFormat::Pretty, |_| true)?,
             cors_allowed_origins: cors_origins(get("CORS_ALLOWED_ORIGINS"))?,
-            shop_url: shop_url(get("SHOP_URL"))?,
+            shop_url: http_url("SHOP_URL", get("SHOP_URL"), DEFAULT_ORIGIN)?,
+            public_url: http_url("PUBLIC_URL", get("PUBLIC_URL"), DEFAULT_PUBLIC_URL)?,
             fraud_hash_secret,
             trust_proxy_headers: parse(&get, "TRUST_PROXY_HEADERS", false, |_| true)?,
             public_rate_limit_per_minute: parse(&get, "PUBLIC_RATE_LIMIT_PER_MINUTE", 60, |n| {
@@ -276,6 +280,7 @@ impl fmt::Debug for Config {
             .field("log_format", &self.log_format)
             .field("cors_allowed_origins", &self.cors_allowed_origins)
             .field("shop_url", &self.shop_url)
+            .field("public_url", &self.public_url)
             .field(
                 "fraud_hash_secret",
                 &self.fraud_hash_secret.as_ref().map(|_| "[redacted]"),
@@ -307,6 +312,9 @@ impl fmt::Debug for Config {
 /// Where the TrustCart frontend runs in development.
 const DEFAULT_ORIGIN: &str = "http://localhost:3000";
 
+/// Where Bondhu answers by default (`HOST`, `PORT`), as seen from a browser.
+const DEFAULT_PUBLIC_URL: &str = "http://localhost:3001";
+
 /// Exact origins (`scheme://host[:port]`, no path): a prefix match would let
 /// `https://shop.com.evil.example` in (TrustCart's CORS check did).
 fn cors_origins(raw: Option<String>) -> Result<Vec<String>, ConfigError> {
@@ -332,17 +340,19 @@ fn cors_origins(raw: Option<String>) -> Result<Vec<String>, ConfigError> {
 }
 
 /// The shop's base URL, without a trailing slash.
-fn shop_url(raw: Option<String>) -> Result<String, ConfigError> {
-    let url = raw.unwrap_or_else(|| DEFAULT_ORIGIN.to_owned());
+fn http_url(name: &'static str, raw: Option<String>, default: &str) -> Result<String, ConfigError> {
+    let url = raw.unwrap_or_else(|| default.to_owned());
     let url = url.trim().trim_end_matches('/');
     if (url.starts_with("http://") || url.starts_with("https://"))
         && !url.contains(char::is_whitespace)
+        && !url.contains(['?', '#'])
     {
         Ok(url.to_owned())
     } else {
         Err(ConfigError {
-            name: "SHOP_URL",
-            reason: "must be an http(s) URL such as https://shop.example".to_owned(),
+            name,
+            reason: "must be an http(s) URL without a query, such as https://shop.example"
+                .to_owned(),
         })
     }
 }

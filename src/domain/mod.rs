@@ -69,6 +69,7 @@ pub mod referral;
 pub mod referral_code;
 pub mod reminder;
 pub mod review;
+pub mod share;
 pub mod time;
 pub mod wallet;
 pub mod withdrawal;
