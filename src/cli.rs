@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::auth::{CUSTOMER_ROLE, JwtKeys, TokenKind, api_key, password};
 use crate::config::Config;
 use crate::domain::customer::normalise_email;
+use crate::domain::phone::Phone;
 use crate::startup::{self, Application};
 use crate::{db, telemetry};
 
@@ -60,7 +61,8 @@ enum UserCommand {
     /// Create a staff user. The password is read from standard input (one line), or
     /// generated and printed when standard input is a terminal or empty.
     Create {
-        /// Role slug: super-admin, admin, marketing-manager, support-agent or order-desk.
+        /// Role slug: super-admin, admin, marketing-manager, support-agent, order-desk,
+        /// call-agent or call-centre-manager.
         #[arg(long)]
         role: String,
         /// Login email.
@@ -69,6 +71,9 @@ enum UserCommand {
         /// Display name.
         #[arg(long)]
         name: Option<String>,
+        /// The user's own mobile number: a call agent cannot refer it, nor can a colleague.
+        #[arg(long)]
+        phone: Option<String>,
     },
 }
 
@@ -162,21 +167,37 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
             println!("{token}");
             Ok(())
         }
-        Command::User(UserCommand::Create { role, email, name }) => {
+        Command::User(UserCommand::Create {
+            role,
+            email,
+            name,
+            phone,
+        }) => {
             let pool = db::connect(&config).await?;
             db::migrate(&pool).await?;
             let email = normalise_email(&email)
                 .ok()
                 .flatten()
                 .context("--email is not an email address")?;
+            let phone = phone
+                .map(|raw| Phone::parse(&raw))
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("--phone {e}"))?;
             let (password, generated) = read_or_generate_password()?;
             let hash = password::hash(password.clone())
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
-            let id = db::users::insert(&pool, &email, name.as_deref(), &hash, &role)
+            let mut tx = pool.begin().await?;
+            let id = db::users::insert(&mut *tx, &email, name.as_deref(), &hash, &role)
                 .await
                 .context("creating the user (is the email already in use?)")?
                 .with_context(|| format!("there is no role {role:?}"))?;
+            if let Some(phone) = &phone {
+                db::users::set_phone(&mut *tx, id, phone.as_str())
+                    .await
+                    .context("setting the phone (does another user have it?)")?;
+            }
+            tx.commit().await?;
             println!("created user {id} ({email}, role {role})");
             if generated {
                 println!("password: {password}");

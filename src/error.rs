@@ -102,6 +102,8 @@ codes! {
     GroceryListItemNotFound = NOT_FOUND "grocery_list_item_not_found",
     /// No such repeat-purchase reminder.
     ReminderNotFound = NOT_FOUND "reminder_not_found",
+    /// No such call task (or, for an agent, not one of theirs).
+    TaskNotFound = NOT_FOUND "task_not_found",
 
     // 405
     /// The route exists, the method does not.
@@ -122,6 +124,12 @@ codes! {
     CustomerAlreadyReferred = CONFLICT "customer_already_referred",
     /// The invited friend is already a customer.
     AlreadyCustomer = CONFLICT "already_customer",
+    /// The friend's phone already has a pending invitation (from anyone).
+    ReferralPending = CONFLICT "referral_pending",
+    /// A call agent named their own phone as the friend's.
+    AgentOwnPhone = CONFLICT "agent_own_phone",
+    /// A call agent named a colleague's (another staff user's) phone as the friend's.
+    ColleaguePhone = CONFLICT "colleague_phone",
     /// An idempotency key was used before for a different movement.
     IdempotencyKeyReused = CONFLICT "idempotency_key_reused",
     /// The order belongs to another customer.
@@ -138,7 +146,8 @@ codes! {
     DefaultCampaignConflict = CONFLICT "default_campaign_conflict",
     /// The partner code is taken (case-insensitively).
     PartnerCodeTaken = CONFLICT "partner_code_taken",
-    /// The withdrawal request cannot move to that status from its current one.
+    /// The withdrawal request (or call task) cannot move to that status from its current
+    /// one.
     InvalidTransition = CONFLICT "invalid_transition",
     /// The review was decided before (or withdrawn when its order was reversed).
     ReviewAlreadyDecided = CONFLICT "review_already_decided",
@@ -419,6 +428,12 @@ const CONSTRAINT_ERRORS: &[ConstraintError] = &[
         Code::CustomerAlreadyReferred,
         None,
         "This customer was already referred by someone",
+    ),
+    constraint(
+        "customer_referrals_pending_phone_key",
+        Code::ReferralPending,
+        Some("referredPhone"),
+        "This phone already has a pending invitation",
     ),
     constraint(
         "customer_referrals_not_self",

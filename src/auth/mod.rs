@@ -77,6 +77,12 @@ pub enum Permission {
     ShareReferralLink,
     /// `edit-sales-orders`: recording orders and their statuses.
     EditSalesOrders,
+    /// `capture-referrals` (Bondhu): a call agent captures referrals on the phone and
+    /// works their own follow-up tasks.
+    CaptureReferrals,
+    /// `manage-crm-tasks` (Bondhu): a call-centre manager sees and edits every task and
+    /// reads the agents' report.
+    ManageCrmTasks,
 }
 
 impl Permission {
@@ -88,6 +94,8 @@ impl Permission {
             Self::ViewOwnWallet => "view-own-wallet",
             Self::ShareReferralLink => "share-referral-link",
             Self::EditSalesOrders => "edit-sales-orders",
+            Self::CaptureReferrals => "capture-referrals",
+            Self::ManageCrmTasks => "manage-crm-tasks",
         }
     }
 }

@@ -3,7 +3,7 @@
 use sqlx::PgExecutor;
 use uuid::Uuid;
 
-use crate::domain::partner::{Partner, PartnerFunnel, PartnerOrder};
+use crate::domain::partner::{MAX_UTM_LINES, Partner, PartnerFunnel, PartnerOrder, UtmReportLine};
 use crate::domain::time::Timestamp;
 
 /// A partner matched by code.
@@ -182,4 +182,31 @@ pub async fn revenue(
     .fetch_one(db)
     .await?;
     Ok((row.orders, row.total))
+}
+
+/// The partner's signups in the window (by when the referral was made) by UTM source and
+/// campaign, most signups first, at most [`MAX_UTM_LINES`] lines.
+pub async fn by_utm(
+    db: impl PgExecutor<'_>,
+    partner_id: Uuid,
+    from: Option<chrono::DateTime<chrono::Utc>>,
+    to: Option<chrono::DateTime<chrono::Utc>>,
+) -> sqlx::Result<Vec<UtmReportLine>> {
+    sqlx::query_as!(
+        UtmReportLine,
+        r#"select r.utm_source, r.utm_campaign, count(*) as "signups!",
+                  count(*) filter (where r.status = 'completed') as "delivered_first_orders!"
+           from customer_referrals r
+           where r.partner_id = $1 and r.referred_customer_id is not null
+             and ($2::timestamptz is null or r.created_at >= $2) and ($3::timestamptz is null or r.created_at < $3)
+           group by r.utm_source, r.utm_campaign
+           order by count(*) desc, r.utm_source nulls last, r.utm_campaign nulls last
+           limit $4"#,
+        partner_id,
+        from,
+        to,
+        MAX_UTM_LINES
+    )
+    .fetch_all(db)
+    .await
 }

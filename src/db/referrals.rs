@@ -14,6 +14,7 @@ use crate::domain::referral::{
 };
 use crate::domain::referral_code::new_invite_code;
 use crate::domain::time::Timestamp;
+use crate::domain::utm::Utm;
 
 /// The campaign a new referral gets, and its A/B variants.
 #[derive(Clone, Debug)]
@@ -92,6 +93,10 @@ pub struct NewReferral<'a> {
     pub variant_id: Option<i32>,
     /// When the referral counts as made (now, unless it came with an earlier order).
     pub created_at: Option<DateTime<Utc>>,
+    /// The call-centre agent who captured it.
+    pub agent_user_id: Option<i32>,
+    /// The UTM tags the customer arrived with.
+    pub utm: Option<&'a Utm>,
 }
 
 /// Creates a referral with a fresh invite code: `registered` when the referred customer is
@@ -100,49 +105,98 @@ pub struct NewReferral<'a> {
 ///
 /// `None` when the referred customer already has a referral: the unique index
 /// `customer_referrals_referred_customer_key` is the one judge of "one referrer per
-/// customer" (the first touch wins), so nothing is checked before.
+/// customer" (the first touch wins), so nothing is checked before. Likewise a pending
+/// invitation to a phone that has one already is refused by
+/// `customer_referrals_pending_phone_key` (409 `referral_pending`), which two inviters
+/// racing cannot both pass.
 pub async fn insert(
     conn: &mut PgConnection,
     new: &NewReferral<'_>,
 ) -> sqlx::Result<Option<Referral>> {
-    let status = if new.referred_customer_id.is_some() {
-        ReferralStatus::Registered
-    } else {
-        ReferralStatus::Pending
-    };
+    let no_utm = Utm::default();
+    let utm = new.utm.unwrap_or(&no_utm);
     // A fresh code collides with probability ~1e-12 per existing code; on a collision
     // the insert does nothing and we draw again rather than abort the transaction.
     loop {
-        let inserted = sqlx::query_scalar!(
-            r#"with terms as (select coalesce(campaign_terms($8, $9), '{}'::jsonb) as t)
-               insert into customer_referrals
-                   (referrer_customer_id, referred_customer_id, referred_email, referred_phone,
-                    referral_code, share_code_used, source_channel, campaign_id, variant_id,
-                    partner_id, status, reward_terms, reward_type, reward_amount,
-                    referred_reward_amount, created_at)
-               select $1, $2, $3, $4, $5, $6, $7, $8, (terms.t ->> 'variant_id')::integer, $10, $11,
-                      terms.t, coalesce((terms.t ->> 'reward_type')::reward_kind, 'wallet'),
-                      coalesce((terms.t ->> 'reward_referrer_amount')::numeric, 0),
-                      coalesce((terms.t ->> 'reward_referred_amount')::numeric, 0),
-                      coalesce($12, now())
-               from terms
-               on conflict do nothing
-               returning id"#,
-            new.referrer_customer_id,
-            new.referred_customer_id,
-            new.referred_email,
-            new.referred_phone,
-            new_invite_code(),
-            new.share_code_used,
-            new.source_channel,
-            new.campaign_id,
-            new.variant_id,
-            new.partner_id,
-            status as ReferralStatus,
-            new.created_at,
-        )
-        .fetch_optional(&mut *conn)
-        .await?;
+        let code = new_invite_code();
+        let inserted = if let Some(referred) = new.referred_customer_id {
+            // Registered: any conflict (the code, or the customer's one referral) is
+            // skipped; which one it was is read below.
+            sqlx::query_scalar!(
+                r#"with terms as (select coalesce(campaign_terms($8, $9), '{}'::jsonb) as t)
+                   insert into customer_referrals
+                       (referrer_customer_id, referred_customer_id, referred_email, referred_phone,
+                        referral_code, share_code_used, source_channel, campaign_id, variant_id,
+                        partner_id, status, reward_terms, reward_type, reward_amount,
+                        referred_reward_amount, created_at, agent_user_id,
+                        utm_source, utm_medium, utm_campaign, utm_content)
+                   select $1, $2, $3, $4, $5, $6, $7, $8, (terms.t ->> 'variant_id')::integer, $10,
+                          'registered', terms.t,
+                          coalesce((terms.t ->> 'reward_type')::reward_kind, 'wallet'),
+                          coalesce((terms.t ->> 'reward_referrer_amount')::numeric, 0),
+                          coalesce((terms.t ->> 'reward_referred_amount')::numeric, 0),
+                          coalesce($11, now()), $12, $13, $14, $15, $16
+                   from terms
+                   on conflict do nothing
+                   returning id"#,
+                new.referrer_customer_id,
+                referred,
+                new.referred_email,
+                new.referred_phone,
+                code,
+                new.share_code_used,
+                new.source_channel,
+                new.campaign_id,
+                new.variant_id,
+                new.partner_id,
+                new.created_at,
+                new.agent_user_id,
+                utm.source,
+                utm.medium,
+                utm.campaign,
+                utm.content,
+            )
+            .fetch_optional(&mut *conn)
+            .await?
+        } else {
+            // Pending: only a code collision is skipped; a second pending invitation to
+            // the phone is an error (`customer_referrals_pending_phone_key`).
+            sqlx::query_scalar!(
+                r#"with terms as (select coalesce(campaign_terms($7, $8), '{}'::jsonb) as t)
+                   insert into customer_referrals
+                       (referrer_customer_id, referred_email, referred_phone,
+                        referral_code, share_code_used, source_channel, campaign_id, variant_id,
+                        partner_id, status, reward_terms, reward_type, reward_amount,
+                        referred_reward_amount, created_at, agent_user_id,
+                        utm_source, utm_medium, utm_campaign, utm_content)
+                   select $1, $2, $3, $4, $5, $6, $7, (terms.t ->> 'variant_id')::integer, $9,
+                          'pending', terms.t,
+                          coalesce((terms.t ->> 'reward_type')::reward_kind, 'wallet'),
+                          coalesce((terms.t ->> 'reward_referrer_amount')::numeric, 0),
+                          coalesce((terms.t ->> 'reward_referred_amount')::numeric, 0),
+                          coalesce($10, now()), $11, $12, $13, $14, $15
+                   from terms
+                   on conflict (referral_code) do nothing
+                   returning id"#,
+                new.referrer_customer_id,
+                new.referred_email,
+                new.referred_phone,
+                code,
+                new.share_code_used,
+                new.source_channel,
+                new.campaign_id,
+                new.variant_id,
+                new.partner_id,
+                new.created_at,
+                new.agent_user_id,
+                utm.source,
+                utm.medium,
+                utm.campaign,
+                utm.content,
+            )
+            .fetch_optional(&mut *conn)
+            .await?
+        };
         match inserted {
             Some(id) => return find(&mut *conn, id).await,
             None => {
@@ -181,20 +235,22 @@ pub async fn issue_welcome_rewards(db: impl PgExecutor<'_>, referral_id: i32) ->
     Ok(())
 }
 
-/// Attaches a newly registered customer to the pending invitation with this code.
-/// Returns `None` when no pending, unclaimed invitation has the code. A customer who has a
-/// referral already cannot claim another: the unique index refuses it (409
-/// `customer_already_referred`).
+/// Attaches a newly registered customer to the pending invitation with this code, with
+/// the UTM tags they arrived with. Returns `None` when no pending, unclaimed invitation has
+/// the code. A customer who has a referral already cannot claim another: the unique index
+/// refuses it (409 `customer_already_referred`).
 pub async fn claim_invite(
     conn: &mut PgConnection,
     invite_code: &str,
     referred_customer_id: i32,
     channel: &str,
+    utm: &Utm,
 ) -> sqlx::Result<Option<Referral>> {
     let id = sqlx::query_scalar!(
         "update customer_referrals
          set referred_customer_id = $2, status = 'registered', share_code_used = $1,
              source_channel = coalesce(source_channel, $3),
+             utm_source = $4, utm_medium = $5, utm_campaign = $6, utm_content = $7,
              -- A referral counts from when the friend joined, not from when the
              -- invitation was sent: an order placed before joining never qualifies.
              created_at = now()
@@ -203,6 +259,10 @@ pub async fn claim_invite(
         invite_code,
         referred_customer_id,
         channel,
+        utm.source,
+        utm.medium,
+        utm.campaign,
+        utm.content,
     )
     .fetch_optional(&mut *conn)
     .await?;
@@ -294,6 +354,35 @@ async fn find_one(
         referred_customer_id
     )
     .fetch_optional(db)
+    .await
+}
+
+/// The referrals agent `agent_user_id` captured, newest first, at most `limit`.
+pub async fn list_for_agent(
+    db: impl PgExecutor<'_>,
+    agent_user_id: i32,
+    limit: i64,
+) -> sqlx::Result<Vec<Referral>> {
+    sqlx::query_as!(
+        Referral,
+        r#"select id, referrer_customer_id, referred_customer_id, referred_email, referred_phone,
+                  referral_code, share_code_used, source_channel, campaign_id, partner_id,
+                  variant_id, agent_user_id, qualifying_order_id, status as "status: _",
+                  reward_type as "reward_type: _", reward_amount, reward_credited,
+                  referred_reward_amount, referred_reward_credited, first_order_placed,
+                  first_order_date as "first_order_date: Timestamp", created_at,
+                  completed_at as "completed_at: Timestamp",
+                  hold_until as "hold_until: Timestamp", released_at as "released_at: Timestamp",
+                  fraud_reasons,
+                  reward_terms as "reward_terms: Json<RewardTerms>"
+           from customer_referrals
+           where agent_user_id = $1
+           order by id desc
+           limit $2"#,
+        agent_user_id,
+        limit
+    )
+    .fetch_all(db)
     .await
 }
 

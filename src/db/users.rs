@@ -113,3 +113,26 @@ pub async fn insert(
     .fetch_optional(db)
     .await
 }
+
+/// The live staff user whose phone is `phone` (E.164), if any.
+pub async fn with_phone(db: impl PgExecutor<'_>, phone: &str) -> sqlx::Result<Option<i32>> {
+    sqlx::query_scalar!(
+        "select id from users where phone = $1 and not is_deleted",
+        phone
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// Sets user `id`'s phone (E.164); false when there is no such user. A phone another live
+/// user has is refused by `users_phone_key`.
+pub async fn set_phone(db: impl PgExecutor<'_>, id: i32, phone: &str) -> sqlx::Result<bool> {
+    let updated = sqlx::query!(
+        "update users set phone = $2, updated_at = now() where id = $1",
+        id,
+        phone
+    )
+    .execute(db)
+    .await?;
+    Ok(updated.rows_affected() == 1)
+}

@@ -54,6 +54,7 @@ pub(crate) use sql_enum;
 pub mod account;
 pub mod campaign;
 pub mod channel;
+pub mod crm;
 pub mod customer;
 pub mod fraud;
 pub mod grocery;
@@ -71,6 +72,7 @@ pub mod reminder;
 pub mod review;
 pub mod share;
 pub mod time;
+pub mod utm;
 pub mod wallet;
 pub mod withdrawal;
 
@@ -116,6 +118,7 @@ pub fn sql_enums() -> Vec<(&'static str, Vec<&'static str>)> {
         fraud::FraudAction,
         fraud::BlocklistKind,
         reminder::ReminderChannel,
+        crm::TaskStatus,
     ];
     enums.push((
         "order_status_enum",

@@ -90,7 +90,30 @@ pub struct PartnerReport {
     pub revenue: PartnerRevenue,
     /// The newest orders of the partner's customers.
     pub orders: Vec<PartnerOrder>,
+    /// The partner's signups in the window by the UTM source and campaign of the link
+    /// they came through (Bondhu; a community partner's groups and posts).
+    pub by_utm: Vec<UtmReportLine>,
 }
+
+/// One (utm_source, utm_campaign) line of a partner report: the customers who signed up
+/// with the partner's code in the window through links so tagged, and how many of them
+/// have had their first order delivered since (their referral is completed). `null`
+/// source and campaign: signups without tags.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct UtmReportLine {
+    /// `utm_source`, or `null`.
+    pub utm_source: Option<String>,
+    /// `utm_campaign`, or `null`.
+    pub utm_campaign: Option<String>,
+    /// Customers who signed up.
+    pub signups: i64,
+    /// Of those, customers whose first order was delivered (and not reversed).
+    pub delivered_first_orders: i64,
+}
+
+/// The most `by_utm` lines a partner report lists (most signups first): tags come from
+/// public URLs, so their variety is not bounded by anything else.
+pub const MAX_UTM_LINES: i64 = 100;
 
 /// A report's time window (either end open).
 #[derive(Debug, Serialize, utoipa::ToSchema)]

@@ -308,3 +308,98 @@ pub struct ReferralStats {
     /// Taka the referrer has earned that is still in its hold or in review.
     pub pending_rewards: String,
 }
+
+/// A referral as TrustCart's raw-SQL reads send it (`SELECT * FROM customer_referrals`):
+/// snake_case columns, numerics as strings (`"100.00"`), integers and booleans as JSON
+/// values, timestamps as ISO strings. Built from [`Referral`], the one reader of a
+/// referral row, so both shapes always say the same thing; Bondhu's columns are added
+/// after TrustCart's.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct ReferralRow {
+    /// Referral id.
+    pub id: i32,
+    /// The customer who referred (`null` for a partner's referral).
+    pub referrer_customer_id: Option<i32>,
+    /// The customer who joined, once they have.
+    pub referred_customer_id: Option<i32>,
+    /// Who was invited, by email.
+    pub referred_email: Option<String>,
+    /// Who was invited, by phone (E.164).
+    pub referred_phone: Option<String>,
+    /// This referral's own invite code.
+    pub referral_code: String,
+    /// `pending`, `registered`, `completed` or `expired`.
+    pub status: ReferralStatus,
+    /// Taka promised to the referrer, as a numeric string.
+    #[serde(serialize_with = "super::money::money_string")]
+    #[schema(value_type = String)]
+    pub reward_amount: Decimal,
+    /// Whether the referrer's reward was paid.
+    pub reward_credited: bool,
+    /// Whether a qualifying order was delivered.
+    pub first_order_placed: bool,
+    /// When the qualifying order was placed.
+    pub first_order_date: Option<Timestamp>,
+    /// When the referral was made (for an invitation a friend claimed: when they joined).
+    pub created_at: Timestamp,
+    /// When it completed.
+    pub completed_at: Option<Timestamp>,
+    /// The code used (for an agent's referral, the referrer's share code).
+    pub share_code_used: Option<String>,
+    /// Where the code was captured.
+    pub source_channel: Option<String>,
+    /// The campaign whose terms apply.
+    pub campaign_id: Option<Uuid>,
+    /// The partner who brought the customer, if any.
+    pub partner_id: Option<Uuid>,
+    /// Taka promised to the referred customer, as a numeric string.
+    #[serde(serialize_with = "super::money::money_string")]
+    #[schema(value_type = String)]
+    pub referred_reward_amount: Decimal,
+    /// Whether the referred customer's reward was paid.
+    pub referred_reward_credited: bool,
+    /// The call-centre agent who captured it.
+    pub agent_user_id: Option<i32>,
+    /// The order that completed it.
+    pub qualifying_order_id: Option<i32>,
+    /// The reward kind promised (Bondhu).
+    pub reward_type: RewardKind,
+    /// The campaign's A/B variant (Bondhu).
+    pub variant_id: Option<i32>,
+    /// When the rewards leave their hold (Bondhu).
+    pub hold_until: Option<Timestamp>,
+    /// When the rewards were released (Bondhu).
+    pub released_at: Option<Timestamp>,
+}
+
+impl From<Referral> for ReferralRow {
+    fn from(r: Referral) -> Self {
+        Self {
+            id: r.id,
+            referrer_customer_id: r.referrer_customer_id,
+            referred_customer_id: r.referred_customer_id,
+            referred_email: r.referred_email,
+            referred_phone: r.referred_phone,
+            referral_code: r.referral_code,
+            status: r.status,
+            reward_amount: r.reward_amount,
+            reward_credited: r.reward_credited,
+            first_order_placed: r.first_order_placed,
+            first_order_date: r.first_order_date,
+            created_at: r.created_at,
+            completed_at: r.completed_at,
+            share_code_used: r.share_code_used,
+            source_channel: r.source_channel,
+            campaign_id: r.campaign_id,
+            partner_id: r.partner_id,
+            referred_reward_amount: r.referred_reward_amount,
+            referred_reward_credited: r.referred_reward_credited,
+            agent_user_id: r.agent_user_id,
+            qualifying_order_id: r.qualifying_order_id,
+            reward_type: r.reward_type,
+            variant_id: r.variant_id,
+            hold_until: r.hold_until,
+            released_at: r.released_at,
+        }
+    }
+}

@@ -22,6 +22,7 @@ use crate::db::referrals::NewReferral;
 use crate::domain::channel::Channel;
 use crate::domain::referral::EventType;
 use crate::domain::referral_code::{parse_invite_code, parse_share_code, share_code};
+use crate::domain::utm::Utm;
 use crate::error::Result;
 
 /// Longest code kept in an event, as typed.
@@ -153,6 +154,8 @@ pub struct Capture<'a> {
     pub default_channel: Channel,
     /// When the referral counts as made: the order's time for a code typed on an order.
     pub at: Option<DateTime<Utc>>,
+    /// The UTM tags the customer arrived with (kept on the referral and its events).
+    pub utm: &'a Utm,
 }
 
 /// What attribution did.
@@ -187,6 +190,9 @@ pub async fn attribute(
     let mut payload = json!({});
     if let Some(raw) = capture.raw_channel.filter(|_| channel == Channel::Other) {
         payload["rawChannel"] = json!(truncate(raw));
+    }
+    if !capture.utm.is_empty() {
+        payload["utm"] = capture.utm.to_json();
     }
     let typed = truncate(capture.code);
     let event = |event_type| NewEvent {
@@ -282,6 +288,7 @@ pub async fn attribute(
         campaign_id,
         variant_id,
         created_at: capture.at,
+        utm: Some(capture.utm),
         ..NewReferral::default()
     };
     let partner_code = match &matched {
@@ -324,6 +331,7 @@ pub async fn attribute(
                         &referral.referral_code,
                         customer.id,
                         channel.as_str(),
+                        capture.utm,
                     )
                     .await?
                     .ok_or_else(|| {

@@ -9,6 +9,7 @@ use crate::db;
 use crate::db::events::NewEvent;
 use crate::domain::channel::Channel;
 use crate::domain::referral::{EventType, RewardKind, RewardTerms};
+use crate::domain::utm::Utm;
 use crate::error::Result;
 use crate::service::attribution::{self, CodeMatch, Lock};
 use crate::service::fraud::{self, ClientSignals};
@@ -109,13 +110,15 @@ pub struct Landing {
     pub channel: Channel,
 }
 
-/// Records a visit of a shared link or QR card (`clicked`, with its channel). Unknown
-/// codes are not recorded: a public URL must not let anyone fill the event log.
-/// The visitor's device and hashed address are kept as `landing` signals of the code.
+/// Records a visit of a shared link or QR card (`clicked`, with its channel and the link's
+/// UTM tags). Unknown codes are not recorded: a public URL must not let anyone fill the
+/// event log. The visitor's device and hashed address are kept as `landing` signals of
+/// the code.
 pub async fn land(
     pool: &PgPool,
     code: &str,
     raw_channel: Option<&str>,
+    utm: &Utm,
     client: &ClientSignals,
 ) -> Result<Landing> {
     let channel = raw_channel.map_or(Channel::ShareLink, Channel::parse_lenient);
@@ -136,6 +139,9 @@ pub async fn land(
     let mut payload = json!({ "via": "landing", "kind": matched.kind() });
     if let (Channel::Other, Some(raw)) = (channel, raw_channel) {
         payload["rawChannel"] = json!(raw.chars().take(50).collect::<String>());
+    }
+    if !utm.is_empty() {
+        payload["utm"] = utm.to_json();
     }
     db::events::record(
         &mut *conn,

@@ -6,6 +6,7 @@ pub mod attribution;
 pub mod auth;
 pub mod campaigns;
 pub mod codes;
+pub mod crm;
 pub mod customers;
 pub mod dry_run;
 pub mod fraud;

@@ -249,6 +249,8 @@ async fn attribute_checkout_code(
             raw_channel: None,
             default_channel: Channel::Checkout,
             at: placed_at,
+            // The shop reports an order's code, not the link its customer came through.
+            utm: &crate::domain::utm::Utm::default(),
         },
     )
     .await?;

@@ -107,6 +107,7 @@ pub async fn report(
     let funnel = db::partners::funnel(pool, partner.id, &partner.code, from, to).await?;
     let (order_count, total_revenue) = db::partners::revenue(pool, partner.id, from, to).await?;
     let orders = db::partners::orders(pool, partner.id, from, to, limit).await?;
+    let by_utm = db::partners::by_utm(pool, partner.id, from, to).await?;
     Ok(PartnerReport {
         partner_code: partner.code,
         window: ReportWindow {
@@ -120,5 +121,6 @@ pub async fn report(
             total_discount: None,
         },
         orders,
+        by_utm,
     })
 }

@@ -1,9 +1,9 @@
 //! Share codes, invitations, referral lists and manual completion.
 
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 
 use crate::db;
-use crate::db::customers::Attribution;
+use crate::db::customers::{Attribution, Contact};
 use crate::db::events::NewEvent;
 use crate::db::referrals::NewReferral;
 use crate::domain::channel::Channel;
@@ -47,17 +47,12 @@ pub async fn stats(pool: &PgPool, referrer_id: i32) -> Result<ReferralStats> {
     Ok(db::referrals::stats(pool, referrer_id).await?)
 }
 
-/// Invites someone by email and/or phone. The invitation carries its own code and the
-/// running campaign's terms; it becomes `registered` when the invitee signs up with it.
-/// `client` is the inviting customer's device and address (fraud signals), when the
-/// customer sent it themselves.
-pub async fn invite(
-    pool: &PgPool,
-    referrer_id: i32,
+/// The friend an invitation names, read from what was typed: a normalised email and/or
+/// a Bangladeshi mobile phone, at least one of the two.
+pub(crate) fn invitee(
     email: Option<&str>,
     phone: Option<&str>,
-    client: Option<&ClientSignals>,
-) -> Result<Referral> {
+) -> Result<(Option<String>, Option<Phone>)> {
     let email = normalise_email(email.unwrap_or_default())
         .map_err(|e| Error::invalid_field("referredEmail", e.to_string()))?;
     let phone = match phone.map(str::trim).filter(|p| !p.is_empty()) {
@@ -72,32 +67,62 @@ pub async fn invite(
             "give the friend's email or phone",
         ));
     }
+    Ok((email, phone))
+}
 
-    let mut tx = pool.begin().await?;
-    let referrer = db::customers::find_contact(&mut *tx, referrer_id)
-        .await?
-        .ok_or_else(Error::customer_not_found)?;
-    let phone = phone.as_ref().map(Phone::as_str);
-    if phone == Some(referrer.phone.as_str()) || (email.is_some() && email == referrer.email) {
+/// Whom `referrer` may invite, however the invitation is made (by the customer, an
+/// operator or a call agent): never themselves, by phone or email (a self-referral), and
+/// never someone who is already a customer (a referral is for new customers).
+pub(crate) async fn check_invitee(
+    db: &mut PgConnection,
+    referrer: &Contact,
+    phone: Option<&Phone>,
+    email: Option<&str>,
+) -> Result<()> {
+    let phone = phone.map(Phone::as_str);
+    if phone == Some(referrer.phone.as_str())
+        || (email.is_some() && email == referrer.email.as_deref())
+    {
         return Err(Error::new(
             Code::SelfReferral,
             "A customer cannot refer themselves",
         ));
     }
-    if db::referrals::recent_invitations(&mut *tx, referrer_id).await? >= MAX_INVITATIONS_PER_DAY {
-        return Err(Error::too_many(
-            Code::TooManyInvitations,
-            format!("At most {MAX_INVITATIONS_PER_DAY} invitations a day"),
-            std::time::Duration::from_secs(3600),
-        ));
-    }
-    if db::customers::id_for_contact(&mut *tx, phone, email.as_deref())
+    if db::customers::id_for_contact(&mut *db, phone, email)
         .await?
         .is_some()
     {
         return Err(Error::new(
             Code::AlreadyCustomer,
             "This friend is already a customer, so they cannot be referred",
+        ));
+    }
+    Ok(())
+}
+
+/// Invites someone by email and/or phone. The invitation carries its own code and the
+/// running campaign's terms; it becomes `registered` when the invitee signs up with it.
+/// `client` is the inviting customer's device and address (fraud signals), when the
+/// customer sent it themselves.
+pub async fn invite(
+    pool: &PgPool,
+    referrer_id: i32,
+    email: Option<&str>,
+    phone: Option<&str>,
+    client: Option<&ClientSignals>,
+) -> Result<Referral> {
+    let (email, phone) = invitee(email, phone)?;
+
+    let mut tx = pool.begin().await?;
+    let referrer = db::customers::find_contact(&mut *tx, referrer_id)
+        .await?
+        .ok_or_else(Error::customer_not_found)?;
+    check_invitee(&mut tx, &referrer, phone.as_ref(), email.as_deref()).await?;
+    if db::referrals::recent_invitations(&mut *tx, referrer_id).await? >= MAX_INVITATIONS_PER_DAY {
+        return Err(Error::too_many(
+            Code::TooManyInvitations,
+            format!("At most {MAX_INVITATIONS_PER_DAY} invitations a day"),
+            std::time::Duration::from_secs(3600),
         ));
     }
     let channel = Channel::ShareLink;
@@ -108,7 +133,7 @@ pub async fn invite(
         &NewReferral {
             referrer_customer_id: Some(referrer_id),
             referred_email: email.as_deref(),
-            referred_phone: phone,
+            referred_phone: phone.as_ref().map(Phone::as_str),
             source_channel: Some(channel.as_str()),
             campaign_id,
             variant_id,

@@ -9,6 +9,7 @@ use crate::domain::customer::{Customer, normalise_email};
 use crate::domain::fraud::normalise_address;
 use crate::domain::phone::Phone;
 use crate::domain::phone_code::{PhoneCodeCheck, PhoneCodePurpose};
+use crate::domain::utm::Utm;
 use crate::error::{Code, Error, Problems, Result};
 use crate::service::attribution;
 use crate::service::fraud::{self, ClientSignals};
@@ -44,6 +45,8 @@ pub struct SignupForm {
     pub code: Option<String>,
     /// The channel the code came through.
     pub channel: Option<String>,
+    /// The UTM tags of the link the customer came through (passed on by the landing).
+    pub utm: Utm,
     /// The code sent to the phone by `POST /api/auth/phone-verification`: required to
     /// register the phone of a guest who gave no email, or another one. Ignored otherwise.
     pub phone_verification_code: Option<String>,
@@ -208,6 +211,7 @@ pub async fn sign_up(pool: &PgPool, otp: &Otp, form: SignupForm) -> Result<Custo
                 raw_channel: raw_channel.as_deref(),
                 default_channel: Channel::Web,
                 at: None,
+                utm: &form.utm,
             },
         )
         .await?;

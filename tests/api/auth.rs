@@ -14,6 +14,10 @@ enum Needs {
     Reports,
     Settings,
     Orders,
+    /// `capture-referrals`: call agents (and their managers).
+    Agent,
+    /// `manage-crm-tasks`: call-centre managers.
+    Manager,
 }
 
 /// Every staff route, with a valid body and the permission it needs.
@@ -23,6 +27,7 @@ fn staff_routes(
     list: i64,
     item: i64,
     reminder: i32,
+    task: i64,
 ) -> Vec<(Method, String, Option<Value>, Needs)> {
     let credit = json!({ "amount": 1, "source": "bonus", "idempotencyKey": "matrix" });
     vec![
@@ -219,6 +224,31 @@ fn staff_routes(
             Needs::Settings,
         ),
         (
+            Method::POST,
+            "/api/crm/referrals/agent".into(),
+            Some(json!({ "referrerCustomerId": customer, "referredPhone": "01711300099" })),
+            Needs::Agent,
+        ),
+        (
+            Method::GET,
+            "/api/crm/referrals/my?limit=10".into(),
+            None,
+            Needs::Agent,
+        ),
+        (Method::GET, "/api/crm/tasks".into(), None, Needs::Agent),
+        (
+            Method::PUT,
+            format!("/api/crm/tasks/{task}"),
+            Some(json!({ "note": "matrix" })),
+            Needs::Agent,
+        ),
+        (
+            Method::GET,
+            "/api/crm/referrals/agents/report".into(),
+            None,
+            Needs::Manager,
+        ),
+        (
             Method::PUT,
             "/api/orders/1".into(),
             Some(json!({ "status": "pending" })),
@@ -262,6 +292,8 @@ fn role_passes(role: &str, needs: Needs) -> bool {
         "marketing-manager" => matches!(needs, Needs::Reports | Needs::Settings),
         "support-agent" => needs == Needs::Reports,
         "order-desk" => needs == Needs::Orders,
+        "call-agent" => needs == Needs::Agent,
+        "call-centre-manager" => matches!(needs, Needs::Agent | Needs::Manager),
         _ => false,
     }
 }
@@ -346,8 +378,22 @@ async fn the_authorisation_matrix(pool: PgPool) {
         .await;
     let item_id = item.body["id"].as_i64().unwrap();
 
+    // A follow-up task of the harness's call agent (every role that passes reaches it:
+    // the agent as its assignee, the others as managers).
+    let captured = app
+        .post(
+            "/api/crm/referrals/agent",
+            &app.staff_token("call-agent"),
+            json!({ "referrerCustomerId": owner, "referredPhone": "01711300098" }),
+        )
+        .await;
+    assert_eq!(captured.status, StatusCode::CREATED, "{}", captured.body);
+    let task = captured.body["task"]["id"].as_i64().unwrap();
+
     let mut results = Vec::new();
-    for (method, path, body, needs) in staff_routes(owner, referral, list_id, item_id, reminder) {
+    for (method, path, body, needs) in
+        staff_routes(owner, referral, list_id, item_id, reminder, task)
+    {
         let before = app.snapshot().await;
         let anonymous = app.request(method.clone(), &path, None, body.clone()).await;
         anonymous.assert_error(StatusCode::UNAUTHORIZED, "unauthenticated");

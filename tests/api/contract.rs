@@ -596,3 +596,34 @@ async fn bodies_of_staff_auth_and_errors(pool: PgPool) {
     );
     app.check_invariants().await;
 }
+
+#[sqlx::test(migrator = "bondhu::MIGRATOR")]
+async fn bodies_of_an_agent_referral(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let agent = app.staff_token("call-agent");
+    let referrer = app.customer("01911800021", None).await;
+    // §1.3: `{referral, task}`, the referral as TrustCart's entity.
+    let created = app
+        .post(
+            "/api/crm/referrals/agent",
+            &agent,
+            json!({ "referrerCustomerId": referrer, "referredPhone": "01911800022", "notes": "Cousin in Sylhet" }),
+        )
+        .await;
+    snap!("crm_agent_referral_create", created);
+    // §1.3: TrustCart's raw snake_case rows.
+    snap!(
+        "crm_referrals_my",
+        app.get("/api/crm/referrals/my?limit=10", &agent).await
+    );
+    snap!(
+        "error_409_referral_pending",
+        app.post(
+            "/api/crm/referrals/agent",
+            &agent,
+            json!({ "referrerCustomerId": referrer, "referredPhone": "+8801911800022" }),
+        )
+        .await
+    );
+    app.check_invariants().await;
+}

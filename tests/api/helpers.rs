@@ -72,12 +72,14 @@ impl Outbox {
 }
 
 /// Roles seeded by the migrations, each given one staff user by the harness.
-pub const STAFF_ROLES: [&str; 5] = [
+pub const STAFF_ROLES: [&str; 7] = [
     "admin",
     "super-admin",
     "marketing-manager",
     "support-agent",
     "order-desk",
+    "call-agent",
+    "call-centre-manager",
 ];
 
 /// A response: status, headers and parsed JSON body.

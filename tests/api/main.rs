@@ -5,11 +5,13 @@
 
 mod helpers;
 
+mod agents;
 mod attribution;
 mod auth;
 mod bad_input;
 mod campaigns;
 pub mod cli;
+mod community;
 mod contract;
 mod customers;
 mod edge_cases;

@@ -7,6 +7,8 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use crate::domain::share::register_url;
+use crate::domain::utm::Utm;
 use crate::error::Result;
 use crate::http::AppState;
 use crate::http::error::ErrorBody;
@@ -34,18 +36,30 @@ async fn check_code(
     Ok(Json(codes::check(&state.db, &code).await?))
 }
 
-/// `?ch=`: the channel the link was shared through.
+/// `?ch=&utm_source=&utm_medium=&utm_campaign=&utm_content=`: the channel the link was
+/// shared through and its UTM tags. Tags are trimmed and cut to 100 characters; one with
+/// control characters is dropped (a landing never fails because of its tags).
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct LandingParams {
     /// `qr`, `whatsapp`, `facebook`, `sms`, `delivery_card`, … (default `share_link`).
     ch: Option<String>,
+    /// The group or site the link was posted in.
+    utm_source: Option<String>,
+    /// The kind of traffic.
+    utm_medium: Option<String>,
+    /// The campaign.
+    utm_campaign: Option<String>,
+    /// The post or creative.
+    utm_content: Option<String>,
 }
 
 /// The landing page of shared links and printed QR cards (`/r/REF000123?ch=qr`): records
-/// a `clicked` event with its channel, then redirects to the shop's registration page
-/// with the code and the channel, so the QR channel is not lost. The visitor's
-/// `X-Device-Id` and hashed address are kept as fraud signals. Public, rate-limited.
+/// a `clicked` event with its channel and UTM tags, then redirects to the shop's
+/// registration page with the code, the channel and the tags (percent-encoded), so the
+/// QR channel and a community's tags are not lost: the register page sends them back with
+/// the signup. The visitor's `X-Device-Id` and hashed address are kept as fraud signals.
+/// Public, rate-limited.
 #[utoipa::path(get, path = "/r/{code}", tag = "referrals",
     params(("code" = String, Path), LandingParams),
     responses((status = 302, description = "To the shop's registration page"), (status = 429, body = ErrorBody)))]
@@ -56,16 +70,19 @@ async fn land(
     Query(params): Query<LandingParams>,
     client: ClientSignals,
 ) -> Result<Response> {
-    let landing = codes::land(&state.db, &code, params.ch.as_deref(), &client).await?;
-    let target = match landing.code {
-        // Canonical codes are ASCII letters, digits, `_` and `-`: safe in a query string.
-        Some(code) => format!(
-            "{}/register?ref={code}&referralChannel={}",
-            state.config.shop_url,
-            landing.channel.as_str()
-        ),
-        None => format!("{}/register", state.config.shop_url),
-    };
+    let utm = Utm::new(
+        params.utm_source.as_deref(),
+        params.utm_medium.as_deref(),
+        params.utm_campaign.as_deref(),
+        params.utm_content.as_deref(),
+    );
+    let landing = codes::land(&state.db, &code, params.ch.as_deref(), &utm, &client).await?;
+    let target = register_url(
+        &state.config.shop_url,
+        landing.code.as_deref(),
+        landing.channel,
+        &utm,
+    );
     let location =
         HeaderValue::try_from(target).map_err(|e| anyhow::anyhow!("redirect target: {e}"))?;
     let no_store = HeaderValue::from_static("no-store");

@@ -8,6 +8,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::auth::{Permission, Principal};
 use crate::domain::customer::Customer;
+use crate::domain::utm::Utm;
 use crate::error::Result;
 use crate::http::AppState;
 use crate::http::error::ErrorBody;
@@ -76,6 +77,20 @@ pub struct PublicSignupRequest {
     /// The device's id, kept as a fraud signal (else the `X-Device-Id` header); 1 to 128
     /// printable ASCII characters.
     device_id: Option<String>,
+    /// The `utm_source` of the link the customer came through, as the landing passed it
+    /// to the register page (also `utmSource`); kept on their referral. UTM values are
+    /// trimmed and cut to 100 characters; one with control characters is dropped.
+    #[serde(rename = "utm_source", alias = "utmSource")]
+    utm_source: Option<String>,
+    /// The link's `utm_medium` (also `utmMedium`).
+    #[serde(rename = "utm_medium", alias = "utmMedium")]
+    utm_medium: Option<String>,
+    /// The link's `utm_campaign` (also `utmCampaign`).
+    #[serde(rename = "utm_campaign", alias = "utmCampaign")]
+    utm_campaign: Option<String>,
+    /// The link's `utm_content` (also `utmContent`).
+    #[serde(rename = "utm_content", alias = "utmContent")]
+    utm_content: Option<String>,
 }
 
 /// The first non-blank value, as TrustCart picks among its aliases.
@@ -122,6 +137,12 @@ async fn create_public_customer(
             None,
         ]),
         phone_verification_code: body.phone_verification_code,
+        utm: Utm::new(
+            body.utm_source.as_deref(),
+            body.utm_medium.as_deref(),
+            body.utm_campaign.as_deref(),
+            body.utm_content.as_deref(),
+        ),
         client,
     };
     let customer = signup::sign_up(&state.db, &state.otp, form).await?;

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod benefits;
 pub mod campaigns;
 pub mod codes;
+pub mod crm;
 pub mod customers;
 pub mod fraud;
 pub mod grocery;
