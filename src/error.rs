@@ -66,6 +66,8 @@ codes! {
     TokenExpired = UNAUTHORIZED "token_expired",
     /// The API key is unknown or revoked.
     InvalidApiKey = UNAUTHORIZED "invalid_api_key",
+    /// A webhook's signature is missing or does not match its body.
+    InvalidSignature = UNAUTHORIZED "invalid_signature",
     /// The token's account was deleted or deactivated.
     AccountUnavailable = UNAUTHORIZED "account_unavailable",
     /// Wrong identifier or password.
@@ -74,6 +76,9 @@ codes! {
     // 403: valid credentials, not for this.
     /// The caller lacks a permission, or the route is for another kind of account.
     Forbidden = FORBIDDEN "forbidden",
+    /// A provider webhook is not configured (no secret: it fails closed), or its
+    /// handshake token does not match.
+    WebhookRefused = FORBIDDEN "webhook_refused",
 
     // 404: the thing named does not exist (or is not the caller's to see).
     /// No such route.
@@ -104,6 +109,10 @@ codes! {
     ReminderNotFound = NOT_FOUND "reminder_not_found",
     /// No such call task (or, for an agent, not one of theirs).
     TaskNotFound = NOT_FOUND "task_not_found",
+    /// No such message in the outbox.
+    MessageNotFound = NOT_FOUND "message_not_found",
+    /// No message template has this key.
+    TemplateNotFound = NOT_FOUND "template_not_found",
 
     // 405
     /// The route exists, the method does not.
@@ -159,6 +168,8 @@ codes! {
     PriceLockExists = CONFLICT "price_lock_exists",
     /// The reminder was already marked sent through another channel.
     ReminderAlreadySent = CONFLICT "reminder_already_sent",
+    /// Only a dead message can be retried.
+    MessageNotRetryable = CONFLICT "message_not_retryable",
     /// Unique data this registry does not name.
     ConflictingData = CONFLICT "conflict",
 
@@ -203,6 +214,9 @@ codes! {
     WithdrawalLimitExceeded = UNPROCESSABLE_ENTITY "withdrawal_limit_exceeded",
     /// The customer's tier does not lock prices (only gold and permanent do).
     PriceLockNotAllowed = UNPROCESSABLE_ENTITY "price_lock_not_allowed",
+    /// A message template names unknown variables, or breaks another template rule
+    /// (see `fields`).
+    InvalidTemplate = UNPROCESSABLE_ENTITY "invalid_template",
     /// Data that breaks a rule this registry does not name.
     ConstraintViolation = UNPROCESSABLE_ENTITY "constraint_violation",
 

@@ -7,6 +7,7 @@
 //!   order statuses) and the entities the API returns;
 //! - [`db`]: every SQL statement, as plain functions over a connection;
 //! - [`auth`]: JWT tokens and the permission rules;
+//! - [`providers`]: the clients that deliver messages (WhatsApp, SMS, the log stand-in);
 //! - [`config`], [`telemetry`], [`startup`] and [`cli`]: the process around it.
 //!
 //! The money core (posting to a wallet, completing a referral, recording an order's
@@ -20,6 +21,7 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod jobs;
+pub mod providers;
 pub mod service;
 pub mod startup;
 pub mod telemetry;

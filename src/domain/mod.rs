@@ -60,6 +60,8 @@ pub mod fraud;
 pub mod grocery;
 pub mod kpi;
 pub mod loyalty;
+pub mod message;
+pub mod message_text;
 pub mod money;
 pub mod order;
 pub mod partner;
@@ -119,6 +121,10 @@ pub fn sql_enums() -> Vec<(&'static str, Vec<&'static str>)> {
         fraud::BlocklistKind,
         reminder::ReminderChannel,
         crm::TaskStatus,
+        message::MessageKind,
+        message::MessageStatus,
+        message::MessageChannel,
+        message_text::Language,
     ];
     enums.push((
         "order_status_enum",

@@ -3,6 +3,7 @@
 
 #![expect(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
 
+mod gateways;
 mod helpers;
 
 mod agents;
@@ -20,10 +21,12 @@ mod grocery;
 mod holds;
 mod identity;
 mod kpis;
+mod messaging;
 mod openapi;
 mod orders;
 mod phone_verification;
 mod price_locks;
+mod providers;
 mod reconcile;
 mod referrals;
 mod reminders;
