@@ -183,6 +183,8 @@ pub struct ReferralFacts {
     pub referrer_amount: Option<rust_decimal::Decimal>,
     /// The friend's offer: the campaign's amount for the referred side.
     pub friend_offer: rust_decimal::Decimal,
+    /// The referral's own invite code (`INV…`): what an invited friend signs up with.
+    pub invite_code: String,
 }
 
 /// The facts of referral `id`.
@@ -202,7 +204,8 @@ pub async fn referral_facts(
                    where rr.referral_id = r.id and rr.side = 'referrer' and rr.kind = 'wallet'
                      and rr.completion = r.completions
                      and rr.status in ('pending', 'in_review', 'released')) as referrer_amount,
-                  r.referred_reward_amount as friend_offer
+                  r.referred_reward_amount as friend_offer,
+                  r.referral_code as invite_code
            from customer_referrals r
            join customers referrer on referrer.id = r.referrer_customer_id
            left join customers friend on friend.id = r.referred_customer_id

@@ -447,6 +447,10 @@ impl Dispatcher {
                                 .with(Variable::Amount, Value::Money(amount))
                         }),
                     _ => {
+                        // The invitation's own code, not the referrer's share code: signing
+                        // up with it claims this referral (the agent's), where the share
+                        // code would make a second one and leave this one pending.
+                        let code = facts.invite_code;
                         let link = landing_url(&self.public_url, &code, Channel::AgentReferral);
                         Some(
                             Values::default()
