@@ -22,13 +22,14 @@ use crate::db::events::NewEvent;
 use crate::db::referrals::NewReferral;
 use crate::domain::channel::Channel;
 use crate::domain::crm::{AgentReferral, AgentReport, REFERRAL_TASK_TAGS, Task, TaskStatus};
+use crate::domain::message::NewMessage;
 use crate::domain::partner::ReportWindow;
 use crate::domain::phone::Phone;
 use crate::domain::referral::{EventType, ReferralRow};
 use crate::domain::referral_code::share_code;
 use crate::domain::time::Timestamp;
 use crate::error::{Code, Error, Problems, Result};
-use crate::service::{attribution, referrals};
+use crate::service::{attribution, messaging, referrals};
 
 /// When an agent's follow-up task is due (TrustCart's: the next day).
 pub const FOLLOW_UP_AFTER: chrono::Duration = chrono::Duration::hours(24);
@@ -52,8 +53,9 @@ pub struct Capture {
 }
 
 /// An agent captures a referral: a pending invitation (channel `agent_referral`, the
-/// agent's id, the referrer's campaign), its `invited` event (`{agentUserId, notes}`) and
-/// a follow-up task for the agent due in 24 hours, in one transaction.
+/// agent's id, the referrer's campaign), its `invited` event (`{agentUserId, notes}`), a
+/// follow-up task for the agent due in 24 hours and, with the friend's consent, the
+/// invitation message in the outbox, in one transaction.
 pub async fn capture(pool: &PgPool, agent_user_id: i32, input: Capture) -> Result<AgentReferral> {
     let (email, phone) = referrals::invitee(
         input.referred_email.as_deref(),
@@ -132,6 +134,19 @@ pub async fn capture(pool: &PgPool, agent_user_id: i32, input: Capture) -> Resul
         },
     )
     .await?;
+    if input.consent
+        && let Some(phone) = &phone
+    {
+        // Queued with the referral, in its transaction: sent if and only if it commits.
+        messaging::enqueue(
+            &mut tx,
+            &NewMessage::AgentInvitation {
+                to: phone,
+                referral_id: referral.id,
+            },
+        )
+        .await?;
+    }
     tx.commit().await?;
     tracing::info!(
         referral.id = referral.id,

@@ -681,3 +681,90 @@ async fn a_staff_phone_is_set_by_the_cli_and_unique(pool: PgPool) {
             .unwrap();
     assert_eq!(users, 1);
 }
+
+#[sqlx::test(migrator = "bondhu::MIGRATOR")]
+async fn with_consent_the_friend_gets_the_invitation_with_its_code(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let admin = app.admin_token();
+    let campaign = app
+        .post(
+            "/api/loyalty/referral-campaigns",
+            &admin,
+            json!({ "name": "Call centre", "channel": "agent_referral",
+                    "reward_referrer_amount": 100, "reward_referred_amount": 50 }),
+        )
+        .await;
+    assert_eq!(campaign.status, StatusCode::CREATED, "{}", campaign.body);
+    let (_, token) = staff(&app, "call-agent", "rina@staff.test", None).await;
+    let referrer = app
+        .sign_up(json!({ "name": "Rahim Uddin", "phone": "01711400051" }))
+        .await
+        .body["id"]
+        .as_i64()
+        .unwrap() as i32;
+    let invitations = |app: &TestApp| {
+        let pool = app.pool.clone();
+        async move {
+            sqlx::query_as::<_, (Option<i32>, Option<String>)>(
+                "select referral_id, phone from outbound_messages where kind = 'agent_invitation'",
+            )
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+        }
+    };
+
+    // Without consent, no message.
+    let silent = capture(&app, &token, referrer, "01711400052").await;
+    assert_eq!(silent.status, StatusCode::CREATED, "{}", silent.body);
+    assert!(invitations(&app).await.is_empty());
+    // A refused capture queues nothing either: the message is in the referral's
+    // transaction.
+    app.post(
+        CAPTURE,
+        &token,
+        json!({ "referrerCustomerId": referrer, "referredPhone": "01711400052", "consent": true }),
+    )
+    .await
+    .assert_error(StatusCode::CONFLICT, "referral_pending");
+    assert!(invitations(&app).await.is_empty());
+
+    let created = app
+        .post(
+            CAPTURE,
+            &token,
+            json!({ "referrerCustomerId": referrer, "referredPhone": "01711400053", "consent": true }),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let referral_id = created.body["referral"]["id"].as_i64().unwrap() as i32;
+    assert_eq!(
+        invitations(&app).await,
+        [(Some(referral_id), Some("+8801711400053".to_owned()))]
+    );
+
+    // The dispatcher sends it: the invitation's own code first, the referrer's first
+    // name, the friend's offer in Bengali digits, and the landing link of that code.
+    assert_eq!(app.dispatch().await.sent, 1);
+    let sms = app.sms.to("+8801711400053");
+    assert_eq!(sms.len(), 1);
+    let code = created.body["referral"]["referralCode"].as_str().unwrap();
+    assert!(sms[0].text.starts_with(code), "{}", sms[0].text);
+    assert!(sms[0].text.contains("Rahim"), "{}", sms[0].text);
+    assert!(sms[0].text.contains("৳৫০"), "{}", sms[0].text);
+    assert!(
+        sms[0]
+            .text
+            .contains(&format!("/r/{code}?ch=agent_referral")),
+        "{}",
+        sms[0].text
+    );
+
+    // The friend signs up with the code the message carried: the agent's referral is hers.
+    let friend = app.customer("01711400053", Some(code)).await;
+    let row = &app.get("/api/crm/referrals/my", &token).await.body[0];
+    assert_eq!(row["id"], referral_id);
+    assert_eq!(row["status"], "registered");
+    assert_eq!(row["referred_customer_id"], friend);
+    app.check_invariants().await;
+}

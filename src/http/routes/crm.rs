@@ -55,7 +55,7 @@ pub struct CreateAgentReferralRequest {
     /// Refused when set: an agent's referral has a customer as referrer, not a partner.
     partner_id: Option<Uuid>,
     /// Bondhu: `true` when the friend agreed to receive the invitation message with their
-    /// offer (needs `referredPhone`).
+    /// offer (needs `referredPhone`); it is queued in the outbox with the referral.
     #[serde(default)]
     consent: bool,
 }
