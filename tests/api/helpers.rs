@@ -318,6 +318,16 @@ impl TestApp {
         response.body["id"].as_i64().unwrap() as i32
     }
 
+    /// A referrer (`0171` and `n` in seven digits) and a friend (`0181…`) who joined with
+    /// the referrer's code; the default campaign pays the referrer ৳100 after a 7-day hold.
+    pub async fn referrer_and_friend(&self, n: u32) -> (i32, i32) {
+        let referrer = self.customer(&format!("0171{n:07}"), None).await;
+        let friend = self
+            .customer(&format!("0181{n:07}"), Some(&format!("REF{referrer:06}")))
+            .await;
+        (referrer, friend)
+    }
+
     /// Records order `order_id` for `customer_id` with `status`.
     pub async fn order(&self, order_id: i32, customer_id: i32, status: &str) -> TestResponse {
         let admin = self.admin_token();
