@@ -7,6 +7,7 @@
 //!   order statuses) and the entities the API returns;
 //! - [`db`]: every SQL statement, as plain functions over a connection;
 //! - [`auth`]: JWT tokens and the permission rules;
+//! - [`render`]: QR codes and printable PDF cards, drawn from plain values;
 //! - [`config`], [`telemetry`], [`startup`] and [`cli`]: the process around it.
 //!
 //! The money core (posting to a wallet, completing a referral, recording an order's
@@ -20,6 +21,7 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod jobs;
+pub mod render;
 pub mod service;
 pub mod startup;
 pub mod telemetry;
