@@ -113,6 +113,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::reconciliation::router())
         .merge(routes::fraud::router())
         .merge(routes::reminders::router())
+        .merge(routes::cards::router())
         .split_for_parts();
 
     api.merge(openapi::docs_router(openapi))

@@ -36,6 +36,7 @@ use super::extract::Json;
         (name = "fraud", description = "Fraud rules and the blocklist"),
         (name = "kpis", description = "Programme KPIs for the admin dashboard"),
         (name = "customers", description = "Signup with a referral code"),
+        (name = "channels", description = "QR codes of share codes, printable rider and parcel cards"),
         (name = "orders", description = "Orders from the shop's system; delivery completes referrals"),
         (name = "operations", description = "Health and readiness"),
     )

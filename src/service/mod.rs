@@ -5,6 +5,7 @@
 pub mod attribution;
 pub mod auth;
 pub mod campaigns;
+pub mod cards;
 pub mod codes;
 pub mod customers;
 pub mod dry_run;

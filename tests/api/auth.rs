@@ -23,6 +23,7 @@ fn staff_routes(
     list: i64,
     item: i64,
     reminder: i32,
+    rider: &str,
 ) -> Vec<(Method, String, Option<Value>, Needs)> {
     let credit = json!({ "amount": 1, "source": "bonus", "idempotencyKey": "matrix" });
     vec![
@@ -219,6 +220,19 @@ fn staff_routes(
             Needs::Settings,
         ),
         (
+            Method::GET,
+            format!("/api/loyalty/rider-cards.pdf?partnerId={rider}&count=1"),
+            None,
+            Needs::Settings,
+        ),
+        // The customer's delivered order of `reminder_of`.
+        (
+            Method::GET,
+            "/api/orders/9900/referral-card.pdf".into(),
+            None,
+            Needs::Orders,
+        ),
+        (
             Method::PUT,
             "/api/orders/1".into(),
             Some(json!({ "status": "pending" })),
@@ -252,6 +266,17 @@ fn self_service_routes() -> Vec<(Method, &'static str, Option<Value>)> {
             "/api/loyalty/me/grocery-lists",
             Some(json!({ "listName": "Mine" })),
         ),
+        (Method::GET, "/api/loyalty/me/qr.svg", None),
+        (Method::GET, "/api/loyalty/me/qr.png", None),
+    ]
+}
+
+/// Routes that name a customer and answer the customer themselves as well as staff with
+/// `view-mlm-reports`.
+fn own_or_staff_routes(customer: i32) -> Vec<String> {
+    vec![
+        format!("/api/loyalty/referral-code/{customer}/qr.svg"),
+        format!("/api/loyalty/referral-code/{customer}/qr.png"),
     ]
 }
 
@@ -307,6 +332,15 @@ async fn the_authorisation_matrix(pool: PgPool) {
         .await
         .unwrap();
     let reminder = reminder_of(&app, owner).await;
+    let rider = app
+        .post(
+            "/api/loyalty/referral-partners",
+            &app.admin_token(),
+            json!({ "code": "MatrixRider", "partnerType": "delivery_rider" }),
+        )
+        .await;
+    assert_eq!(rider.status, StatusCode::CREATED, "{}", rider.body);
+    let rider = rider.body["id"].as_str().unwrap().to_owned();
     let owner_token = app.customer_token(owner);
     let other_token = app.customer_token(other);
     let key = bondhu::auth::api_key::generate();
@@ -347,7 +381,9 @@ async fn the_authorisation_matrix(pool: PgPool) {
     let item_id = item.body["id"].as_i64().unwrap();
 
     let mut results = Vec::new();
-    for (method, path, body, needs) in staff_routes(owner, referral, list_id, item_id, reminder) {
+    for (method, path, body, needs) in
+        staff_routes(owner, referral, list_id, item_id, reminder, &rider)
+    {
         let before = app.snapshot().await;
         let anonymous = app.request(method.clone(), &path, None, body.clone()).await;
         anonymous.assert_error(StatusCode::UNAUTHORIZED, "unauthenticated");
@@ -436,6 +472,32 @@ async fn the_authorisation_matrix(pool: PgPool) {
             .request(method.clone(), path, Some(&owner_token), body.clone())
             .await;
         assert!(mine.status.is_success(), "{method} {path}: {}", mine.body);
+    }
+
+    for path in own_or_staff_routes(owner) {
+        app.request(Method::GET, &path, None, None)
+            .await
+            .assert_error(StatusCode::UNAUTHORIZED, "unauthenticated");
+        let mine = app.get(&path, &owner_token).await;
+        assert!(mine.status.is_success(), "{path}: {}", mine.body);
+        app.get(&path, &other_token)
+            .await
+            .assert_error(StatusCode::FORBIDDEN, "forbidden");
+        for role in STAFF_ROLES {
+            let response = app.get(&path, &app.staff_token(role)).await;
+            if role_passes(role, Needs::Reports) {
+                assert!(
+                    response.status.is_success(),
+                    "{role} {path}: {}",
+                    response.body
+                );
+            } else {
+                response.assert_error(StatusCode::FORBIDDEN, "forbidden");
+            }
+        }
+        app.raw_with_api_key(Method::GET, &path, &key.key, None)
+            .await
+            .assert_error(StatusCode::FORBIDDEN, "forbidden");
     }
 
     // /me routes use the token's id, so each customer sees only their own data.

@@ -9,6 +9,7 @@ mod attribution;
 mod auth;
 mod bad_input;
 mod campaigns;
+mod cards;
 pub mod cli;
 mod contract;
 mod customers;

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod benefits;
 pub mod campaigns;
+pub mod cards;
 pub mod codes;
 pub mod customers;
 pub mod fraud;
