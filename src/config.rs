@@ -86,7 +86,71 @@ pub struct Config {
     /// How often reconciliation runs, with repairs, on one instance at a time
     /// (`RECONCILE_INTERVAL_SECS`).
     pub reconcile_interval: Duration,
+    /// The WhatsApp Business Cloud API sender, when `WHATSAPP_ACCESS_TOKEN` and
+    /// `WHATSAPP_PHONE_NUMBER_ID` are both set; otherwise WhatsApp messages are only logged.
+    pub whatsapp: Option<WhatsappConfig>,
+    /// The app secret that signs inbound WhatsApp webhooks (`WHATSAPP_APP_SECRET`). Unset,
+    /// the webhook refuses every notification (it fails closed).
+    pub whatsapp_app_secret: Option<SecretString>,
+    /// The token Meta echoes in the webhook subscription handshake
+    /// (`WHATSAPP_VERIFY_TOKEN`). Unset, the handshake is refused.
+    pub whatsapp_verify_token: Option<SecretString>,
+    /// The SSL Wireless SMS gateway, when `SMS_API_TOKEN` and `SMS_SID` are both set;
+    /// otherwise SMS messages are only logged.
+    pub sms: Option<SslWirelessConfig>,
+    /// The longest a provider call may take, connecting included, before it counts as a
+    /// retryable failure (`MESSAGE_SEND_TIMEOUT_SECS`).
+    pub message_send_timeout: Duration,
 }
+
+/// Where and as whom WhatsApp template messages are sent.
+#[derive(Clone)]
+pub struct WhatsappConfig {
+    /// The Graph API base URL with its version, without a trailing slash (`WHATSAPP_API_URL`).
+    pub api_url: String,
+    /// A system user's access token (`WHATSAPP_ACCESS_TOKEN`). Never logged.
+    pub access_token: SecretString,
+    /// The business phone number's id, digits only (`WHATSAPP_PHONE_NUMBER_ID`).
+    pub phone_number_id: String,
+}
+
+impl fmt::Debug for WhatsappConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WhatsappConfig")
+            .field("api_url", &self.api_url)
+            .field("access_token", &"[redacted]")
+            .field("phone_number_id", &self.phone_number_id)
+            .finish()
+    }
+}
+
+/// The SSL Wireless ISMS v3 account that sends SMS.
+#[derive(Clone)]
+pub struct SslWirelessConfig {
+    /// The gateway's base URL, without a trailing slash (`SMS_API_URL`); the client adds
+    /// `/api/v3/send-sms`.
+    pub api_url: String,
+    /// The account's API token (`SMS_API_TOKEN`). Never logged.
+    pub api_token: SecretString,
+    /// The sender (masking) id SSL Wireless assigned, at most 20 characters (`SMS_SID`).
+    pub sid: String,
+}
+
+impl fmt::Debug for SslWirelessConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SslWirelessConfig")
+            .field("api_url", &self.api_url)
+            .field("api_token", &"[redacted]")
+            .field("sid", &self.sid)
+            .finish()
+    }
+}
+
+/// The Graph API version the WhatsApp client is written against.
+pub const DEFAULT_WHATSAPP_API_URL: &str = "https://graph.facebook.com/v21.0";
+
+/// SSL Wireless's ISMS host (their "smsplus" gateway).
+pub const DEFAULT_SMS_API_URL: &str = "https://smsplus.sslwireless.com";
 
 /// How log lines are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -176,6 +240,53 @@ impl Config {
             |max| *max >= withdrawal_min_amount,
         )?;
 
+        let whatsapp_api_url = http_url(
+            "WHATSAPP_API_URL",
+            get("WHATSAPP_API_URL"),
+            DEFAULT_WHATSAPP_API_URL,
+        )?;
+        let whatsapp = match both(&get, "WHATSAPP_ACCESS_TOKEN", "WHATSAPP_PHONE_NUMBER_ID")? {
+            None => None,
+            Some((access_token, phone_number_id)) => {
+                let phone_number_id = phone_number_id.trim().to_owned();
+                // It becomes a path segment of every request: digits only, as Meta issues it.
+                if phone_number_id.len() > 32
+                    || !phone_number_id.bytes().all(|b| b.is_ascii_digit())
+                {
+                    return Err(ConfigError {
+                        name: "WHATSAPP_PHONE_NUMBER_ID",
+                        reason: "must be the numeric id Meta shows for the business number"
+                            .to_owned(),
+                    });
+                }
+                Some(WhatsappConfig {
+                    api_url: whatsapp_api_url,
+                    access_token: access_token.trim().to_owned().into(),
+                    phone_number_id,
+                })
+            }
+        };
+        let sms_api_url = http_url("SMS_API_URL", get("SMS_API_URL"), DEFAULT_SMS_API_URL)?;
+        let sms = match both(&get, "SMS_API_TOKEN", "SMS_SID")? {
+            None => None,
+            Some((api_token, sid)) => {
+                let sid = sid.trim().to_owned();
+                if sid.chars().count() > 20 || sid.contains(char::is_whitespace) {
+                    return Err(ConfigError {
+                        name: "SMS_SID",
+                        reason: "must be the sender id SSL Wireless assigned (at most 20 \
+                                 characters, no spaces)"
+                            .to_owned(),
+                    });
+                }
+                Some(SslWirelessConfig {
+                    api_url: sms_api_url,
+                    api_token: api_token.trim().to_owned().into(),
+                    sid,
+                })
+            }
+        };
+
         Ok(Self {
             database_url: get("DATABASE_URL")
                 .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned())
@@ -230,12 +341,43 @@ impl Config {
                 86_400,
                 |n| (60..=30 * 86_400).contains(n),
             )?),
+            whatsapp,
+            whatsapp_app_secret: get("WHATSAPP_APP_SECRET").map(SecretString::from),
+            whatsapp_verify_token: get("WHATSAPP_VERIFY_TOKEN").map(SecretString::from),
+            sms,
+            message_send_timeout: Duration::from_secs(parse(
+                &get,
+                "MESSAGE_SEND_TIMEOUT_SECS",
+                10,
+                |n| (1..=120).contains(n),
+            )?),
         })
     }
 
     /// The database URL, for the pool and the CLI.
     pub fn database_url(&self) -> &str {
         self.database_url.expose_secret()
+    }
+}
+
+/// Two variables that only work together: both set, or neither. One without the other
+/// is a mistake worth stopping for, not a silent fallback to the log provider.
+fn both(
+    get: &impl Fn(&str) -> Option<String>,
+    first: &'static str,
+    second: &'static str,
+) -> Result<Option<(String, String)>, ConfigError> {
+    match (get(first), get(second)) {
+        (None, None) => Ok(None),
+        (Some(a), Some(b)) => Ok(Some((a, b))),
+        (Some(_), None) => Err(ConfigError {
+            name: second,
+            reason: format!("must be set when {first} is"),
+        }),
+        (None, Some(_)) => Err(ConfigError {
+            name: first,
+            reason: format!("must be set when {second} is"),
+        }),
     }
 }
 
@@ -310,6 +452,17 @@ impl fmt::Debug for Config {
             .field("withdrawal_max_per_day", &self.withdrawal_max_per_day)
             .field("jobs_interval", &self.jobs_interval)
             .field("reconcile_interval", &self.reconcile_interval)
+            .field("whatsapp", &self.whatsapp)
+            .field(
+                "whatsapp_app_secret",
+                &self.whatsapp_app_secret.as_ref().map(|_| "[redacted]"),
+            )
+            .field(
+                "whatsapp_verify_token",
+                &self.whatsapp_verify_token.as_ref().map(|_| "[redacted]"),
+            )
+            .field("sms", &self.sms)
+            .field("message_send_timeout", &self.message_send_timeout)
             .finish()
     }
 }
@@ -378,7 +531,8 @@ fn cors_origins(raw: Option<String>) -> Result<Vec<String>, ConfigError> {
         .collect()
 }
 
-/// The shop's base URL, without a trailing slash.
+/// Variable `name` as an http(s) base URL without a trailing slash or a query, or
+/// `default`.
 fn http_url(name: &'static str, raw: Option<String>, default: &str) -> Result<String, ConfigError> {
     let url = raw.unwrap_or_else(|| default.to_owned());
     let url = url.trim().trim_end_matches('/');
@@ -468,15 +622,75 @@ mod tests {
     }
 
     #[test]
+    fn providers_are_configured_in_pairs() {
+        let none = config(&[]).unwrap();
+        assert!(none.whatsapp.is_none() && none.sms.is_none());
+        assert_eq!(none.message_send_timeout, Duration::from_secs(10));
+
+        let err = config(&[("WHATSAPP_ACCESS_TOKEN", "EAAG-secret")]).unwrap_err();
+        assert_eq!(err.name, "WHATSAPP_PHONE_NUMBER_ID");
+        let err = config(&[("WHATSAPP_PHONE_NUMBER_ID", "106540352242922")]).unwrap_err();
+        assert_eq!(err.name, "WHATSAPP_ACCESS_TOKEN");
+        let err = config(&[("SMS_API_TOKEN", "token")]).unwrap_err();
+        assert_eq!(err.name, "SMS_SID");
+        let err = config(&[
+            ("WHATSAPP_ACCESS_TOKEN", "EAAG-secret"),
+            ("WHATSAPP_PHONE_NUMBER_ID", "1065/../me"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.name, "WHATSAPP_PHONE_NUMBER_ID");
+        let err = config(&[
+            ("SMS_API_TOKEN", "t"),
+            ("SMS_SID", "A SID THAT IS FAR TOO LONG"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.name, "SMS_SID");
+        let err = config(&[("MESSAGE_SEND_TIMEOUT_SECS", "0")]).unwrap_err();
+        assert_eq!(err.name, "MESSAGE_SEND_TIMEOUT_SECS");
+        let err = config(&[("WHATSAPP_API_URL", "graph.facebook.com")]).unwrap_err();
+        assert_eq!(err.name, "WHATSAPP_API_URL");
+
+        let both = config(&[
+            ("WHATSAPP_ACCESS_TOKEN", "EAAG-secret"),
+            ("WHATSAPP_PHONE_NUMBER_ID", "106540352242922"),
+            ("SMS_API_TOKEN", "ssl-secret"),
+            ("SMS_SID", "BONDHU"),
+            ("SMS_API_URL", "https://sms.example/"),
+        ])
+        .unwrap();
+        let whatsapp = both.whatsapp.unwrap();
+        assert_eq!(whatsapp.api_url, DEFAULT_WHATSAPP_API_URL);
+        assert_eq!(whatsapp.phone_number_id, "106540352242922");
+        let sms = both.sms.unwrap();
+        assert_eq!(sms.api_url, "https://sms.example");
+        assert_eq!(sms.sid, "BONDHU");
+    }
+
+    #[test]
     fn debug_output_hides_secrets() {
         let config = config(&[
             ("DATABASE_URL", "postgres://bondhu:hunter2@db:5432/bondhu"),
             ("JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+            ("WHATSAPP_ACCESS_TOKEN", "EAAG-whatsapp-secret"),
+            ("WHATSAPP_PHONE_NUMBER_ID", "106540352242922"),
+            ("WHATSAPP_APP_SECRET", "app-secret-value"),
+            ("WHATSAPP_VERIFY_TOKEN", "verify-token-value"),
+            ("SMS_API_TOKEN", "ssl-sms-secret"),
+            ("SMS_SID", "BONDHU"),
         ])
         .unwrap();
         let debug = format!("{config:?}");
         assert!(!debug.contains("hunter2"));
         assert!(!debug.contains("0123456789abcdef"));
+        for secret in [
+            "whatsapp-secret",
+            "app-secret-value",
+            "verify-token-value",
+            "ssl-sms-secret",
+        ] {
+            assert!(!debug.contains(secret), "{secret} leaked");
+        }
+        assert!(debug.contains("106540352242922"));
         assert!(debug.contains("bondhu:[redacted]@db"));
     }
 }

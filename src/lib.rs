@@ -7,6 +7,7 @@
 //!   order statuses) and the entities the API returns;
 //! - [`db`]: every SQL statement, as plain functions over a connection;
 //! - [`auth`]: JWT tokens and the permission rules;
+//! - [`providers`]: the clients that deliver messages (WhatsApp, SMS, the log stand-in);
 //! - [`render`]: QR codes and printable PDF cards, drawn from plain values;
 //! - [`config`], [`telemetry`], [`startup`] and [`cli`]: the process around it.
 //!
@@ -21,6 +22,7 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod jobs;
+pub mod providers;
 pub mod render;
 pub mod service;
 pub mod startup;

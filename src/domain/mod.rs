@@ -59,6 +59,7 @@ pub mod fraud;
 pub mod grocery;
 pub mod kpi;
 pub mod loyalty;
+pub mod message_text;
 pub mod money;
 pub mod order;
 pub mod partner;

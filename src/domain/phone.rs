@@ -56,6 +56,12 @@ impl Phone {
         &self.0
     }
 
+    /// The E.164 digits without the `+` (`8801712345678`): how WhatsApp and the
+    /// Bangladeshi SMS gateways write an MSISDN.
+    pub fn digits(&self) -> &str {
+        &self.0[1..]
+    }
+
     /// The number with all but the last three digits hidden, for logs.
     pub fn masked(&self) -> String {
         format!("+880*******{}", &self.0[self.0.len() - 3..])
@@ -106,6 +112,14 @@ mod tests {
         ] {
             assert!(Phone::parse(raw).is_err(), "{raw}");
         }
+    }
+
+    #[test]
+    fn digits_drop_the_plus() {
+        assert_eq!(
+            Phone::parse("01712345678").unwrap().digits(),
+            "8801712345678"
+        );
     }
 
     #[test]

@@ -23,6 +23,7 @@ mod openapi;
 mod orders;
 mod phone_verification;
 mod price_locks;
+mod providers;
 mod reconcile;
 mod referrals;
 mod reminders;
