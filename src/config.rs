@@ -101,6 +101,26 @@ pub struct Config {
     /// The longest a provider call may take, connecting included, before it counts as a
     /// retryable failure (`MESSAGE_SEND_TIMEOUT_SECS`).
     pub message_send_timeout: Duration,
+    /// How messages are sent: attempts, caps, the dispatcher's pace.
+    pub messaging: MessagingConfig,
+}
+
+/// The outbox's settings.
+#[derive(Clone, Debug)]
+pub struct MessagingConfig {
+    /// Attempts before a message is dead-lettered (`MESSAGE_MAX_ATTEMPTS`, default 8).
+    pub max_attempts: i32,
+    /// Messages a phone may receive per day in Dhaka, verification codes aside
+    /// (`MESSAGE_DAILY_CAP`, default 5).
+    pub daily_cap: i64,
+    /// Days between two share nudges to one customer (`SHARE_NUDGE_DAYS`, default 30).
+    pub share_nudge_days: i64,
+    /// How often every instance looks for messages to send (`MESSAGE_POLL_MILLIS`,
+    /// default 1000); a message queued by the instance itself is sent at once.
+    pub poll_interval: Duration,
+    /// The first retry's delay, doubled on each further attempt
+    /// (`MESSAGE_RETRY_BASE_SECS`, default 30).
+    pub retry_base: Duration,
 }
 
 /// Where and as whom WhatsApp template messages are sent.
@@ -351,6 +371,20 @@ impl Config {
                 10,
                 |n| (1..=120).contains(n),
             )?),
+            messaging: MessagingConfig {
+                max_attempts: parse(&get, "MESSAGE_MAX_ATTEMPTS", 8, |n| (1..=50).contains(n))?,
+                daily_cap: parse(&get, "MESSAGE_DAILY_CAP", 5, |n| (1..=1000).contains(n))?,
+                share_nudge_days: parse(&get, "SHARE_NUDGE_DAYS", 30, |n| (0..=3650).contains(n))?,
+                poll_interval: Duration::from_millis(parse(
+                    &get,
+                    "MESSAGE_POLL_MILLIS",
+                    1000,
+                    |n| (50..=600_000).contains(n),
+                )?),
+                retry_base: Duration::from_secs(parse(&get, "MESSAGE_RETRY_BASE_SECS", 30, |n| {
+                    (1..=3600).contains(n)
+                })?),
+            },
         })
     }
 
@@ -463,6 +497,7 @@ impl fmt::Debug for Config {
             )
             .field("sms", &self.sms)
             .field("message_send_timeout", &self.message_send_timeout)
+            .field("messaging", &self.messaging)
             .finish()
     }
 }

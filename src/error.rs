@@ -66,6 +66,8 @@ codes! {
     TokenExpired = UNAUTHORIZED "token_expired",
     /// The API key is unknown or revoked.
     InvalidApiKey = UNAUTHORIZED "invalid_api_key",
+    /// A webhook's signature is missing or does not match its body.
+    InvalidSignature = UNAUTHORIZED "invalid_signature",
     /// The token's account was deleted or deactivated.
     AccountUnavailable = UNAUTHORIZED "account_unavailable",
     /// Wrong identifier or password.
@@ -74,6 +76,9 @@ codes! {
     // 403: valid credentials, not for this.
     /// The caller lacks a permission, or the route is for another kind of account.
     Forbidden = FORBIDDEN "forbidden",
+    /// A provider webhook is not configured (no secret: it fails closed), or its
+    /// handshake token does not match.
+    WebhookRefused = FORBIDDEN "webhook_refused",
 
     // 404: the thing named does not exist (or is not the caller's to see).
     /// No such route.
@@ -102,6 +107,10 @@ codes! {
     GroceryListItemNotFound = NOT_FOUND "grocery_list_item_not_found",
     /// No such repeat-purchase reminder.
     ReminderNotFound = NOT_FOUND "reminder_not_found",
+    /// No such message in the outbox.
+    MessageNotFound = NOT_FOUND "message_not_found",
+    /// No message template has this key.
+    TemplateNotFound = NOT_FOUND "template_not_found",
 
     // 405
     /// The route exists, the method does not.
@@ -154,6 +163,8 @@ codes! {
     PartnerInactive = CONFLICT "partner_inactive",
     /// The order has no customer yet, so it has no share code to print.
     OrderHasNoCustomer = CONFLICT "order_has_no_customer",
+    /// Only a dead message can be retried.
+    MessageNotRetryable = CONFLICT "message_not_retryable",
     /// Unique data this registry does not name.
     ConflictingData = CONFLICT "conflict",
 
@@ -200,6 +211,9 @@ codes! {
     PartnerNotRider = UNPROCESSABLE_ENTITY "partner_not_rider",
     /// The customer's tier does not lock prices (only gold and permanent do).
     PriceLockNotAllowed = UNPROCESSABLE_ENTITY "price_lock_not_allowed",
+    /// A message template names unknown variables, or breaks another template rule
+    /// (see `fields`).
+    InvalidTemplate = UNPROCESSABLE_ENTITY "invalid_template",
     /// Data that breaks a rule this registry does not name.
     ConstraintViolation = UNPROCESSABLE_ENTITY "constraint_violation",
 

@@ -5,14 +5,17 @@
 //! release the same one, and a referral being reversed is skipped until it is decided),
 //! and singletons such as reconciliation take a PostgreSQL advisory lock first. Reminder
 //! generation runs once per Asia/Dhaka date across all instances
-//! (`generate_reminders_daily`: an advisory transaction lock and a table of dates done). No job
+//! (`generate_reminders_daily`: an advisory transaction lock and a table of dates done), and
+//! the message dispatcher claims messages with `FOR UPDATE SKIP LOCKED` and a lease. No job
 //! makes an outside call inside a database transaction.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::PgPool;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 
+use crate::service::messaging::dispatcher::{BATCH, Dispatcher};
 use crate::{db, service};
 
 /// The most referrals one tick releases before it yields to the next tick (so a backlog
@@ -73,6 +76,45 @@ pub async fn run(pool: PgPool, schedule: Schedule, mut stop: watch::Receiver<boo
             Ok(None) => {}
             Err(err) => {
                 tracing::warn!(%err, "reminder generation failed; retrying at the next tick")
+            }
+        }
+    }
+}
+
+/// Sends queued messages until `stop` turns true: every `every`, and at once when `wake`
+/// is notified (a verification code must not wait for the next tick). Each round claims
+/// with `FOR UPDATE SKIP LOCKED`, so every instance runs this loop; a failing round is
+/// logged and retried.
+pub async fn dispatch_messages(
+    pool: PgPool,
+    dispatcher: Dispatcher,
+    wake: Arc<Notify>,
+    every: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {}
+            () = wake.notified() => {}
+            _ = stop.wait_for(|stopping| *stopping) => return,
+        }
+        while !*stop.borrow() {
+            match dispatcher.round(&pool).await {
+                Ok(round) => {
+                    if round.total() > 0 {
+                        tracing::debug!(?round, "dispatched messages");
+                    }
+                    // A short round means nothing more is due now.
+                    if i64::from(round.total()) < BATCH {
+                        break;
+                    }
+                }
+                Err(err) => {
+                    tracing::warn!(%err, "dispatching messages failed; retrying at the next tick");
+                    break;
+                }
             }
         }
     }

@@ -15,6 +15,8 @@ use crate::auth;
 use crate::config::{Config, redact_url};
 use crate::db;
 use crate::http::{self, AppState, SHUTDOWN_GRACE};
+use crate::providers::Providers;
+use crate::service::messaging::dispatcher::Dispatcher;
 
 /// The name under which a generated JWT secret is kept in `app_secrets`.
 const JWT_SECRET_NAME: &str = "jwt_secret";
@@ -28,6 +30,7 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     state: AppState,
+    dispatcher: Dispatcher,
     port: u16,
 }
 
@@ -44,10 +47,14 @@ impl Application {
             .await
             .with_context(|| format!("binding {}:{}", address.0, address.1))?;
         let port = listener.local_addr()?.port();
+        let providers = Providers::from_config(&state.config)
+            .context("building the message providers' HTTP client")?;
+        let dispatcher = Dispatcher::new(&state.config, providers);
         Ok(Self {
             listener,
             router: http::router(state.clone()),
             state,
+            dispatcher,
             port,
         })
     }
@@ -94,6 +101,13 @@ impl Application {
             schedule,
             stopping_rx.clone(),
         ));
+        let dispatcher = tokio::spawn(crate::jobs::dispatch_messages(
+            self.state.db.clone(),
+            self.dispatcher,
+            self.state.outbox.clone(),
+            self.state.config.messaging.poll_interval,
+            stopping_rx.clone(),
+        ));
         // The peer address feeds the per-client rate limits.
         let service = self
             .router
@@ -114,12 +128,13 @@ impl Application {
         pruning.abort();
         // The jobs stop at their next step (each step is its own transaction); aborting
         // one mid-step only rolls that step back.
-        let mut jobs = jobs;
-        if tokio::time::timeout(SHUTDOWN_GRACE, &mut jobs)
-            .await
-            .is_err()
-        {
-            jobs.abort();
+        for mut job in [jobs, dispatcher] {
+            if tokio::time::timeout(SHUTDOWN_GRACE, &mut job)
+                .await
+                .is_err()
+            {
+                job.abort();
+            }
         }
         self.state.db.close().await;
         served

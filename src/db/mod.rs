@@ -15,6 +15,7 @@ pub mod holds;
 pub mod kpis;
 pub mod logins;
 pub mod loyalty;
+pub mod messages;
 pub mod orders;
 pub mod partners;
 pub mod phone_codes;

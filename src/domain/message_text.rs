@@ -6,49 +6,38 @@
 //! `৳1,23,45,678` for 1.23 crore). It is what Bangladesh Bank, the banks and bKash show,
 //! so an English message reads the same number a Bangla one does.
 
-use std::fmt;
 use std::str::FromStr;
 
 use rust_decimal::{Decimal, RoundingStrategy};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-/// The language a customer gets messages in (`language` on the customer, default `bn`).
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema,
+super::sql_enum! {
+    /// The language a customer gets messages in (`language` on the customer, default `bn`).
+    pub enum Language = "message_language" {
+        /// Bangla: Bengali digits, the default.
+        Bn = "bn",
+        /// English: ASCII digits.
+        En = "en",
+    }
+}
+
+#[expect(
+    clippy::derivable_impls,
+    reason = "sql_enum! declares the enum and derives no Default"
 )]
-#[serde(rename_all = "lowercase")]
-pub enum Language {
-    /// Bangla: Bengali digits, the default.
-    #[default]
-    Bn,
-    /// English: ASCII digits.
-    En,
+impl Default for Language {
+    fn default() -> Self {
+        Self::Bn
+    }
 }
 
 impl Language {
-    /// Every language.
-    pub const ALL: [Language; 2] = [Self::Bn, Self::En];
-
-    /// The stored name: `bn` or `en`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Bn => "bn",
-            Self::En => "en",
-        }
-    }
-
     /// The language code WhatsApp templates are approved under (`bn`, `en`).
     pub fn whatsapp_code(self) -> &'static str {
         match self {
             Self::Bn => "bn",
             Self::En => "en",
         }
-    }
-}
-
-impl fmt::Display for Language {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
@@ -61,10 +50,7 @@ impl FromStr for Language {
     type Err = LanguageError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|l| l.as_str() == s)
-            .ok_or(LanguageError)
+        Self::from_name(s).ok_or(LanguageError)
     }
 }
 

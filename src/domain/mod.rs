@@ -59,6 +59,7 @@ pub mod fraud;
 pub mod grocery;
 pub mod kpi;
 pub mod loyalty;
+pub mod message;
 pub mod message_text;
 pub mod money;
 pub mod order;
@@ -117,6 +118,10 @@ pub fn sql_enums() -> Vec<(&'static str, Vec<&'static str>)> {
         fraud::FraudAction,
         fraud::BlocklistKind,
         reminder::ReminderChannel,
+        message::MessageKind,
+        message::MessageStatus,
+        message::MessageChannel,
+        message_text::Language,
     ];
     enums.push((
         "order_status_enum",

@@ -35,7 +35,6 @@ use crate::auth::JwtKeys;
 use crate::auth::cache::PrincipalCache;
 use crate::config::Config;
 use crate::error::{Code, Error};
-use crate::service::messenger::LogSender;
 use crate::service::phone_verification::{CodeKey, Otp};
 use error::ErrorBody;
 use rate_limit::RateLimits;
@@ -53,9 +52,10 @@ pub struct AppState {
     pub limits: Arc<RateLimits>,
     /// The configuration.
     pub config: Arc<Config>,
-    /// Phone verification codes: their key and the messenger that sends them. Tests
-    /// replace the messenger with one that keeps messages in memory.
+    /// Phone verification codes: their key, and the outbox's wake-up.
     pub otp: Otp,
+    /// Wakes this instance's message dispatcher after a message is queued.
+    pub outbox: Arc<tokio::sync::Notify>,
     /// Hashes client addresses for fraud signals.
     pub signal_hasher: Arc<crate::service::fraud::SignalHasher>,
 }
@@ -63,7 +63,7 @@ pub struct AppState {
 impl AppState {
     /// The state for `pool`, `config`, the JWT signing `secret`, the key that hashes
     /// client addresses (`fraud_secret`) and the key of phone verification codes
-    /// (`otp_secret`). Phone messages go to the log until a provider exists.
+    /// (`otp_secret`).
     pub fn new(
         db: PgPool,
         config: Config,
@@ -71,6 +71,7 @@ impl AppState {
         fraud_secret: &secrecy::SecretString,
         otp_secret: &secrecy::SecretString,
     ) -> Self {
+        let outbox = Arc::new(tokio::sync::Notify::new());
         Self {
             signal_hasher: Arc::new(crate::service::fraud::SignalHasher::new(fraud_secret)),
             db,
@@ -80,8 +81,9 @@ impl AppState {
             config: Arc::new(config),
             otp: Otp {
                 key: Arc::new(CodeKey::new(otp_secret)),
-                messenger: Arc::new(LogSender),
+                outbox: outbox.clone(),
             },
+            outbox,
         }
     }
 }
@@ -113,6 +115,8 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::reconciliation::router())
         .merge(routes::fraud::router())
         .merge(routes::reminders::router())
+        .merge(routes::messages::router())
+        .merge(routes::webhooks::router())
         .merge(routes::cards::router())
         .split_for_parts();
 

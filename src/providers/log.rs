@@ -5,7 +5,7 @@
 //! which template; the text and the template's values only reach `debug`, because they
 //! may hold a one-time code, and `info` lines are kept and shipped.
 
-use super::{Outgoing, Provider, ProviderChannel, SendFuture, Sent};
+use super::{MessageChannel, Outgoing, Provider, SendFuture, Sent};
 
 /// The provider's stored name.
 pub const NAME: &str = "log";
@@ -13,12 +13,12 @@ pub const NAME: &str = "log";
 /// Logs messages instead of sending them, standing in for one channel.
 #[derive(Clone, Copy, Debug)]
 pub struct LogProvider {
-    channel: ProviderChannel,
+    channel: MessageChannel,
 }
 
 impl LogProvider {
     /// A stand-in for `channel`.
-    pub fn new(channel: ProviderChannel) -> Self {
+    pub fn new(channel: MessageChannel) -> Self {
         Self { channel }
     }
 }
@@ -28,7 +28,7 @@ impl Provider for LogProvider {
         NAME
     }
 
-    fn channel(&self) -> ProviderChannel {
+    fn channel(&self) -> MessageChannel {
         self.channel
     }
 
@@ -102,7 +102,7 @@ mod tests {
                 body_parameters: &parameters,
             }),
         };
-        let provider = LogProvider::new(ProviderChannel::Sms);
+        let provider = LogProvider::new(MessageChannel::Sms);
         let result = tracing::subscriber::with_default(subscriber, || {
             futures::executor::block_on(provider.send(&message))
         });

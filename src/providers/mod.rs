@@ -27,6 +27,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::Config;
+pub use crate::domain::message::MessageChannel;
 use crate::domain::phone::Phone;
 
 /// A message ready to leave: rendered, addressed, with its stable id.
@@ -121,32 +122,6 @@ impl SendError {
     }
 }
 
-/// What a provider delivers over. (Not `Channel`: that name is the referral channel,
-/// [`crate::domain::channel::Channel`].)
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ProviderChannel {
-    /// WhatsApp template messages.
-    Whatsapp,
-    /// Plain SMS.
-    Sms,
-}
-
-impl ProviderChannel {
-    /// The lowercase name, as stored and logged.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Whatsapp => "whatsapp",
-            Self::Sms => "sms",
-        }
-    }
-}
-
-impl fmt::Display for ProviderChannel {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// The future a [`Provider::send`] returns (boxed, so the trait is object-safe).
 pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<Sent, SendError>> + Send + 'a>>;
 
@@ -156,7 +131,7 @@ pub trait Provider: Send + Sync + 'static {
     fn name(&self) -> &'static str;
 
     /// What it delivers over.
-    fn channel(&self) -> ProviderChannel;
+    fn channel(&self) -> MessageChannel;
 
     /// Sends one message. Called at least once per message: a provider that can
     /// deduplicate on [`Outgoing::id`] does.
@@ -194,11 +169,11 @@ impl Providers {
         let client = http_client(config.message_send_timeout)?;
         let whatsapp: Arc<dyn Provider> = match &config.whatsapp {
             Some(whatsapp) => Arc::new(whatsapp::WhatsappCloud::new(client.clone(), whatsapp)),
-            None => Arc::new(log::LogProvider::new(ProviderChannel::Whatsapp)),
+            None => Arc::new(log::LogProvider::new(MessageChannel::Whatsapp)),
         };
         let sms: Arc<dyn Provider> = match &config.sms {
             Some(sms) => Arc::new(ssl_wireless::SslWireless::new(client, sms)),
-            None => Arc::new(log::LogProvider::new(ProviderChannel::Sms)),
+            None => Arc::new(log::LogProvider::new(MessageChannel::Sms)),
         };
         Ok(Self::new(whatsapp, sms))
     }
@@ -209,10 +184,10 @@ impl Providers {
     }
 
     /// The provider for `channel`.
-    pub fn for_channel(&self, channel: ProviderChannel) -> &Arc<dyn Provider> {
+    pub fn for_channel(&self, channel: MessageChannel) -> &Arc<dyn Provider> {
         match channel {
-            ProviderChannel::Whatsapp => &self.whatsapp,
-            ProviderChannel::Sms => &self.sms,
+            MessageChannel::Whatsapp => &self.whatsapp,
+            MessageChannel::Sms => &self.sms,
         }
     }
 }
@@ -441,7 +416,7 @@ mod tests {
     fn unconfigured_channels_are_logged() {
         let config = Config::from_lookup(|_| None).unwrap();
         let providers = Providers::from_config(&config).unwrap();
-        for channel in [ProviderChannel::Whatsapp, ProviderChannel::Sms] {
+        for channel in [MessageChannel::Whatsapp, MessageChannel::Sms] {
             let provider = providers.for_channel(channel);
             assert_eq!(provider.name(), "log");
             assert_eq!(provider.channel(), channel);
@@ -463,13 +438,13 @@ mod tests {
         })
         .unwrap();
         let providers = Providers::from_config(&config).unwrap();
-        let whatsapp = providers.for_channel(ProviderChannel::Whatsapp);
+        let whatsapp = providers.for_channel(MessageChannel::Whatsapp);
         assert_eq!(whatsapp.name(), "whatsapp_cloud");
-        assert_eq!(whatsapp.channel(), ProviderChannel::Whatsapp);
+        assert_eq!(whatsapp.channel(), MessageChannel::Whatsapp);
         assert!(!whatsapp.is_stand_in());
-        let sms = providers.for_channel(ProviderChannel::Sms);
+        let sms = providers.for_channel(MessageChannel::Sms);
         assert_eq!(sms.name(), "ssl_wireless");
-        assert_eq!(sms.channel(), ProviderChannel::Sms);
+        assert_eq!(sms.channel(), MessageChannel::Sms);
         assert_eq!(
             format!("{providers:?}"),
             r#"Providers { whatsapp: "whatsapp_cloud", sms: "ssl_wireless" }"#

@@ -27,7 +27,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
 use super::{
-    Outgoing, Provider, ProviderChannel, SendError, SendFuture, Sent, for_status, json_integer,
+    MessageChannel, Outgoing, Provider, SendError, SendFuture, Sent, for_status, json_integer,
     sanitize, send_request,
 };
 use crate::config::SslWirelessConfig;
@@ -101,8 +101,8 @@ impl Provider for SslWireless {
         NAME
     }
 
-    fn channel(&self) -> ProviderChannel {
-        ProviderChannel::Sms
+    fn channel(&self) -> MessageChannel {
+        MessageChannel::Sms
     }
 
     fn send<'a>(&'a self, message: &'a Outgoing<'a>) -> SendFuture<'a> {

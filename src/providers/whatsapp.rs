@@ -28,7 +28,7 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 
 use super::{
-    Outgoing, Provider, ProviderChannel, SendError, SendFuture, Sent, WhatsappTemplate, for_status,
+    MessageChannel, Outgoing, Provider, SendError, SendFuture, Sent, WhatsappTemplate, for_status,
     json_integer, sanitize, send_request,
 };
 use crate::config::WhatsappConfig;
@@ -110,8 +110,8 @@ impl Provider for WhatsappCloud {
         NAME
     }
 
-    fn channel(&self) -> ProviderChannel {
-        ProviderChannel::Whatsapp
+    fn channel(&self) -> MessageChannel {
+        MessageChannel::Whatsapp
     }
 
     fn send<'a>(&'a self, message: &'a Outgoing<'a>) -> SendFuture<'a> {

@@ -13,7 +13,7 @@ pub mod fraud;
 pub mod grocery;
 pub mod kpis;
 pub mod loyalty;
-pub mod messenger;
+pub mod messaging;
 pub mod orders;
 pub mod partners;
 pub mod phone_verification;

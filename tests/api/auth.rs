@@ -24,6 +24,7 @@ fn staff_routes(
     item: i64,
     reminder: i32,
     rider: &str,
+    message: i64,
 ) -> Vec<(Method, String, Option<Value>, Needs)> {
     let credit = json!({ "amount": 1, "source": "bonus", "idempotencyKey": "matrix" });
     vec![
@@ -233,6 +234,30 @@ fn staff_routes(
             Needs::Orders,
         ),
         (
+            Method::GET,
+            "/api/messages?limit=5".into(),
+            None,
+            Needs::Reports,
+        ),
+        (
+            Method::POST,
+            format!("/api/messages/{message}/retry"),
+            None,
+            Needs::Settings,
+        ),
+        (
+            Method::GET,
+            "/api/message-templates".into(),
+            None,
+            Needs::Reports,
+        ),
+        (
+            Method::PUT,
+            "/api/message-templates/reward_released".into(),
+            Some(json!({ "bn": "{code}: {amount}", "en": "{code}: {amount}" })),
+            Needs::Settings,
+        ),
+        (
             Method::PUT,
             "/api/orders/1".into(),
             Some(json!({ "status": "pending" })),
@@ -265,6 +290,11 @@ fn self_service_routes() -> Vec<(Method, &'static str, Option<Value>)> {
             Method::POST,
             "/api/loyalty/me/grocery-lists",
             Some(json!({ "listName": "Mine" })),
+        ),
+        (
+            Method::POST,
+            "/api/loyalty/me/messaging",
+            Some(json!({ "language": "bn" })),
         ),
         (Method::GET, "/api/loyalty/me/qr.svg", None),
         (Method::GET, "/api/loyalty/me/qr.png", None),
@@ -381,9 +411,17 @@ async fn the_authorisation_matrix(pool: PgPool) {
     let item_id = item.body["id"].as_i64().unwrap();
 
     let mut results = Vec::new();
-    for (method, path, body, needs) in
-        staff_routes(owner, referral, list_id, item_id, reminder, &rider)
-    {
+    // A dead message, for the retry route (retried by the first role, 409 for the next).
+    let message: i64 = sqlx::query_scalar(
+        "insert into outbound_messages (kind, customer_id, status, attempts, last_error)
+         values ('share_nudge', $1, 'dead', 8, 'matrix') returning id",
+    )
+    .bind(owner)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    let routes = staff_routes(owner, referral, list_id, item_id, reminder, &rider, message);
+    for (method, path, body, needs) in routes {
         let before = app.snapshot().await;
         let anonymous = app.request(method.clone(), &path, None, body.clone()).await;
         anonymous.assert_error(StatusCode::UNAUTHORIZED, "unauthenticated");

@@ -43,7 +43,7 @@ impl Serialize for Snapshot<'_> {
 /// A JSON value serialised with plain numbers. The crate's `serde_json` has
 /// `arbitrary_precision`, under which a number serialises as a private map that insta
 /// would print as such.
-struct Wire<'a>(&'a Value);
+pub(crate) struct Wire<'a>(pub(crate) &'a Value);
 
 impl Serialize for Wire<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {

@@ -2,19 +2,22 @@
 //! invariants checked at the end of every test.
 
 use std::str::FromStr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use bondhu::auth::{CUSTOMER_ROLE, JwtKeys, TokenKind};
 use bondhu::config::Config;
-use bondhu::service::messenger::{PhoneMessage, PhoneMessenger, SendFuture};
+use bondhu::service::messaging::dispatcher::{Dispatcher, Round};
 use http_body_util::BodyExt;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use tower::ServiceExt;
+
+use crate::gateways::{SMS_SID, SMS_TOKEN, SmsGateway};
 
 /// The signing secret of every test app.
 pub const TEST_SECRET: &str = "test-secret-test-secret-test-secret";
@@ -27,48 +30,10 @@ pub struct TestApp {
     pub keys: std::sync::Arc<JwtKeys>,
     /// A staff user for each seeded role: (role slug, user id).
     pub staff: Vec<(String, i32)>,
-    /// Every message the app sent to a phone (it stands in for the SMS provider).
-    pub outbox: Arc<Outbox>,
-}
-
-/// A messenger that keeps messages in memory instead of sending them.
-#[derive(Default)]
-pub struct Outbox(Mutex<Vec<PhoneMessage>>);
-
-impl PhoneMessenger for Outbox {
-    fn send<'a>(&'a self, message: &'a PhoneMessage) -> SendFuture<'a> {
-        self.0.lock().unwrap().push(message.clone());
-        Box::pin(async { Ok(()) })
-    }
-}
-
-impl Outbox {
-    /// How many messages went to `phone` (E.164).
-    pub fn count(&self, phone: &str) -> usize {
-        self.0
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|m| m.to().as_str() == phone)
-            .count()
-    }
-
-    /// The newest verification code sent to `phone` (E.164).
-    #[track_caller]
-    pub fn last_code(&self, phone: &str) -> String {
-        self.0
-            .lock()
-            .unwrap()
-            .iter()
-            .rev()
-            .find_map(|m| match m {
-                PhoneMessage::VerificationCode { to, code, .. } if to.as_str() == phone => {
-                    Some(code.clone())
-                }
-                _ => None,
-            })
-            .unwrap_or_else(|| panic!("no code was sent to {phone}"))
-    }
+    /// The SMS gateway the app's messages go to (a local SSL Wireless).
+    pub sms: SmsGateway,
+    /// The message dispatcher every instance runs, sending through the real clients.
+    pub dispatcher: Arc<Dispatcher>,
 }
 
 /// Roles seeded by the migrations, each given one staff user by the harness.
@@ -127,11 +92,23 @@ impl TestApp {
     }
 
     pub async fn with_config(pool: PgPool, config: Config) -> Self {
-        let mut state = bondhu::startup::app_state(pool.clone(), config)
+        let sms = SmsGateway::start().await;
+        let mut config = config;
+        // Unless a test names its own gateway, SMS go to this app's local one.
+        if config.sms.is_none() {
+            config.sms = Some(bondhu::config::SslWirelessConfig {
+                api_url: sms.url.clone(),
+                api_token: SMS_TOKEN.to_owned().into(),
+                sid: SMS_SID.to_owned(),
+            });
+        }
+        let dispatcher = Arc::new(Dispatcher::new(
+            &config,
+            bondhu::providers::Providers::from_config(&config).unwrap(),
+        ));
+        let state = bondhu::startup::app_state(pool.clone(), config)
             .await
             .unwrap();
-        let outbox = Arc::new(Outbox::default());
-        state.otp.messenger = outbox.clone();
         let keys = state.jwt.clone();
         let mut staff = Vec::new();
         for role in STAFF_ROLES {
@@ -148,8 +125,59 @@ impl TestApp {
             pool,
             keys,
             staff,
-            outbox,
+            sms,
+            dispatcher,
         }
+    }
+
+    /// Runs the message dispatcher until nothing is due, as every instance does in the
+    /// background; returns what it did.
+    pub async fn dispatch(&self) -> Round {
+        self.dispatcher.drain(&self.pool, 50).await.unwrap()
+    }
+
+    /// Shortens the dispatcher's lease (a crashed dispatcher's messages are reclaimed
+    /// after it).
+    pub fn set_lease(&mut self, lease: Duration) {
+        let mut dispatcher = (*self.dispatcher).clone();
+        dispatcher.lease = lease;
+        self.dispatcher = Arc::new(dispatcher);
+    }
+
+    /// Sends what is queued, then counts the SMS `phone` (E.164) received.
+    pub async fn sms_count(&self, phone: &str) -> usize {
+        self.dispatch().await;
+        self.sms.to(phone).len()
+    }
+
+    /// Sends what is queued, then reads the newest verification code `phone` (E.164)
+    /// received by SMS: the first six digits of the message.
+    pub async fn last_code(&self, phone: &str) -> String {
+        self.dispatch().await;
+        self.sms
+            .to(phone)
+            .iter()
+            .rev()
+            .find_map(|sms| {
+                let digits: String = sms.text.chars().take_while(char::is_ascii_digit).collect();
+                (digits.len() == 6).then_some(digits)
+            })
+            .unwrap_or_else(|| panic!("no code was sent to {phone}"))
+    }
+
+    /// Sends a request with a raw body and any headers, without a token.
+    pub async fn raw_with_headers(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: String,
+    ) -> TestResponse {
+        let mut builder = Request::builder().method(method).uri(path);
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        self.send(builder.body(Body::from(body)).unwrap()).await
     }
 
     pub fn admin_token(&self) -> String {
@@ -330,7 +358,7 @@ impl TestApp {
             .post("/api/loyalty/me/phone-verification", &token, json!({}))
             .await;
         assert_eq!(sent.status, StatusCode::CREATED, "{}", sent.body);
-        let code = self.outbox.last_code(phone);
+        let code = self.last_code(phone).await;
         let confirmed = self
             .post(
                 "/api/loyalty/me/phone-verification/confirm",
@@ -353,7 +381,7 @@ impl TestApp {
             )
             .await;
         assert_eq!(sent.status, StatusCode::CREATED, "{}", sent.body);
-        self.outbox.last_code(e164)
+        self.last_code(e164).await
     }
 
     pub async fn balance(&self, customer_id: i32) -> Decimal {

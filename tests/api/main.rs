@@ -3,6 +3,7 @@
 
 #![expect(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
 
+mod gateways;
 mod helpers;
 
 mod attribution;
@@ -19,6 +20,7 @@ mod grocery;
 mod holds;
 mod identity;
 mod kpis;
+mod messaging;
 mod openapi;
 mod orders;
 mod phone_verification;

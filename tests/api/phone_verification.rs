@@ -48,8 +48,8 @@ async fn a_code_verifies_the_phone_once_and_is_never_stored(pool: PgPool) {
     assert_eq!(sent.status, StatusCode::CREATED, "{}", sent.body);
     assert_eq!(sent.body["phone"], "+880*******001");
     assert!(sent.body["expiresAt"].is_string());
-    assert_eq!(app.outbox.count(E164), 1);
-    let code = app.outbox.last_code(E164);
+    assert_eq!(app.sms_count(E164).await, 1);
+    let code = app.last_code(E164).await;
     assert!(code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()));
 
     // Only an HMAC is stored: nothing in the row holds the code.
@@ -82,9 +82,9 @@ async fn a_code_verifies_the_phone_once_and_is_never_stored(pool: PgPool) {
 
     // A new code replaces the older one.
     send(&app, id).await;
-    let older = app.outbox.last_code(E164);
+    let older = app.last_code(E164).await;
     send(&app, id).await;
-    let newer = app.outbox.last_code(E164);
+    let newer = app.last_code(E164).await;
     if older != newer {
         confirm(&app, id, &older).await.assert_error(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -117,7 +117,7 @@ async fn an_expired_code_is_cleared(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let id = app.customer(PHONE, None).await;
     send(&app, id).await;
-    let code = app.outbox.last_code(E164);
+    let code = app.last_code(E164).await;
     // Five minutes pass.
     sqlx::query!("update phone_verification_codes set expires_at = now() - interval '1 second'")
         .execute(&app.pool)
@@ -152,7 +152,7 @@ async fn five_wrong_attempts_clear_the_code(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let id = app.customer(PHONE, None).await;
     send(&app, id).await;
-    let code = app.outbox.last_code(E164);
+    let code = app.last_code(E164).await;
     for _ in 0..4 {
         confirm(&app, id, &wrong(&code)).await.assert_error(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -172,7 +172,7 @@ async fn five_wrong_attempts_clear_the_code(pool: PgPool) {
 
     // Parallel guesses cannot exceed the attempts either.
     send(&app, id).await;
-    let code = app.outbox.last_code(E164);
+    let code = app.last_code(E164).await;
     let guesses = (0..12).map(|_| {
         let app = app.clone();
         let guess = wrong(&code);
@@ -229,7 +229,7 @@ async fn at_most_three_codes_per_phone_per_hour(pool: PgPool) {
     )
     .await
     .assert_error(StatusCode::TOO_MANY_REQUESTS, "too_many_verification_codes");
-    assert_eq!(app.outbox.count(E164), 3);
+    assert_eq!(app.sms_count(E164).await, 3);
     // An hour later the oldest code has left the window.
     sqlx::query!(
         "update phone_verification_codes set created_at = now() - interval '61 minutes'
@@ -321,7 +321,7 @@ async fn a_guest_without_an_email_is_claimed_only_with_a_code(pool: PgPool) {
             json!({}),
         )
         .await;
-        app.outbox.last_code(E164)
+        app.last_code(E164).await
     };
     let mut with_other_purpose = attempt.clone();
     with_other_purpose["phoneVerificationCode"] = json!(me_code);
@@ -406,19 +406,22 @@ impl std::io::Write for Captured {
     }
 }
 
-/// Whether `logs` show a verification code (the message text: "code is 123456").
+/// Whether `logs` show a verification code (the Bangla text: "123456 আপনার যাচাই কোড").
 fn shows_a_code(logs: &str) -> bool {
-    logs.match_indices("code is ").any(|(at, marker)| {
-        let rest = &logs.as_bytes()[at + marker.len()..];
-        rest.len() >= 6 && rest[..6].iter().all(u8::is_ascii_digit)
-    })
+    logs.match_indices(" আপনার যাচাই কোড")
+        .any(|(at, _)| at >= 6 && logs.as_bytes()[at - 6..at].iter().all(u8::is_ascii_digit))
 }
 
 #[sqlx::test(migrator = "bondhu::MIGRATOR")]
 async fn the_log_sender_writes_the_code_at_debug_only(pool: PgPool) {
     use tower::ServiceExt;
-    // The real state, with the log sender (no outbox).
-    let state = bondhu::startup::app_state(pool, crate::helpers::config_with_secret())
+    // The real state and dispatcher, with no provider configured: the log provider.
+    let config = crate::helpers::config_with_secret();
+    let dispatcher = bondhu::service::messaging::dispatcher::Dispatcher::new(
+        &config,
+        bondhu::providers::Providers::from_config(&config).unwrap(),
+    );
+    let state = bondhu::startup::app_state(pool.clone(), config)
         .await
         .unwrap();
     let router = bondhu::http::router(state);
@@ -447,7 +450,9 @@ async fn the_log_sender_writes_the_code_at_debug_only(pool: PgPool) {
             .finish();
         let status = {
             let _guard = tracing::subscriber::set_default(subscriber);
-            send(json!({ "phone": phone })).await
+            let status = send(json!({ "phone": phone })).await;
+            assert_eq!(dispatcher.drain(&pool, 5).await.unwrap().sent, 1);
+            status
         };
         assert_eq!(status, StatusCode::CREATED);
         let logs = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();

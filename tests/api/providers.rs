@@ -15,7 +15,7 @@ use bondhu::providers::whatsapp::{
     self, DeliveryStatus, InboundEvent, WhatsappCloud, parse_webhook, verify_signature,
 };
 use bondhu::providers::{
-    Outgoing, Provider, ProviderChannel, SendError, Sent, WhatsappTemplate, http_client,
+    MessageChannel, Outgoing, Provider, SendError, Sent, WhatsappTemplate, http_client,
 };
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
@@ -223,7 +223,7 @@ async fn whatsapp_sends_a_template_and_keeps_the_wamid() {
     .await;
     let client = whatsapp_client(&server.base_url);
     assert_eq!(client.name(), "whatsapp_cloud");
-    assert_eq!(client.channel(), ProviderChannel::Whatsapp);
+    assert_eq!(client.channel(), MessageChannel::Whatsapp);
     let (to, parameters) = (phone(), parameters());
     let sent = client.send(&message(&to, &parameters)).await.unwrap();
     assert_eq!(
@@ -512,7 +512,7 @@ async fn ssl_wireless_sends_with_the_stable_csms_id() {
     let server = ssl_wireless_fake().await;
     let client = sms_client(&server.base_url);
     assert_eq!(client.name(), "ssl_wireless");
-    assert_eq!(client.channel(), ProviderChannel::Sms);
+    assert_eq!(client.channel(), MessageChannel::Sms);
     let (to, parameters) = (phone(), parameters());
     let message = message(&to, &parameters);
     let sent = client.send(&message).await.unwrap();

@@ -12,6 +12,7 @@ pub mod grocery;
 pub mod health;
 pub mod kpis;
 pub mod loyalty;
+pub mod messages;
 pub mod orders;
 pub mod partners;
 pub mod phone_verification;
@@ -20,6 +21,7 @@ pub mod referrals;
 pub mod reminders;
 pub mod reviews;
 pub mod wallets;
+pub mod webhooks;
 pub mod withdrawals;
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
