@@ -459,6 +459,12 @@ const CONSTRAINT_ERRORS: &[ConstraintError] = &[
         "Customer not found",
     ),
     constraint(
+        "product_review_shares_customer_id_fkey",
+        Code::CustomerNotFound,
+        Some("customerId"),
+        "Customer not found",
+    ),
+    constraint(
         "customer_referrals_referrer_customer_id_fkey",
         Code::CustomerNotFound,
         Some("referrerCustomerId"),

@@ -22,6 +22,7 @@ pub mod reconcile;
 pub mod referrals;
 pub mod reminders;
 pub mod reviews;
+pub mod share;
 pub mod signup;
 pub mod wallets;
 pub mod withdrawals;

@@ -258,6 +258,12 @@ fn staff_routes(
             Needs::Settings,
         ),
         (
+            Method::POST,
+            "/api/loyalty/review-shared".into(),
+            Some(json!({ "customerId": customer, "reviewId": 1 })),
+            Needs::Orders,
+        ),
+        (
             Method::PUT,
             "/api/orders/1".into(),
             Some(json!({ "status": "pending" })),
@@ -298,6 +304,7 @@ fn self_service_routes() -> Vec<(Method, &'static str, Option<Value>)> {
         ),
         (Method::GET, "/api/loyalty/me/qr.svg", None),
         (Method::GET, "/api/loyalty/me/qr.png", None),
+        (Method::GET, "/api/loyalty/me/share", None),
     ]
 }
 

@@ -33,5 +33,6 @@ mod reviews;
 mod rules;
 mod schema;
 mod server;
+mod share;
 mod wallets;
 mod withdrawals;

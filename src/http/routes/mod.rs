@@ -20,6 +20,7 @@ pub mod reconciliation;
 pub mod referrals;
 pub mod reminders;
 pub mod reviews;
+pub mod share;
 pub mod wallets;
 pub mod webhooks;
 pub mod withdrawals;
