@@ -37,6 +37,7 @@ use super::extract::Json;
         (name = "kpis", description = "Programme KPIs for the admin dashboard"),
         (name = "messages", description = "WhatsApp and SMS messages: the outbox, templates, opting out, provider webhooks"),
         (name = "customers", description = "Signup with a referral code"),
+        (name = "channels", description = "QR codes of share codes, printable rider and parcel cards"),
         (name = "orders", description = "Orders from the shop's system; delivery completes referrals"),
         (name = "operations", description = "Health and readiness"),
     )

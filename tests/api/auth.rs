@@ -23,6 +23,7 @@ fn staff_routes(
     list: i64,
     item: i64,
     reminder: i32,
+    rider: &str,
     message: i64,
 ) -> Vec<(Method, String, Option<Value>, Needs)> {
     let credit = json!({ "amount": 1, "source": "bonus", "idempotencyKey": "matrix" });
@@ -221,6 +222,19 @@ fn staff_routes(
         ),
         (
             Method::GET,
+            format!("/api/loyalty/rider-cards.pdf?partnerId={rider}&count=1"),
+            None,
+            Needs::Settings,
+        ),
+        // The customer's delivered order of `reminder_of`.
+        (
+            Method::GET,
+            "/api/orders/9900/referral-card.pdf".into(),
+            None,
+            Needs::Orders,
+        ),
+        (
+            Method::GET,
             "/api/messages?limit=5".into(),
             None,
             Needs::Reports,
@@ -242,6 +256,12 @@ fn staff_routes(
             "/api/message-templates/reward_released".into(),
             Some(json!({ "bn": "{code}: {amount}", "en": "{code}: {amount}" })),
             Needs::Settings,
+        ),
+        (
+            Method::POST,
+            "/api/loyalty/review-shared".into(),
+            Some(json!({ "customerId": customer, "reviewId": 1 })),
+            Needs::Orders,
         ),
         (
             Method::PUT,
@@ -282,6 +302,18 @@ fn self_service_routes() -> Vec<(Method, &'static str, Option<Value>)> {
             "/api/loyalty/me/messaging",
             Some(json!({ "language": "bn" })),
         ),
+        (Method::GET, "/api/loyalty/me/qr.svg", None),
+        (Method::GET, "/api/loyalty/me/qr.png", None),
+        (Method::GET, "/api/loyalty/me/share", None),
+    ]
+}
+
+/// Routes that name a customer and answer the customer themselves as well as staff with
+/// `view-mlm-reports`.
+fn own_or_staff_routes(customer: i32) -> Vec<String> {
+    vec![
+        format!("/api/loyalty/referral-code/{customer}/qr.svg"),
+        format!("/api/loyalty/referral-code/{customer}/qr.png"),
     ]
 }
 
@@ -337,6 +369,15 @@ async fn the_authorisation_matrix(pool: PgPool) {
         .await
         .unwrap();
     let reminder = reminder_of(&app, owner).await;
+    let rider = app
+        .post(
+            "/api/loyalty/referral-partners",
+            &app.admin_token(),
+            json!({ "code": "MatrixRider", "partnerType": "delivery_rider" }),
+        )
+        .await;
+    assert_eq!(rider.status, StatusCode::CREATED, "{}", rider.body);
+    let rider = rider.body["id"].as_str().unwrap().to_owned();
     let owner_token = app.customer_token(owner);
     let other_token = app.customer_token(other);
     let key = bondhu::auth::api_key::generate();
@@ -386,7 +427,7 @@ async fn the_authorisation_matrix(pool: PgPool) {
     .fetch_one(&app.pool)
     .await
     .unwrap();
-    let routes = staff_routes(owner, referral, list_id, item_id, reminder, message);
+    let routes = staff_routes(owner, referral, list_id, item_id, reminder, &rider, message);
     for (method, path, body, needs) in routes {
         let before = app.snapshot().await;
         let anonymous = app.request(method.clone(), &path, None, body.clone()).await;
@@ -476,6 +517,32 @@ async fn the_authorisation_matrix(pool: PgPool) {
             .request(method.clone(), path, Some(&owner_token), body.clone())
             .await;
         assert!(mine.status.is_success(), "{method} {path}: {}", mine.body);
+    }
+
+    for path in own_or_staff_routes(owner) {
+        app.request(Method::GET, &path, None, None)
+            .await
+            .assert_error(StatusCode::UNAUTHORIZED, "unauthenticated");
+        let mine = app.get(&path, &owner_token).await;
+        assert!(mine.status.is_success(), "{path}: {}", mine.body);
+        app.get(&path, &other_token)
+            .await
+            .assert_error(StatusCode::FORBIDDEN, "forbidden");
+        for role in STAFF_ROLES {
+            let response = app.get(&path, &app.staff_token(role)).await;
+            if role_passes(role, Needs::Reports) {
+                assert!(
+                    response.status.is_success(),
+                    "{role} {path}: {}",
+                    response.body
+                );
+            } else {
+                response.assert_error(StatusCode::FORBIDDEN, "forbidden");
+            }
+        }
+        app.raw_with_api_key(Method::GET, &path, &key.key, None)
+            .await
+            .assert_error(StatusCode::FORBIDDEN, "forbidden");
     }
 
     // /me routes use the token's id, so each customer sees only their own data.

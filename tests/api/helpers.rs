@@ -45,13 +45,19 @@ pub const STAFF_ROLES: [&str; 5] = [
     "order-desk",
 ];
 
-/// A response: status, headers and parsed JSON body.
+/// A response: status, headers and parsed JSON body (`Null` for the binary bodies of
+/// [`BINARY_TYPES`], which are in `bytes`).
 #[derive(Debug)]
 pub struct TestResponse {
     pub status: StatusCode,
     pub headers: axum::http::HeaderMap,
     pub body: Value,
+    pub bytes: axum::body::Bytes,
 }
+
+/// The content types a route may answer with instead of JSON: QR codes and cards. Any
+/// other non-JSON body fails the test, so an error can never slip out as plain text.
+pub const BINARY_TYPES: [&str; 3] = ["image/svg+xml", "image/png", "application/pdf"];
 
 impl TestResponse {
     /// Asserts the error envelope with `status` and `code`.
@@ -269,7 +275,11 @@ impl TestApp {
         let status = response.status();
         let headers = response.headers().clone();
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        let body = if bytes.is_empty() {
+        let binary = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| BINARY_TYPES.contains(&v));
+        let body = if bytes.is_empty() || (binary && status.is_success()) {
             Value::Null
         } else {
             serde_json::from_slice(&bytes).unwrap_or_else(|_| {
@@ -283,6 +293,7 @@ impl TestApp {
             status,
             headers,
             body,
+            bytes,
         }
     }
 
