@@ -51,6 +51,9 @@ pub struct Config {
     /// Bondhu's own public base URL (`PUBLIC_URL`): shared links and printed QR codes point
     /// at its landing, `{PUBLIC_URL}/r/CODE?ch=…`.
     pub public_url: String,
+    /// The shop's name as printed on rider and parcel cards (`SHOP_NAME`, 1 to 40
+    /// characters; Bangla is fine).
+    pub shop_name: String,
     /// HMAC-SHA256 key for the client addresses kept as fraud signals
     /// (`FRAUD_HASH_SECRET`, at least 32 characters). When unset the server generates one
     /// and keeps it in the database, like the JWT secret, so every instance hashes alike.
@@ -330,6 +333,7 @@ impl Config {
             cors_allowed_origins: cors_origins(get("CORS_ALLOWED_ORIGINS"))?,
             shop_url: http_url("SHOP_URL", get("SHOP_URL"), DEFAULT_ORIGIN)?,
             public_url: http_url("PUBLIC_URL", get("PUBLIC_URL"), DEFAULT_PUBLIC_URL)?,
+            shop_name: shop_name(get("SHOP_NAME"))?,
             fraud_hash_secret,
             trust_proxy_headers: parse(&get, "TRUST_PROXY_HEADERS", false, |_| true)?,
             public_rate_limit_per_minute: parse(&get, "PUBLIC_RATE_LIMIT_PER_MINUTE", 60, |n| {
@@ -457,6 +461,7 @@ impl fmt::Debug for Config {
             .field("cors_allowed_origins", &self.cors_allowed_origins)
             .field("shop_url", &self.shop_url)
             .field("public_url", &self.public_url)
+            .field("shop_name", &self.shop_name)
             .field(
                 "fraud_hash_secret",
                 &self.fraud_hash_secret.as_ref().map(|_| "[redacted]"),
@@ -502,6 +507,40 @@ const DEFAULT_ORIGIN: &str = "http://localhost:3000";
 
 /// Where Bondhu answers by default (`HOST`, `PORT`), as seen from a browser.
 const DEFAULT_PUBLIC_URL: &str = "http://localhost:3001";
+
+/// The shop's name printed on cards when `SHOP_NAME` is unset.
+const DEFAULT_SHOP_NAME: &str = "TrustCart";
+
+/// The longest `SHOP_NAME`: it is printed in large type across a card 85 mm wide.
+const MAX_SHOP_NAME_CHARS: usize = 40;
+
+/// `SHOP_NAME`, trimmed: 1 to 40 characters, no control characters, and only characters
+/// the card fonts have (Bangla, Latin and their punctuation): a card is never printed
+/// with a box for a letter, so a name that would be is refused at start-up.
+fn shop_name(raw: Option<String>) -> Result<String, ConfigError> {
+    let name = raw.as_deref().map_or(DEFAULT_SHOP_NAME, str::trim);
+    if name.chars().count() > MAX_SHOP_NAME_CHARS || name.contains(char::is_control) {
+        return Err(ConfigError {
+            name: "SHOP_NAME",
+            reason: format!("must be 1 to {MAX_SHOP_NAME_CHARS} printable characters"),
+        });
+    }
+    let missing = crate::render::text::missing_glyphs(name);
+    if !missing.is_empty() {
+        return Err(ConfigError {
+            name: "SHOP_NAME",
+            reason: format!(
+                "the card fonts cannot draw {}",
+                missing
+                    .iter()
+                    .map(|c| format!("U+{:04X}", u32::from(*c)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        });
+    }
+    Ok(name.to_owned())
+}
 
 /// Exact origins (`scheme://host[:port]`, no path): a prefix match would let
 /// `https://shop.com.evil.example` in (TrustCart's CORS check did).
@@ -582,6 +621,7 @@ mod tests {
         assert_eq!(config.port, 3001);
         assert_eq!(config.host.to_string(), "127.0.0.1");
         assert!(config.jwt_secret.is_none());
+        assert_eq!(config.shop_name, "TrustCart");
     }
 
     #[test]
@@ -594,6 +634,12 @@ mod tests {
         assert_eq!(err.name, "CORS_ALLOWED_ORIGINS");
         let err = config(&[("SHOP_URL", "javascript:alert(1)")]).unwrap_err();
         assert_eq!(err.name, "SHOP_URL");
+        let long_name = "x".repeat(41);
+        let err = config(&[("SHOP_NAME", long_name.as_str())]).unwrap_err();
+        assert_eq!(err.name, "SHOP_NAME");
+        let err = config(&[("SHOP_NAME", "百货")]).unwrap_err();
+        assert_eq!(err.name, "SHOP_NAME");
+        assert!(config(&[("SHOP_NAME", "বন্ধু বাজার")]).is_ok());
         let err = config(&[("WITHDRAWAL_MIN_AMOUNT", "10.001")]).unwrap_err();
         assert_eq!(err.name, "WITHDRAWAL_MIN_AMOUNT");
         let err = config(&[

@@ -168,6 +168,10 @@ codes! {
     PriceLockExists = CONFLICT "price_lock_exists",
     /// The reminder was already marked sent through another channel.
     ReminderAlreadySent = CONFLICT "reminder_already_sent",
+    /// The partner is inactive: its code attributes nobody, so printing it helps nobody.
+    PartnerInactive = CONFLICT "partner_inactive",
+    /// The order has no customer yet, so it has no share code to print.
+    OrderHasNoCustomer = CONFLICT "order_has_no_customer",
     /// Only a dead message can be retried.
     MessageNotRetryable = CONFLICT "message_not_retryable",
     /// Unique data this registry does not name.
@@ -212,6 +216,8 @@ codes! {
     VerificationAttemptsExceeded = UNPROCESSABLE_ENTITY "verification_attempts_exceeded",
     /// The withdrawal would take the customer over the maximum for 24 hours.
     WithdrawalLimitExceeded = UNPROCESSABLE_ENTITY "withdrawal_limit_exceeded",
+    /// Rider cards were asked for a partner that is not a `delivery_rider`.
+    PartnerNotRider = UNPROCESSABLE_ENTITY "partner_not_rider",
     /// The customer's tier does not lock prices (only gold and permanent do).
     PriceLockNotAllowed = UNPROCESSABLE_ENTITY "price_lock_not_allowed",
     /// A message template names unknown variables, or breaks another template rule
@@ -463,6 +469,12 @@ const CONSTRAINT_ERRORS: &[ConstraintError] = &[
     ),
     constraint(
         "sales_orders_customer_id_fkey",
+        Code::CustomerNotFound,
+        Some("customerId"),
+        "Customer not found",
+    ),
+    constraint(
+        "product_review_shares_customer_id_fkey",
         Code::CustomerNotFound,
         Some("customerId"),
         "Customer not found",

@@ -8,6 +8,7 @@
 //! - [`db`]: every SQL statement, as plain functions over a connection;
 //! - [`auth`]: JWT tokens and the permission rules;
 //! - [`providers`]: the clients that deliver messages (WhatsApp, SMS, the log stand-in);
+//! - [`render`]: QR codes and printable PDF cards, drawn from plain values;
 //! - [`config`], [`telemetry`], [`startup`] and [`cli`]: the process around it.
 //!
 //! The money core (posting to a wallet, completing a referral, recording an order's
@@ -22,6 +23,7 @@ pub mod error;
 pub mod http;
 pub mod jobs;
 pub mod providers;
+pub mod render;
 pub mod service;
 pub mod startup;
 pub mod telemetry;

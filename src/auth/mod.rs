@@ -175,6 +175,19 @@ impl Principal {
         }
     }
 
+    /// Checks that the caller may reach customer `customer_id`'s data on a route that
+    /// names the customer: a customer only their own (another customer's id is a 403),
+    /// staff users and API keys with `staff_permission`.
+    pub fn reach_customer(&self, customer_id: i32, staff_permission: Permission) -> Result<()> {
+        match self {
+            Self::Customer { id } if *id == customer_id => Ok(()),
+            Self::Customer { .. } => {
+                Err(Error::forbidden("A customer can only reach their own data"))
+            }
+            Self::Staff { .. } | Self::ApiKey { .. } => self.require(staff_permission),
+        }
+    }
+
     /// The caller's own customer id, for `/me` routes, after checking `permission`.
     pub fn own_customer_id(&self, permission: Permission) -> Result<i32> {
         self.require(permission)?;
@@ -381,5 +394,35 @@ mod tests {
         assert!(courier.require(Permission::EditSalesOrders).is_ok());
         assert!(courier.require(Permission::ViewMlmReports).is_err());
         assert!(courier.own_customer_id(Permission::ViewOwnWallet).is_err());
+    }
+
+    #[test]
+    fn a_customer_reaches_only_their_own_customer_routes() {
+        let customer = Principal::Customer { id: 3 };
+        assert!(
+            customer
+                .reach_customer(3, Permission::ViewMlmReports)
+                .is_ok()
+        );
+        assert!(
+            customer
+                .reach_customer(4, Permission::ViewMlmReports)
+                .is_err()
+        );
+        let support = Principal::Staff {
+            id: 2,
+            role_slug: "support-agent".into(),
+            permissions: Arc::from(["view-mlm-reports".to_owned()]),
+        };
+        assert!(
+            support
+                .reach_customer(4, Permission::ViewMlmReports)
+                .is_ok()
+        );
+        assert!(
+            support
+                .reach_customer(4, Permission::ManageMlmSettings)
+                .is_err()
+        );
     }
 }

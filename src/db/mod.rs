@@ -24,6 +24,7 @@ pub mod price_locks;
 pub mod reconcile;
 pub mod referrals;
 pub mod reminders;
+pub mod review_shares;
 pub mod secrets;
 pub mod users;
 pub mod wallets;

@@ -41,6 +41,18 @@ pub async fn list(db: impl PgExecutor<'_>, include_inactive: bool) -> sqlx::Resu
     .await
 }
 
+/// Partner `id`.
+pub async fn find(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<Partner>> {
+    sqlx::query_as!(
+        Partner,
+        "select id, code, partner_type, name, is_active, created_at, campaign_id
+         from referral_partners where id = $1",
+        id
+    )
+    .fetch_optional(db)
+    .await
+}
+
 /// Partner `id`, locked until the transaction ends.
 pub async fn lock(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<Partner>> {
     sqlx::query_as!(

@@ -8,6 +8,10 @@ use uuid::Uuid;
 use super::order::OrderStatus;
 use super::time::Timestamp;
 
+/// The `partner_type` of a delivery rider, whose code is printed on the cards riders hand
+/// out at the door (guide 4.11). Partner types are free text; this one has a meaning.
+pub const DELIVERY_RIDER: &str = "delivery_rider";
+
 /// A referral partner (influencer, community, shop code), in TrustCart's snake_case shape.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Partner {

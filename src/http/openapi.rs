@@ -38,6 +38,7 @@ use super::extract::Json;
         (name = "messages", description = "WhatsApp and SMS messages: the outbox, templates, opting out, provider webhooks"),
         (name = "customers", description = "Signup with a referral code"),
         (name = "crm", description = "The call centre: agents' referrals, follow-up tasks, the agents' report"),
+        (name = "channels", description = "QR codes of share codes, printable rider and parcel cards"),
         (name = "orders", description = "Orders from the shop's system; delivery completes referrals"),
         (name = "operations", description = "Health and readiness"),
     )

@@ -5,6 +5,7 @@
 pub mod attribution;
 pub mod auth;
 pub mod campaigns;
+pub mod cards;
 pub mod codes;
 pub mod crm;
 pub mod customers;
@@ -22,6 +23,7 @@ pub mod reconcile;
 pub mod referrals;
 pub mod reminders;
 pub mod reviews;
+pub mod share;
 pub mod signup;
 pub mod wallets;
 pub mod withdrawals;

@@ -25,7 +25,8 @@ pub struct PartnerChanges {
     pub campaign_id: Option<Option<Uuid>>,
 }
 
-fn partner_not_found() -> Error {
+/// The 404 of a partner id or code that names no partner.
+pub(crate) fn partner_not_found() -> Error {
     Error::new(Code::PartnerNotFound, "Partner not found")
 }
 

@@ -20,16 +20,31 @@ enum Needs {
     Manager,
 }
 
-/// Every staff route, with a valid body and the permission it needs.
-fn staff_routes(
+/// The rows the staff routes of the matrix name.
+#[derive(Clone, Copy)]
+struct Named<'a> {
     customer: i32,
     referral: i64,
     list: i64,
     item: i64,
     reminder: i32,
     task: i64,
+    rider: &'a str,
     message: i64,
-) -> Vec<(Method, String, Option<Value>, Needs)> {
+}
+
+/// Every staff route, with a valid body and the permission it needs.
+fn staff_routes(named: Named<'_>) -> Vec<(Method, String, Option<Value>, Needs)> {
+    let Named {
+        customer,
+        referral,
+        list,
+        item,
+        reminder,
+        task,
+        rider,
+        message,
+    } = named;
     let credit = json!({ "amount": 1, "source": "bonus", "idempotencyKey": "matrix" });
     vec![
         (
@@ -251,6 +266,19 @@ fn staff_routes(
         ),
         (
             Method::GET,
+            format!("/api/loyalty/rider-cards.pdf?partnerId={rider}&count=1"),
+            None,
+            Needs::Settings,
+        ),
+        // The customer's delivered order of `reminder_of`.
+        (
+            Method::GET,
+            "/api/orders/9900/referral-card.pdf".into(),
+            None,
+            Needs::Orders,
+        ),
+        (
+            Method::GET,
             "/api/messages?limit=5".into(),
             None,
             Needs::Reports,
@@ -272,6 +300,12 @@ fn staff_routes(
             "/api/message-templates/reward_released".into(),
             Some(json!({ "bn": "{code}: {amount}", "en": "{code}: {amount}" })),
             Needs::Settings,
+        ),
+        (
+            Method::POST,
+            "/api/loyalty/review-shared".into(),
+            Some(json!({ "customerId": customer, "reviewId": 1 })),
+            Needs::Orders,
         ),
         (
             Method::PUT,
@@ -312,6 +346,18 @@ fn self_service_routes() -> Vec<(Method, &'static str, Option<Value>)> {
             "/api/loyalty/me/messaging",
             Some(json!({ "language": "bn" })),
         ),
+        (Method::GET, "/api/loyalty/me/qr.svg", None),
+        (Method::GET, "/api/loyalty/me/qr.png", None),
+        (Method::GET, "/api/loyalty/me/share", None),
+    ]
+}
+
+/// Routes that name a customer and answer the customer themselves as well as staff with
+/// `view-mlm-reports`.
+fn own_or_staff_routes(customer: i32) -> Vec<String> {
+    vec![
+        format!("/api/loyalty/referral-code/{customer}/qr.svg"),
+        format!("/api/loyalty/referral-code/{customer}/qr.png"),
     ]
 }
 
@@ -369,6 +415,15 @@ async fn the_authorisation_matrix(pool: PgPool) {
         .await
         .unwrap();
     let reminder = reminder_of(&app, owner).await;
+    let rider = app
+        .post(
+            "/api/loyalty/referral-partners",
+            &app.admin_token(),
+            json!({ "code": "MatrixRider", "partnerType": "delivery_rider" }),
+        )
+        .await;
+    assert_eq!(rider.status, StatusCode::CREATED, "{}", rider.body);
+    let rider = rider.body["id"].as_str().unwrap().to_owned();
     let owner_token = app.customer_token(owner);
     let other_token = app.customer_token(other);
     let key = bondhu::auth::api_key::generate();
@@ -430,7 +485,16 @@ async fn the_authorisation_matrix(pool: PgPool) {
     .fetch_one(&app.pool)
     .await
     .unwrap();
-    let routes = staff_routes(owner, referral, list_id, item_id, reminder, task, message);
+    let routes = staff_routes(Named {
+        customer: owner,
+        referral,
+        list: list_id,
+        item: item_id,
+        reminder,
+        task,
+        rider: &rider,
+        message,
+    });
     for (method, path, body, needs) in routes {
         let before = app.snapshot().await;
         let anonymous = app.request(method.clone(), &path, None, body.clone()).await;
@@ -520,6 +584,32 @@ async fn the_authorisation_matrix(pool: PgPool) {
             .request(method.clone(), path, Some(&owner_token), body.clone())
             .await;
         assert!(mine.status.is_success(), "{method} {path}: {}", mine.body);
+    }
+
+    for path in own_or_staff_routes(owner) {
+        app.request(Method::GET, &path, None, None)
+            .await
+            .assert_error(StatusCode::UNAUTHORIZED, "unauthenticated");
+        let mine = app.get(&path, &owner_token).await;
+        assert!(mine.status.is_success(), "{path}: {}", mine.body);
+        app.get(&path, &other_token)
+            .await
+            .assert_error(StatusCode::FORBIDDEN, "forbidden");
+        for role in STAFF_ROLES {
+            let response = app.get(&path, &app.staff_token(role)).await;
+            if role_passes(role, Needs::Reports) {
+                assert!(
+                    response.status.is_success(),
+                    "{role} {path}: {}",
+                    response.body
+                );
+            } else {
+                response.assert_error(StatusCode::FORBIDDEN, "forbidden");
+            }
+        }
+        app.raw_with_api_key(Method::GET, &path, &key.key, None)
+            .await
+            .assert_error(StatusCode::FORBIDDEN, "forbidden");
     }
 
     // /me routes use the token's id, so each customer sees only their own data.

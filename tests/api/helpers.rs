@@ -47,13 +47,19 @@ pub const STAFF_ROLES: [&str; 7] = [
     "call-centre-manager",
 ];
 
-/// A response: status, headers and parsed JSON body.
+/// A response: status, headers and parsed JSON body (`Null` for the binary bodies of
+/// [`BINARY_TYPES`], which are in `bytes`).
 #[derive(Debug)]
 pub struct TestResponse {
     pub status: StatusCode,
     pub headers: axum::http::HeaderMap,
     pub body: Value,
+    pub bytes: axum::body::Bytes,
 }
+
+/// The content types a route may answer with instead of JSON: QR codes and cards. Any
+/// other non-JSON body fails the test, so an error can never slip out as plain text.
+pub const BINARY_TYPES: [&str; 3] = ["image/svg+xml", "image/png", "application/pdf"];
 
 impl TestResponse {
     /// Asserts the error envelope with `status` and `code`.
@@ -271,7 +277,11 @@ impl TestApp {
         let status = response.status();
         let headers = response.headers().clone();
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        let body = if bytes.is_empty() {
+        let binary = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| BINARY_TYPES.contains(&v));
+        let body = if bytes.is_empty() || (binary && status.is_success()) {
             Value::Null
         } else {
             serde_json::from_slice(&bytes).unwrap_or_else(|_| {
@@ -285,6 +295,7 @@ impl TestApp {
             status,
             headers,
             body,
+            bytes,
         }
     }
 
@@ -318,6 +329,16 @@ impl TestApp {
         let response = self.sign_up(body).await;
         assert_eq!(response.status, StatusCode::CREATED, "{}", response.body);
         response.body["id"].as_i64().unwrap() as i32
+    }
+
+    /// A referrer (`0171` and `n` in seven digits) and a friend (`0181…`) who joined with
+    /// the referrer's code; the default campaign pays the referrer ৳100 after a 7-day hold.
+    pub async fn referrer_and_friend(&self, n: u32) -> (i32, i32) {
+        let referrer = self.customer(&format!("0171{n:07}"), None).await;
+        let friend = self
+            .customer(&format!("0181{n:07}"), Some(&format!("REF{referrer:06}")))
+            .await;
+        (referrer, friend)
     }
 
     /// Records order `order_id` for `customer_id` with `status`.

@@ -9,16 +9,6 @@ use sqlx::PgPool;
 
 use crate::helpers::{TestApp, dec};
 
-/// A referrer and a friend who joined with their code; the default campaign pays the
-/// referrer ৳100 after a 7-day hold.
-async fn referrer_and_friend(app: &TestApp, n: u32) -> (i32, i32) {
-    let referrer = app.customer(&format!("0171{n:07}"), None).await;
-    let friend = app
-        .customer(&format!("0181{n:07}"), Some(&format!("REF{referrer:06}")))
-        .await;
-    (referrer, friend)
-}
-
 /// The status of every reward of `referral_id`, by side and kind.
 async fn reward_statuses(app: &TestApp, referral_id: i64) -> Vec<(String, String, String)> {
     sqlx::query!(
@@ -71,7 +61,7 @@ fn referral_of(referrals: &Value) -> &Value {
 #[sqlx::test(migrator = "bondhu::MIGRATOR")]
 async fn a_delivered_reward_is_pending_for_the_hold_then_released_once(pool: PgPool) {
     let app = TestApp::new(pool).await;
-    let (referrer, friend) = referrer_and_friend(&app, 1).await;
+    let (referrer, friend) = app.referrer_and_friend(1).await;
     let token = app.customer_token(referrer);
 
     assert_eq!(
@@ -190,7 +180,7 @@ async fn a_campaign_without_a_hold_pays_at_delivery_and_holds_are_validated(pool
     }
 
     set_default_hold(&app, "0").await;
-    let (referrer, friend) = referrer_and_friend(&app, 2).await;
+    let (referrer, friend) = app.referrer_and_friend(2).await;
     assert_eq!(
         app.order(7002, friend, "delivered").await.status,
         StatusCode::OK
@@ -207,7 +197,7 @@ async fn a_campaign_without_a_hold_pays_at_delivery_and_holds_are_validated(pool
 #[sqlx::test(migrator = "bondhu::MIGRATOR")]
 async fn a_return_in_the_hold_voids_and_the_next_order_can_qualify(pool: PgPool) {
     let app = TestApp::new(pool).await;
-    let (referrer, friend) = referrer_and_friend(&app, 3).await;
+    let (referrer, friend) = app.referrer_and_friend(3).await;
     let token = app.customer_token(referrer);
     assert_eq!(
         app.order(7003, friend, "delivered").await.status,
@@ -268,7 +258,7 @@ async fn a_return_in_the_hold_voids_and_the_next_order_can_qualify(pool: PgPool)
 async fn a_return_after_release_claws_back_and_what_was_spent_is_owed(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let admin = app.admin_token();
-    let (referrer, friend) = referrer_and_friend(&app, 4).await;
+    let (referrer, friend) = app.referrer_and_friend(4).await;
     assert_eq!(
         app.order(7005, friend, "delivered").await.status,
         StatusCode::OK
@@ -359,7 +349,7 @@ async fn refunds_reverse_below_the_minimum_and_are_recorded_once(pool: PgPool) {
     let admin = app.admin_token();
     // The default campaign's minimum becomes ৳800; orders are ৳1000.
     update_default_campaign(&app, json!({ "min_order_amount": 800 })).await;
-    let (referrer, friend) = referrer_and_friend(&app, 5).await;
+    let (referrer, friend) = app.referrer_and_friend(5).await;
     assert_eq!(
         app.order(7006, friend, "delivered").await.status,
         StatusCode::OK
@@ -451,7 +441,7 @@ async fn refunds_reverse_below_the_minimum_and_are_recorded_once(pool: PgPool) {
 #[sqlx::test(migrator = "bondhu::MIGRATOR")]
 async fn a_full_refund_after_release_claws_back(pool: PgPool) {
     let app = TestApp::new(pool).await;
-    let (referrer, friend) = referrer_and_friend(&app, 6).await;
+    let (referrer, friend) = app.referrer_and_friend(6).await;
     assert_eq!(
         app.order(7007, friend, "delivered").await.status,
         StatusCode::OK
@@ -483,7 +473,7 @@ async fn a_return_racing_the_release_job_is_voided_or_clawed_back(pool: PgPool) 
     const ROUNDS: u32 = 12;
     let mut pairs = Vec::new();
     for n in 0..ROUNDS {
-        let (referrer, friend) = referrer_and_friend(&app, 100 + n).await;
+        let (referrer, friend) = app.referrer_and_friend(100 + n).await;
         let order = 7100 + n as i32;
         assert_eq!(
             app.order(order, friend, "delivered").await.status,
@@ -539,7 +529,7 @@ async fn two_instances_releasing_at_once_pay_each_reward_once(pool: PgPool) {
     const REFERRALS: u32 = 30;
     let mut referrers = Vec::new();
     for n in 0..REFERRALS {
-        let (referrer, friend) = referrer_and_friend(&app, 200 + n).await;
+        let (referrer, friend) = app.referrer_and_friend(200 + n).await;
         assert_eq!(
             app.order(7200 + n as i32, friend, "delivered").await.status,
             StatusCode::OK

@@ -63,15 +63,6 @@ async fn make_due(app: &TestApp) {
         .unwrap();
 }
 
-/// A referrer and a friend who joined with their code.
-async fn referrer_and_friend(app: &TestApp, n: u32) -> (i32, i32) {
-    let referrer = app.customer(&format!("0171{n:07}"), None).await;
-    let friend = app
-        .customer(&format!("0181{n:07}"), Some(&format!("REF{referrer:06}")))
-        .await;
-    (referrer, friend)
-}
-
 fn sign(body: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(APP_SECRET.as_bytes()).unwrap();
     mac.update(body);
@@ -95,6 +86,28 @@ async fn whatsapp_app(pool: PgPool, cloud: &WhatsappCloud) -> TestApp {
         ]),
     )
     .await
+}
+
+/// Names an approved WhatsApp template for the share nudge, as an operator would.
+async fn approve_share_nudge_on_whatsapp(app: &TestApp) {
+    let admin = app.admin_token();
+    let templates = app.get("/api/message-templates", &admin).await;
+    let nudge = templates
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["key"] == "share_nudge")
+        .unwrap()
+        .clone();
+    let saved = app
+        .put(
+            "/api/message-templates/share_nudge",
+            &admin,
+            json!({ "bn": nudge["bn"], "en": nudge["en"], "whatsappTemplateName": "share_nudge_v1" }),
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::OK, "{}", saved.body);
 }
 
 #[sqlx::test]
@@ -258,7 +271,7 @@ async fn share_nudges_wait_share_nudge_days_and_the_daily_cap_is_a_recorded_reas
 #[sqlx::test]
 async fn the_referrer_hears_of_completion_and_release_in_their_language(pool: PgPool) {
     let app = TestApp::new(pool).await;
-    let (referrer, friend) = referrer_and_friend(&app, 1).await;
+    let (referrer, friend) = app.referrer_and_friend(1).await;
     app.order(10, friend, "delivered").await;
     app.dispatch().await;
     let to_referrer = app.sms.to("+8801710000001");
@@ -327,7 +340,7 @@ async fn a_hold_of_zero_tells_the_release_only(pool: PgPool) {
         )
         .await;
     assert_eq!(updated.status, StatusCode::OK, "{}", updated.body);
-    let (_, friend) = referrer_and_friend(&app, 2).await;
+    let (_, friend) = app.referrer_and_friend(2).await;
     app.order(10, friend, "delivered").await;
     app.dispatch().await;
     let completed = &rows_of(&app, "referral_completed").await[0];
@@ -533,24 +546,7 @@ async fn verification_codes_are_erased_once_sent_and_never_listed(pool: PgPool) 
 async fn whatsapp_sends_the_approved_template_and_records_what_meta_reports(pool: PgPool) {
     let cloud = WhatsappCloud::start().await;
     let app = whatsapp_app(pool, &cloud).await;
-    let admin = app.admin_token();
-    let templates = app.get("/api/message-templates", &admin).await;
-    let nudge = templates
-        .body
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["key"] == "share_nudge")
-        .unwrap()
-        .clone();
-    let saved = app
-        .put(
-            "/api/message-templates/share_nudge",
-            &admin,
-            json!({ "bn": nudge["bn"], "en": nudge["en"], "whatsappTemplateName": "share_nudge_v1" }),
-        )
-        .await;
-    assert_eq!(saved.status, StatusCode::OK, "{}", saved.body);
+    approve_share_nudge_on_whatsapp(&app).await;
     let customer = app.customer("01712345678", None).await;
     app.order(1, customer, "delivered").await;
     assert_eq!(app.dispatch().await.sent, 1);
@@ -658,22 +654,7 @@ async fn whatsapp_sends_the_approved_template_and_records_what_meta_reports(pool
 async fn whatsapp_errors_fall_back_to_retries_and_dead_letters(pool: PgPool) {
     let cloud = WhatsappCloud::start().await;
     let app = whatsapp_app(pool, &cloud).await;
-    let admin = app.admin_token();
-    let templates = app.get("/api/message-templates", &admin).await;
-    let nudge = templates
-        .body
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["key"] == "share_nudge")
-        .unwrap()
-        .clone();
-    app.put(
-        "/api/message-templates/share_nudge",
-        &admin,
-        json!({ "bn": nudge["bn"], "en": nudge["en"], "whatsappTemplateName": "share_nudge_v1" }),
-    )
-    .await;
+    approve_share_nudge_on_whatsapp(&app).await;
     let customer = app.customer("01712345678", None).await;
     cloud.set_mode(Mode::Refuse(400, 130429, "Rate limit hit"));
     app.order(1, customer, "delivered").await;

@@ -80,6 +80,40 @@ async fn every_operation_documents_the_shared_answers(pool: PgPool) {
             "{method} {path} does not document 429"
         );
     }
+    // QR codes and cards are documented as the files they are, not as JSON.
+    for (path, media, format) in [
+        ("/api/loyalty/me/qr.svg", "image/svg+xml", None),
+        ("/api/loyalty/me/qr.png", "image/png", Some("binary")),
+        (
+            "/api/loyalty/referral-code/{customerId}/qr.svg",
+            "image/svg+xml",
+            None,
+        ),
+        (
+            "/api/loyalty/referral-code/{customerId}/qr.png",
+            "image/png",
+            Some("binary"),
+        ),
+        (
+            "/api/loyalty/rider-cards.pdf",
+            "application/pdf",
+            Some("binary"),
+        ),
+        (
+            "/api/orders/{orderId}/referral-card.pdf",
+            "application/pdf",
+            Some("binary"),
+        ),
+    ] {
+        let content = doc["paths"][path]["get"]["responses"]["200"]["content"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{path} documents no 200"));
+        assert_eq!(content.keys().collect::<Vec<_>>(), [media], "{path}");
+        assert_eq!(content[media]["schema"]["type"], "string", "{path}");
+        if let Some(format) = format {
+            assert_eq!(content[media]["schema"]["format"], format, "{path}");
+        }
+    }
     // An answer an operation documents itself is kept, not replaced by the shared one.
     let own = &doc["paths"]["/api/loyalty/referral-campaigns"]["post"]["responses"]["422"];
     assert_eq!(own["description"], "invalid_campaign, with fields");

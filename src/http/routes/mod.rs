@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod benefits;
 pub mod campaigns;
+pub mod cards;
 pub mod codes;
 pub mod crm;
 pub mod customers;
@@ -20,6 +21,7 @@ pub mod reconciliation;
 pub mod referrals;
 pub mod reminders;
 pub mod reviews;
+pub mod share;
 pub mod wallets;
 pub mod webhooks;
 pub mod withdrawals;
