@@ -460,6 +460,12 @@ impl TestApp {
     /// passed, and runs the release job once (the job every instance runs). Returns how
     /// many referrals it released.
     pub async fn end_holds(&self) -> u32 {
+        self.expire_holds().await;
+        bondhu::jobs::release_due(&self.pool, None).await.unwrap()
+    }
+
+    /// Lets the holds of every completed referral end now, without releasing them.
+    pub async fn expire_holds(&self) {
         sqlx::query!(
             "update customer_referrals set hold_until = now() - interval '1 second'
              where status = 'completed' and released_at is null and hold_until is not null"
@@ -467,7 +473,6 @@ impl TestApp {
         .execute(&self.pool)
         .await
         .unwrap();
-        bondhu::jobs::release_due(&self.pool, None).await.unwrap()
     }
 
     /// The ledger invariants, checked at the end of every test:

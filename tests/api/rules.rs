@@ -392,10 +392,11 @@ async fn everything_that_locks_at_once_never_deadlocks(pool: PgPool) {
     }
     // Then the holds end: three instances of the release job (which takes the same locks,
     // reaching the milestones and the VIP tier) run beside more operators' postings.
+    app.expire_holds().await;
     let releases: Vec<_> = (0..3)
         .map(|_| {
-            let app = app.clone();
-            tokio::spawn(async move { app.end_holds().await })
+            let pool = app.pool.clone();
+            tokio::spawn(async move { bondhu::jobs::release_due(&pool, None).await.unwrap() })
         })
         .collect();
     let postings = wallets.iter().flat_map(|&customer| {
