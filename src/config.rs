@@ -5,7 +5,7 @@
 //! cannot be used stops start-up with a message naming it.
 
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -33,6 +33,10 @@ pub struct Config {
     pub host: IpAddr,
     /// Port to listen on (`PORT`); 0 picks a free one.
     pub port: u16,
+    /// Where Prometheus metrics are served (`METRICS_ADDR`, `host:port`; port 0 picks a
+    /// free one). Unset: no metrics listener, so several instances on one machine never
+    /// collide. The public listener never serves metrics.
+    pub metrics_addr: Option<SocketAddr>,
     /// HS256 signing key for access tokens (`JWT_SECRET`). When unset the server
     /// generates one and keeps it in the database, so restarts and the CLI agree.
     pub jwt_secret: Option<SecretString>,
@@ -322,6 +326,14 @@ impl Config {
             )?),
             host: parse(&get, "HOST", IpAddr::from([127, 0, 0, 1]), |_| true)?,
             port: parse(&get, "PORT", 3001, |_| true)?,
+            metrics_addr: get("METRICS_ADDR")
+                .map(|addr| {
+                    addr.trim().parse().map_err(|_| ConfigError {
+                        name: "METRICS_ADDR",
+                        reason: "expected host:port, such as 127.0.0.1:9090".to_owned(),
+                    })
+                })
+                .transpose()?,
             jwt_secret,
             request_timeout: Duration::from_secs(parse(&get, "REQUEST_TIMEOUT_SECS", 15, |n| {
                 (1..=600).contains(n)

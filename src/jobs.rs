@@ -16,6 +16,7 @@ use sqlx::PgPool;
 use tokio::sync::{Notify, watch};
 
 use crate::service::messaging::dispatcher::{BATCH, Dispatcher};
+use crate::telemetry::metrics;
 use crate::{db, service};
 
 /// The most referrals one tick releases before it yields to the next tick (so a backlog
@@ -57,19 +58,28 @@ pub async fn run(pool: PgPool, schedule: Schedule, mut stop: watch::Receiver<boo
             _ = ticks.tick() => {}
             _ = stop.wait_for(|stopping| *stopping) => return,
         }
-        match release_due(&pool, Some(&stop)).await {
+        let released = release_due(&pool, Some(&stop)).await;
+        metrics::job_run("release_holds", released.is_ok());
+        match released {
             Ok(0) => {}
-            Ok(released) => tracing::info!(released, "released rewards whose hold ended"),
+            Ok(released) => {
+                metrics::holds_released(released);
+                tracing::info!(released, "released rewards whose hold ended");
+            }
             Err(err) => tracing::warn!(%err, "the release job failed; retrying at the next tick"),
         }
-        match service::reconcile::scheduled(&pool, schedule.reconcile_every).await {
+        let reconciled = service::reconcile::scheduled(&pool, schedule.reconcile_every).await;
+        metrics::job_run("reconcile", reconciled.is_ok());
+        match reconciled {
             Ok(Some(report)) => {
                 tracing::info!(id = report.id, clean = report.is_clean(), "reconciled")
             }
             Ok(None) => {}
             Err(err) => tracing::warn!(%err, "reconciliation failed; retrying at the next tick"),
         }
-        match service::reminders::generate_daily(&pool).await {
+        let generated = service::reminders::generate_daily(&pool).await;
+        metrics::job_run("reminders", generated.is_ok());
+        match generated {
             Ok(Some(date)) => {
                 tracing::info!(%date, "generated the day's repeat-purchase reminders")
             }
@@ -101,8 +111,11 @@ pub async fn dispatch_messages(
             _ = stop.wait_for(|stopping| *stopping) => return,
         }
         while !*stop.borrow() {
-            match dispatcher.round(&pool).await {
+            let round = dispatcher.round(&pool).await;
+            metrics::job_run("dispatch_messages", round.is_ok());
+            match round {
                 Ok(round) => {
+                    metrics::messages_dispatched(&round);
                     if round.total() > 0 {
                         tracing::debug!(?round, "dispatched messages");
                     }

@@ -17,6 +17,7 @@ use crate::db;
 use crate::http::{self, AppState, SHUTDOWN_GRACE};
 use crate::providers::Providers;
 use crate::service::messaging::dispatcher::Dispatcher;
+use crate::telemetry;
 
 /// The name under which a generated JWT secret is kept in `app_secrets`.
 const JWT_SECRET_NAME: &str = "jwt_secret";
@@ -32,6 +33,8 @@ pub struct Application {
     state: AppState,
     dispatcher: Dispatcher,
     port: u16,
+    /// The metrics listener, when `METRICS_ADDR` is set.
+    metrics: Option<TcpListener>,
 }
 
 impl Application {
@@ -50,18 +53,35 @@ impl Application {
         let providers = Providers::from_config(&state.config)
             .context("building the message providers' HTTP client")?;
         let dispatcher = Dispatcher::new(&state.config, providers);
+        let metrics = match state.config.metrics_addr {
+            Some(address) => Some(
+                TcpListener::bind(address)
+                    .await
+                    .with_context(|| format!("binding the metrics listener {address}"))?,
+            ),
+            None => None,
+        };
         Ok(Self {
             listener,
             router: http::router(state.clone()),
             state,
             dispatcher,
             port,
+            metrics,
         })
     }
 
     /// The port the server listens on.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port metrics are served on, when `METRICS_ADDR` is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics
+            .as_ref()
+            .and_then(|listener| listener.local_addr().ok())
+            .map(|address| address.port())
     }
 
     /// Serves until `shutdown` completes, then lets in-flight requests finish for at most
@@ -108,6 +128,26 @@ impl Application {
             self.state.config.messaging.poll_interval,
             stopping_rx.clone(),
         ));
+        let metrics = match self.metrics {
+            Some(listener) => {
+                let handle = telemetry::metrics::install()?;
+                let router = telemetry::metrics::router(handle, self.state.db.clone());
+                let mut stopping = stopping_rx.clone();
+                tracing::info!(address = ?listener.local_addr().ok(), "serving metrics");
+                Some(tokio::spawn(async move {
+                    let stopped = async move {
+                        let _ = stopping.wait_for(|stopping| *stopping).await;
+                    };
+                    if let Err(err) = axum::serve(listener, router)
+                        .with_graceful_shutdown(stopped)
+                        .await
+                    {
+                        tracing::error!(%err, "the metrics listener failed");
+                    }
+                }))
+            }
+            None => None,
+        };
         // The peer address feeds the per-client rate limits.
         let service = self
             .router
@@ -126,6 +166,9 @@ impl Application {
             }
         };
         pruning.abort();
+        if let Some(metrics) = metrics {
+            metrics.abort();
+        }
         // The jobs stop at their next step (each step is its own transaction); aborting
         // one mid-step only rolls that step back.
         for mut job in [jobs, dispatcher] {

@@ -627,3 +627,33 @@ pub async fn set_language(
     .await?;
     Ok(())
 }
+
+/// The outbox at a glance, for the metrics page.
+#[derive(Debug)]
+pub struct OutboxStats {
+    /// Messages waiting for an attempt.
+    pub queued: i64,
+    /// Of those, the ones due now.
+    pub due: i64,
+    /// Seconds the oldest due message has waited past its attempt time (0 when none).
+    pub lag_seconds: f64,
+    /// Dead-lettered messages.
+    pub dead: i64,
+}
+
+/// Counts the outbox (through its partial and status indexes: no table scan).
+pub async fn outbox_stats(db: impl PgExecutor<'_>) -> sqlx::Result<OutboxStats> {
+    sqlx::query_as!(
+        OutboxStats,
+        r#"select
+             (select count(*) from outbound_messages where status = 'queued') as "queued!",
+             (select count(*) from outbound_messages
+              where status = 'queued' and next_attempt_at <= now()) as "due!",
+             coalesce((select extract(epoch from now() - min(next_attempt_at))::float8
+                       from outbound_messages
+                       where status = 'queued' and next_attempt_at <= now()), 0) as "lag_seconds!",
+             (select count(*) from outbound_messages where status = 'dead') as "dead!""#
+    )
+    .fetch_one(db)
+    .await
+}

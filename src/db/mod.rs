@@ -130,6 +130,7 @@ where
         match attempt().await {
             Err(err) if try_number < TRIES && is_transient(&err) => {
                 tracing::warn!(try_number, "transient database conflict, retrying");
+                crate::telemetry::metrics::serialization_retry();
                 let jitter = rand::random::<u64>() % 20;
                 tokio::time::sleep(Duration::from_millis(10 * u64::from(try_number) + jitter))
                     .await;

@@ -141,6 +141,10 @@ pub fn router(state: AppState) -> Router {
         // Outside the timeout and the panic catcher, so their bodiless answers get the
         // JSON envelope too.
         .layer(middleware::from_fn(json_error_backstop))
+        // Outside the timeout, so a 408 is counted as one.
+        .layer(middleware::from_fn(
+            crate::telemetry::metrics::track_requests,
+        ))
         .layer(cors)
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(

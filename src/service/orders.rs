@@ -6,6 +6,7 @@ use sqlx::PgPool;
 use crate::db;
 use crate::db::orders::{OrderChange, OrderOutcome};
 use crate::domain::channel::Channel;
+use crate::telemetry::metrics;
 use rust_decimal::Decimal;
 use serde::Serialize;
 
@@ -199,6 +200,7 @@ pub async fn record(
             completed_referral_id,
         } => {
             if let Some(referral_id) = completed_referral_id {
+                metrics::referral_completed();
                 tracing::info!(
                     order.id = order.id,
                     referral.id = referral_id,
@@ -312,7 +314,12 @@ pub async fn refund(
     let result =
         db::retry_transient(|| async { Ok(db::holds::refund(pool, &refund).await?) }).await?;
     let created = match result.outcome {
-        RefundOutcome::Refunded => true,
+        RefundOutcome::Refunded => {
+            if result.reversed_referral_id.is_some() {
+                metrics::refund_reversal();
+            }
+            true
+        }
         RefundOutcome::Replayed => false,
         RefundOutcome::KeyConflict => {
             return Err(Error::new(

@@ -235,7 +235,7 @@ pub async fn complete(
             }
         }
 
-        match db::referrals::complete(
+        let newly_completed = match db::referrals::complete(
             &mut tx,
             referral_id,
             order_id,
@@ -243,7 +243,8 @@ pub async fn complete(
         )
         .await?
         {
-            Completion::Completed | Completion::AlreadyCompleted => {}
+            Completion::Completed => true,
+            Completion::AlreadyCompleted => false,
             Completion::NotRegistered => {
                 return Err(Error::new(
                     Code::ReferralNotCompletable,
@@ -253,11 +254,14 @@ pub async fn complete(
             Completion::NotFound => {
                 return Err(Error::new(Code::ReferralNotFound, "Referral not found"));
             }
-        }
+        };
         let completed = db::referrals::find(&mut *tx, referral_id)
             .await?
             .ok_or_else(|| Error::new(Code::ReferralNotFound, "Referral not found"))?;
         tx.commit().await?;
+        if newly_completed {
+            crate::telemetry::metrics::referral_completed();
+        }
         Ok(completed)
     })
     .await

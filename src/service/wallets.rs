@@ -7,6 +7,7 @@ use crate::db::wallets::{PostOutcome, Posting};
 use crate::domain::money::Money;
 use crate::domain::wallet::{Direction, IdempotencyKey, Wallet, WalletSource, WalletTransaction};
 use crate::error::{Code, Error, Result};
+use crate::telemetry::metrics;
 
 /// Longest accepted description.
 pub const MAX_DESCRIPTION_LEN: usize = 500;
@@ -110,8 +111,14 @@ pub async fn post(
     let outcome =
         db::retry_transient(|| async { Ok(db::wallets::post(pool, &posting).await?) }).await?;
     let (id, created) = match outcome {
-        PostOutcome::Posted(id) => (id, true),
-        PostOutcome::Replayed(id) => (id, false),
+        PostOutcome::Posted(id) => {
+            metrics::wallet_posting(true);
+            (id, true)
+        }
+        PostOutcome::Replayed(id) => {
+            metrics::wallet_posting(false);
+            (id, false)
+        }
         PostOutcome::KeyConflict => {
             return Err(Error::new(
                 Code::IdempotencyKeyReused,

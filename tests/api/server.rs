@@ -10,14 +10,18 @@ use sqlx::postgres::PgConnectOptions;
 
 use crate::helpers::TEST_SECRET;
 
-/// Starts the server on port 0 against the test's own database.
-async fn spawn(
-    options: &PgConnectOptions,
-) -> (
-    String,
-    tokio::sync::oneshot::Sender<()>,
-    tokio::task::JoinHandle<()>,
-) {
+/// A server started by [`spawn`].
+struct Running {
+    /// `http://127.0.0.1:{port}`.
+    base: String,
+    /// The metrics listener's base URL, when `METRICS_ADDR` was given.
+    metrics: Option<String>,
+    stop: tokio::sync::oneshot::Sender<()>,
+    handle: tokio::task::JoinHandle<()>,
+}
+
+/// Starts the server on port 0 against the test's own database, with `extra` variables.
+async fn spawn(options: &PgConnectOptions, extra: &[(&str, &str)]) -> Running {
     let database = options.get_database().unwrap().to_owned();
     let base_url = std::env::var("DATABASE_URL")
         .unwrap_or_else(|_| bondhu::config::DEFAULT_DATABASE_URL.into());
@@ -29,11 +33,17 @@ async fn spawn(
         "JWT_SECRET" => Some(TEST_SECRET.into()),
         // The release job runs every second, so the test sees it release.
         "JOBS_INTERVAL_SECS" => Some("1".into()),
-        _ => None,
+        other => extra
+            .iter()
+            .find(|(key, _)| *key == other)
+            .map(|(_, value)| (*value).to_owned()),
     })
     .unwrap();
     let app = Application::build(config).await.unwrap();
-    let address = format!("http://127.0.0.1:{}", app.port());
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let metrics = app
+        .metrics_port()
+        .map(|port| format!("http://127.0.0.1:{port}"));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let handle = tokio::spawn(async move {
         app.run_until_stopped(async {
@@ -42,12 +52,19 @@ async fn spawn(
         .await
         .unwrap();
     });
-    (address, stop, handle)
+    Running {
+        base,
+        metrics,
+        stop,
+        handle,
+    }
 }
 
 #[sqlx::test(migrator = "bondhu::MIGRATOR")]
 async fn the_server_serves_the_main_path_and_shuts_down(pool: PgPool) {
-    let (base, stop, handle) = spawn(&pool.connect_options()).await;
+    let Running {
+        base, stop, handle, ..
+    } = spawn(&pool.connect_options(), &[]).await;
     let client = reqwest::Client::new();
 
     let health: Value = client
@@ -238,4 +255,90 @@ async fn the_server_serves_the_main_path_and_shuts_down(pool: PgPool) {
         stopping.elapsed()
     );
     crate::helpers::assert_invariants(&pool).await;
+}
+
+#[sqlx::test(migrator = "bondhu::MIGRATOR")]
+async fn metrics_are_served_on_their_own_listener_labelled_by_route_template(pool: PgPool) {
+    let server = spawn(&pool.connect_options(), &[("METRICS_ADDR", "127.0.0.1:0")]).await;
+    let metrics = server.metrics.clone().expect("a metrics listener");
+    // The landing redirects to the shop, which is not running here.
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+
+    // A route with a path parameter, twice, and a path no route matches.
+    for _ in 0..2 {
+        let landing = client
+            .get(format!("{}/r/REF000777?ch=qr", server.base))
+            .send()
+            .await
+            .unwrap();
+        assert!(landing.status().is_redirection() || landing.status().is_success());
+    }
+    let missing = client
+        .get(format!("{}/no/such/route/991", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+
+    // The public listener never serves metrics.
+    let public = client
+        .get(format!("{}/metrics", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(public.status(), 404);
+    let body: Value = public.json().await.unwrap();
+    assert_eq!(body["code"], "route_not_found");
+
+    let scrape = client
+        .get(format!("{metrics}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(scrape.status(), 200);
+    assert!(
+        scrape.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let text = scrape.text().await.unwrap();
+    let line = |prefix: &str| {
+        text.lines()
+            .find(|line| line.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no line starting {prefix:?} in:\n{text}"))
+            .to_owned()
+    };
+    // Labelled by the template, never by the raw path or its code.
+    let landing = line(r#"bondhu_http_requests_total{method="GET",route="/r/{code}",status="#);
+    assert!(landing.ends_with(" 2"), "{landing}");
+    assert!(!text.contains("REF000777") && !text.contains("991"));
+    line(r#"bondhu_http_requests_total{method="GET",route="unmatched",status="404"}"#);
+    // Latency is a histogram with buckets, not a summary.
+    line(
+        r#"bondhu_http_request_duration_seconds_bucket{method="GET",route="/r/{code}",le="0.001"}"#,
+    );
+    line(r#"bondhu_db_pool_connections{state="idle"}"#);
+    line("bondhu_db_pool_max_connections 16");
+    line("bondhu_outbox_depth ");
+    line("bondhu_outbox_lag_seconds ");
+    line("bondhu_outbox_dead 0");
+    assert!(text.contains("# HELP bondhu_http_requests_total"));
+
+    // Nothing else is served there.
+    let other = client
+        .get(format!("{metrics}/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 404);
+
+    server.stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), server.handle)
+        .await
+        .expect("the server stops")
+        .unwrap();
 }

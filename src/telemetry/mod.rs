@@ -1,4 +1,6 @@
-//! Logging: one subscriber for the whole process, configured once.
+//! Logging (one subscriber for the whole process, configured once) and metrics.
+
+pub mod metrics;
 
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::format::FmtSpan;
