@@ -65,9 +65,11 @@ pub struct Config {
     /// Whether to take the client's address from the last `X-Forwarded-For` hop
     /// (`TRUST_PROXY_HEADERS`); only behind a proxy that sets it.
     pub trust_proxy_headers: bool,
-    /// Requests per minute per client address on public routes (`PUBLIC_RATE_LIMIT_PER_MINUTE`).
+    /// Requests per minute per client address on public routes, counted across every
+    /// instance (`PUBLIC_RATE_LIMIT_PER_MINUTE`; 0: unlimited, for trusted networks).
     pub public_rate_limit_per_minute: u32,
-    /// Login attempts per minute per client address (`LOGIN_RATE_LIMIT_PER_MINUTE`).
+    /// Login attempts per minute per client address, counted across every instance
+    /// (`LOGIN_RATE_LIMIT_PER_MINUTE`; 0: unlimited).
     pub login_rate_limit_per_minute: u32,
     /// Failed logins in a row that lock an account (`LOGIN_MAX_FAILURES`).
     pub login_max_failures: i32,
@@ -349,10 +351,10 @@ impl Config {
             fraud_hash_secret,
             trust_proxy_headers: parse(&get, "TRUST_PROXY_HEADERS", false, |_| true)?,
             public_rate_limit_per_minute: parse(&get, "PUBLIC_RATE_LIMIT_PER_MINUTE", 60, |n| {
-                (1..=1_000_000).contains(n)
+                *n <= 1_000_000
             })?,
             login_rate_limit_per_minute: parse(&get, "LOGIN_RATE_LIMIT_PER_MINUTE", 10, |n| {
-                (1..=1_000_000).contains(n)
+                *n <= 1_000_000
             })?,
             login_max_failures: parse(&get, "LOGIN_MAX_FAILURES", 5, |n| (1..=100).contains(n))?,
             login_lockout: Duration::from_secs(parse(&get, "LOGIN_LOCKOUT_SECS", 900, |n| {

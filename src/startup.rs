@@ -104,12 +104,12 @@ impl Application {
             }
         });
         tracing::info!(port = self.port, "listening");
-        let limits = self.state.limits.clone();
+        let pool = self.state.db.clone();
         let pruning = tokio::spawn(async move {
             let mut every_minute = tokio::time::interval(Duration::from_secs(60));
             loop {
                 every_minute.tick().await;
-                limits.prune();
+                crate::http::rate_limit::RateLimits::prune(&pool).await;
             }
         });
         let schedule = crate::jobs::Schedule {

@@ -21,6 +21,7 @@ pub mod orders;
 pub mod partners;
 pub mod phone_codes;
 pub mod price_locks;
+pub mod rate_limits;
 pub mod reconcile;
 pub mod referrals;
 pub mod reminders;

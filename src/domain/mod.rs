@@ -67,6 +67,7 @@ pub mod order;
 pub mod partner;
 pub mod phone;
 pub mod phone_code;
+pub mod rate_limit;
 pub mod reconcile;
 pub mod referral;
 pub mod referral_code;
@@ -125,6 +126,7 @@ pub fn sql_enums() -> Vec<(&'static str, Vec<&'static str>)> {
         message::MessageStatus,
         message::MessageChannel,
         message_text::Language,
+        rate_limit::Bucket,
     ];
     enums.push((
         "order_status_enum",

@@ -2,44 +2,49 @@
 //! [`PublicRateLimit`] or [`LoginRateLimit`] is limited, and an over-limit request gets
 //! 429 with `Retry-After` before the handler runs.
 //!
-//! The limits are per process (GCRA, via `governor`): with N instances a client gets up
-//! to N times the limit. Money is never guarded by these limits alone.
+//! The counts live in PostgreSQL (`take_rate_limit`, one upsert per request), so every
+//! instance behind a load balancer shares them: a client gets its quota once, not once
+//! per instance. A limit of 0 is off (for trusted networks). Money is never guarded by
+//! these limits alone.
 
 use std::net::{IpAddr, Ipv4Addr};
-use std::num::NonZeroU32;
 use std::time::Duration;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use sqlx::PgPool;
 
 use super::AppState;
 use crate::config::Config;
+use crate::db;
+use crate::domain::rate_limit::Bucket;
 use crate::error::{Code, Error};
 
-/// The limiters of one server.
+/// The limits of one server.
 pub struct RateLimits {
-    public: DefaultKeyedRateLimiter<IpAddr>,
-    login: DefaultKeyedRateLimiter<IpAddr>,
+    /// Requests a minute per client on public routes; 0: unlimited.
+    public_per_minute: u32,
+    /// Logins a minute per client; 0: unlimited.
+    login_per_minute: u32,
     trust_proxy_headers: bool,
 }
 
 impl RateLimits {
-    /// Limiters with the configured quotas.
+    /// The configured quotas.
     pub fn new(config: &Config) -> Self {
-        let per_minute = |n: u32| Quota::per_minute(NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN));
         Self {
-            public: RateLimiter::keyed(per_minute(config.public_rate_limit_per_minute)),
-            login: RateLimiter::keyed(per_minute(config.login_rate_limit_per_minute)),
+            public_per_minute: config.public_rate_limit_per_minute,
+            login_per_minute: config.login_rate_limit_per_minute,
             trust_proxy_headers: config.trust_proxy_headers,
         }
     }
 
-    /// Forgets clients that are back under their limits, so memory stays bounded.
-    pub fn prune(&self) {
-        self.public.retain_recent();
-        self.login.retain_recent();
+    /// Forgets clients whose quota has refilled, so the table stays small. Every instance
+    /// runs it; running it twice at once is harmless.
+    pub async fn prune(pool: &PgPool) {
+        if let Err(err) = db::rate_limits::prune(pool).await {
+            tracing::debug!(%err, "could not prune the rate limits");
+        }
     }
 
     /// The client's address (see [`super::client::client_ip`]); unknown ones share one key.
@@ -47,17 +52,26 @@ impl RateLimits {
         super::client::client_ip(parts, self.trust_proxy_headers)
             .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
     }
-}
 
-fn check(limiter: &DefaultKeyedRateLimiter<IpAddr>, client: IpAddr) -> Result<(), Error> {
-    limiter.check_key(&client).map_err(|not_until| {
-        let wait: Duration = not_until.wait_time_from(DefaultClock::default().now());
-        Error::too_many(
-            Code::RateLimited,
-            "Too many requests; slow down",
-            wait.max(Duration::from_secs(1)),
-        )
-    })
+    /// Counts the request against `bucket`, or refuses it with 429.
+    async fn check(&self, pool: &PgPool, bucket: Bucket, parts: &Parts) -> Result<(), Error> {
+        let per_minute = match bucket {
+            Bucket::Public => self.public_per_minute,
+            Bucket::Login => self.login_per_minute,
+        };
+        if per_minute == 0 {
+            return Ok(());
+        }
+        let client = limit_key(self.client(parts));
+        match db::rate_limits::take(pool, bucket, client, per_minute).await? {
+            None => Ok(()),
+            Some(wait) => Err(Error::too_many(
+                Code::RateLimited,
+                "Too many requests; slow down",
+                Duration::from_secs_f64(wait.max(0.0)).max(Duration::from_secs(1)),
+            )),
+        }
+    }
 }
 
 /// The key a client is limited by: its IPv4 address, or its IPv6 /64 (one household or
@@ -91,7 +105,11 @@ impl FromRequestParts<AppState> for PublicRateLimit {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        check(&state.limits.public, limit_key(state.limits.client(parts))).map(|()| Self)
+        state
+            .limits
+            .check(&state.db, Bucket::Public, parts)
+            .await
+            .map(|()| Self)
     }
 }
 
@@ -105,7 +123,11 @@ impl FromRequestParts<AppState> for LoginRateLimit {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        check(&state.limits.login, limit_key(state.limits.client(parts))).map(|()| Self)
+        state
+            .limits
+            .check(&state.db, Bucket::Login, parts)
+            .await
+            .map(|()| Self)
     }
 }
 

@@ -21,6 +21,7 @@ mod fraud;
 mod grocery;
 mod holds;
 mod identity;
+mod instances;
 mod kpis;
 mod messaging;
 mod openapi;

@@ -11,17 +11,19 @@ use sqlx::postgres::PgConnectOptions;
 use crate::helpers::TEST_SECRET;
 
 /// A server started by [`spawn`].
-struct Running {
+pub(crate) struct Running {
     /// `http://127.0.0.1:{port}`.
-    base: String,
+    pub base: String,
     /// The metrics listener's base URL, when `METRICS_ADDR` was given.
-    metrics: Option<String>,
-    stop: tokio::sync::oneshot::Sender<()>,
-    handle: tokio::task::JoinHandle<()>,
+    pub metrics: Option<String>,
+    /// Send to stop the server.
+    pub stop: tokio::sync::oneshot::Sender<()>,
+    /// Ends when the server has stopped.
+    pub handle: tokio::task::JoinHandle<()>,
 }
 
 /// Starts the server on port 0 against the test's own database, with `extra` variables.
-async fn spawn(options: &PgConnectOptions, extra: &[(&str, &str)]) -> Running {
+pub(crate) async fn spawn(options: &PgConnectOptions, extra: &[(&str, &str)]) -> Running {
     let database = options.get_database().unwrap().to_owned();
     let base_url = std::env::var("DATABASE_URL")
         .unwrap_or_else(|_| bondhu::config::DEFAULT_DATABASE_URL.into());
