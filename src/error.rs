@@ -582,11 +582,21 @@ pub const SERIALIZATION_FAILURE: &str = "40001";
 /// Deadlock detected.
 pub const DEADLOCK_DETECTED: &str = "40P01";
 
+/// SQLSTATEs that mean the database, not the request, is the problem right now: class 08
+/// (connection exception), 57P01–57P05 (admin shutdown, crash shutdown, cannot connect now,
+/// database dropped, idle session timeout) and 53300 (too many connections).
+fn is_database_away(code: &str) -> bool {
+    code.starts_with("08") || code.starts_with("57P") || code == "53300"
+}
+
 impl From<sqlx::Error> for Error {
     fn from(err: sqlx::Error) -> Self {
         if matches!(
             err,
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)
+            sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::Io(_)
+                | sqlx::Error::WorkerCrashed
         ) {
             return Self::Unavailable(err);
         }
@@ -603,6 +613,12 @@ impl From<sqlx::Error> for Error {
             }
             match db.code().as_deref() {
                 Some(SERIALIZATION_FAILURE | DEADLOCK_DETECTED) => return Self::Unavailable(err),
+                // The database went away under the statement (an operator's
+                // pg_terminate_backend, a shutdown or crash, a server still starting, no
+                // connection slot): nothing was committed that a retry would repeat
+                // wrongly, since every money path is idempotent, so the client is told to
+                // retry (503), never that the server failed.
+                Some(code) if is_database_away(code) => return Self::Unavailable(err),
                 // A constraint this table does not name still means bad input or a
                 // conflict, never a server error; the detail is logged, not sent.
                 Some("23505") => {
@@ -623,6 +639,16 @@ impl From<sqlx::Error> for Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_database_that_went_away_is_unavailable_not_a_server_error() {
+        for code in ["57P01", "57P02", "57P03", "08006", "08001", "53300"] {
+            assert!(is_database_away(code), "{code}");
+        }
+        for code in ["23505", "40001", "42P01", "P0001"] {
+            assert!(!is_database_away(code), "{code}");
+        }
+    }
 
     #[test]
     fn every_code_has_one_name_and_one_status() {
