@@ -17,6 +17,7 @@ use crate::db;
 use crate::http::{self, AppState, SHUTDOWN_GRACE};
 use crate::providers::Providers;
 use crate::service::messaging::dispatcher::Dispatcher;
+use crate::service::webhooks::dispatcher::WebhookDispatcher;
 
 /// The name under which a generated JWT secret is kept in `app_secrets`.
 const JWT_SECRET_NAME: &str = "jwt_secret";
@@ -31,6 +32,7 @@ pub struct Application {
     router: Router,
     state: AppState,
     dispatcher: Dispatcher,
+    webhooks: WebhookDispatcher,
     port: u16,
 }
 
@@ -50,11 +52,14 @@ impl Application {
         let providers = Providers::from_config(&state.config)
             .context("building the message providers' HTTP client")?;
         let dispatcher = Dispatcher::new(&state.config, providers);
+        let webhooks = WebhookDispatcher::new(&state.config.webhooks)
+            .context("building the webhooks' HTTP client")?;
         Ok(Self {
             listener,
             router: http::router(state.clone()),
             state,
             dispatcher,
+            webhooks,
             port,
         })
     }
@@ -108,6 +113,13 @@ impl Application {
             self.state.config.messaging.poll_interval,
             stopping_rx.clone(),
         ));
+        let webhooks = tokio::spawn(crate::jobs::dispatch_webhooks(
+            self.state.db.clone(),
+            self.webhooks,
+            self.state.webhooks.clone(),
+            self.state.config.webhooks.poll_interval,
+            stopping_rx.clone(),
+        ));
         // The peer address feeds the per-client rate limits.
         let service = self
             .router
@@ -128,7 +140,7 @@ impl Application {
         pruning.abort();
         // The jobs stop at their next step (each step is its own transaction); aborting
         // one mid-step only rolls that step back.
-        for mut job in [jobs, dispatcher] {
+        for mut job in [jobs, dispatcher, webhooks] {
             if tokio::time::timeout(SHUTDOWN_GRACE, &mut job)
                 .await
                 .is_err()

@@ -27,6 +27,7 @@ pub mod reminders;
 pub mod review_shares;
 pub mod secrets;
 pub mod users;
+pub mod webhooks;
 pub mod wallets;
 pub mod withdrawals;
 

@@ -76,6 +76,7 @@ pub mod share;
 pub mod time;
 pub mod utm;
 pub mod wallet;
+pub mod webhook;
 pub mod withdrawal;
 
 /// Every enum shared with PostgreSQL: its type name and its values in order. A test
@@ -125,6 +126,8 @@ pub fn sql_enums() -> Vec<(&'static str, Vec<&'static str>)> {
         message::MessageStatus,
         message::MessageChannel,
         message_text::Language,
+        webhook::DomainEventType,
+        webhook::DeliveryStatus,
     ];
     enums.push((
         "order_status_enum",

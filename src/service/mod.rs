@@ -25,7 +25,9 @@ pub mod reminders;
 pub mod reviews;
 pub mod share;
 pub mod signup;
+pub mod outbox;
 pub mod wallets;
+pub mod webhooks;
 pub mod withdrawals;
 
 use sqlx::PgPool;
