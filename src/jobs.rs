@@ -96,11 +96,11 @@ pub async fn dispatch_messages(
     run_outbox("messages", wake, every, BATCH as u32, stop, || {
         let (pool, dispatcher) = (&pool, &dispatcher);
         async move {
-        let round = dispatcher.round(pool).await?;
-        if round.total() > 0 {
-            tracing::debug!(?round, "dispatched messages");
-        }
-        Ok(round.total())
+            let round = dispatcher.round(pool).await?;
+            if round.total() > 0 {
+                tracing::debug!(?round, "dispatched messages");
+            }
+            Ok(round.total())
         }
     })
     .await;
@@ -118,11 +118,11 @@ pub async fn dispatch_webhooks(
     run_outbox("webhooks", wake, every, WEBHOOK_BATCH as u32, stop, || {
         let (pool, dispatcher) = (&pool, &dispatcher);
         async move {
-        let round = dispatcher.round(pool).await?;
-        if round.total() > 0 {
-            tracing::debug!(?round, "dispatched webhooks");
-        }
-        Ok(round.total())
+            let round = dispatcher.round(pool).await?;
+            if round.total() > 0 {
+                tracing::debug!(?round, "dispatched webhooks");
+            }
+            Ok(round.total())
         }
     })
     .await;

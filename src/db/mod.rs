@@ -27,8 +27,8 @@ pub mod reminders;
 pub mod review_shares;
 pub mod secrets;
 pub mod users;
-pub mod webhooks;
 pub mod wallets;
+pub mod webhooks;
 pub mod withdrawals;
 
 use std::future::Future;

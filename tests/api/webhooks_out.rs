@@ -215,7 +215,10 @@ impl Hooks {
     }
 
     async fn with(pool: PgPool, overrides: &[(&str, &str)]) -> Self {
-        let mut vars = vec![("WEBHOOK_ALLOW_PRIVATE", "true"), ("WEBHOOK_TIMEOUT_SECS", "1")];
+        let mut vars = vec![
+            ("WEBHOOK_ALLOW_PRIVATE", "true"),
+            ("WEBHOOK_TIMEOUT_SECS", "1"),
+        ];
         vars.extend_from_slice(overrides);
         let config = test_config(&vars);
         let dispatcher = WebhookDispatcher::new(&config.webhooks).unwrap();
@@ -252,10 +255,12 @@ impl Hooks {
 
     /// Makes every queued delivery due now (as if its backoff had passed).
     async fn make_due(&self) {
-        sqlx::query!("update webhook_deliveries set next_attempt_at = now() where status = 'queued'")
-            .execute(&self.app.pool)
-            .await
-            .unwrap();
+        sqlx::query!(
+            "update webhook_deliveries set next_attempt_at = now() where status = 'queued'"
+        )
+        .execute(&self.app.pool)
+        .await
+        .unwrap();
     }
 
     /// The delivery log of subscription `id`, through the API.
@@ -320,7 +325,10 @@ async fn real_flows_emit_events_that_arrive_signed(pool: PgPool) {
     hooks.app.order(1, friend, "delivered").await;
     let types = hooks.event_types().await;
     assert_eq!(types[0], "referral.registered");
-    assert!(types.contains(&"referral.completed".to_owned()), "{types:?}");
+    assert!(
+        types.contains(&"referral.completed".to_owned()),
+        "{types:?}"
+    );
     assert!(types.contains(&"reward.pending".to_owned()), "{types:?}");
     assert_eq!(
         types.iter().filter(|t| *t == "referral.completed").count(),
@@ -335,8 +343,14 @@ async fn real_flows_emit_events_that_arrive_signed(pool: PgPool) {
         assert_eq!(request.path, "/hook");
         assert_eq!(request.header("content-type"), "application/json");
         let body = request.json();
-        assert_eq!(request.header("bondhu-event-id"), body["id"].as_str().unwrap());
-        assert_eq!(request.header("bondhu-event-type"), body["type"].as_str().unwrap());
+        assert_eq!(
+            request.header("bondhu-event-id"),
+            body["id"].as_str().unwrap()
+        );
+        assert_eq!(
+            request.header("bondhu-event-type"),
+            body["type"].as_str().unwrap()
+        );
         assert!(body["createdAt"].as_str().unwrap().ends_with('Z'));
         assert_eq!(
             verify(request.header("bondhu-signature"), &request.body, SECRET),
@@ -381,7 +395,12 @@ async fn real_flows_emit_events_that_arrive_signed(pool: PgPool) {
     hooks.app.order(2, other_friend, "delivered").await;
     hooks.app.order_status(2, "returned").await;
     hooks.deliver().await;
-    let received: Vec<Value> = hooks.receiver.received().iter().map(Received::json).collect();
+    let received: Vec<Value> = hooks
+        .receiver
+        .received()
+        .iter()
+        .map(Received::json)
+        .collect();
     let reward_id = referrer_reward["data"]["rewardId"].clone();
     let of_reward = |t: &str| {
         received
@@ -454,7 +473,11 @@ async fn a_paid_withdrawal_is_an_event(pool: PgPool) {
     ] {
         let decided = hooks
             .app
-            .put(&format!("/api/loyalty/wallet/withdrawals/{id}/status"), &admin, body)
+            .put(
+                &format!("/api/loyalty/wallet/withdrawals/{id}/status"),
+                &admin,
+                body,
+            )
             .await;
         assert!(decided.status.is_success(), "{}", decided.body);
     }
@@ -545,10 +568,7 @@ async fn only_subscribed_types_go_to_active_subscriptions(pool: PgPool) {
     assert_eq!(hooks.deliver().await.delivered, 0);
     let log = hooks.log(id).await;
     assert_eq!(log.len(), 5);
-    assert_eq!(
-        log.iter().filter(|d| d["status"] == "cancelled").count(),
-        2
-    );
+    assert_eq!(log.iter().filter(|d| d["status"] == "cancelled").count(), 2);
     let cancelled = log.iter().find(|d| d["status"] == "cancelled").unwrap();
     let resent = hooks
         .app
@@ -746,7 +766,11 @@ async fn a_delivery_dies_after_its_window_and_can_be_resent(pool: PgPool) {
     let delivery = dead["id"].as_i64().unwrap();
     let resent = hooks
         .app
-        .post(&format!("/api/webhooks/deliveries/{delivery}/resend"), &admin, json!({}))
+        .post(
+            &format!("/api/webhooks/deliveries/{delivery}/resend"),
+            &admin,
+            json!({}),
+        )
         .await;
     assert_eq!(resent.status, StatusCode::ACCEPTED, "{}", resent.body);
     assert_eq!(resent.body["status"], "queued");
@@ -754,7 +778,11 @@ async fn a_delivery_dies_after_its_window_and_can_be_resent(pool: PgPool) {
     // Queued: not re-sendable until it is finished.
     let twice = hooks
         .app
-        .post(&format!("/api/webhooks/deliveries/{delivery}/resend"), &admin, json!({}))
+        .post(
+            &format!("/api/webhooks/deliveries/{delivery}/resend"),
+            &admin,
+            json!({}),
+        )
         .await;
     twice.assert_error(StatusCode::CONFLICT, "webhook_delivery_not_resendable");
     assert_eq!(hooks.deliver().await.delivered, 1);
@@ -764,7 +792,11 @@ async fn a_delivery_dies_after_its_window_and_can_be_resent(pool: PgPool) {
     // A delivered one may be sent again too (a receiver that lost it).
     let again = hooks
         .app
-        .post(&format!("/api/webhooks/deliveries/{delivery}/resend"), &admin, json!({}))
+        .post(
+            &format!("/api/webhooks/deliveries/{delivery}/resend"),
+            &admin,
+            json!({}),
+        )
         .await;
     assert_eq!(again.status, StatusCode::ACCEPTED);
     assert_eq!(hooks.deliver().await.delivered, 1);
@@ -901,7 +933,11 @@ async fn a_redirect_to_the_metadata_address_is_refused_at_send_time(pool: PgPool
         "http://169.254.169.254/latest/meta-data/iam/".to_owned(),
     )]);
     assert_eq!(hooks.deliver().await.retried, 1);
-    assert_eq!(hooks.receiver.received().len(), 1, "the redirect was not followed");
+    assert_eq!(
+        hooks.receiver.received().len(),
+        1,
+        "the redirect was not followed"
+    );
     let log = hooks.log(id_of(&subscription)).await;
     let error = log[0]["lastError"].as_str().unwrap();
     assert!(error.contains("refused"), "{error}");
@@ -981,17 +1017,42 @@ async fn bad_input_is_refused_with_the_envelope(pool: PgPool) {
         async move { app.post("/api/webhooks/subscriptions", &admin, body).await }
     };
     for (body, field) in [
-        (json!({ "url": "not a url", "events": ["reward.released"], "secret": SECRET }), "url"),
-        (json!({ "url": "ftp://shop.example/hook", "events": ["reward.released"], "secret": SECRET }), "url"),
-        (json!({ "url": "https://user:pw@shop.example/hook", "events": ["reward.released"], "secret": SECRET }), "url"),
-        (json!({ "url": good_url, "events": ["reward.paid"], "secret": SECRET }), "events"),
-        (json!({ "url": good_url, "events": [], "secret": SECRET }), "events"),
-        (json!({ "url": good_url, "events": ["reward.released"], "secret": "short" }), "secret"),
-        (json!({ "url": good_url, "events": ["reward.released"], "secret": "x".repeat(201) }), "secret"),
+        (
+            json!({ "url": "not a url", "events": ["reward.released"], "secret": SECRET }),
+            "url",
+        ),
+        (
+            json!({ "url": "ftp://shop.example/hook", "events": ["reward.released"], "secret": SECRET }),
+            "url",
+        ),
+        (
+            json!({ "url": "https://user:pw@shop.example/hook", "events": ["reward.released"], "secret": SECRET }),
+            "url",
+        ),
+        (
+            json!({ "url": good_url, "events": ["reward.paid"], "secret": SECRET }),
+            "events",
+        ),
+        (
+            json!({ "url": good_url, "events": [], "secret": SECRET }),
+            "events",
+        ),
+        (
+            json!({ "url": good_url, "events": ["reward.released"], "secret": "short" }),
+            "secret",
+        ),
+        (
+            json!({ "url": good_url, "events": ["reward.released"], "secret": "x".repeat(201) }),
+            "secret",
+        ),
     ] {
         let refused = post(body.clone()).await;
         refused.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
-        assert!(refused.body["fields"][field].is_array(), "{body}: {}", refused.body);
+        assert!(
+            refused.body["fields"][field].is_array(),
+            "{body}: {}",
+            refused.body
+        );
         assert!(
             !refused.body.to_string().contains(SECRET),
             "the secret is never echoed"
@@ -999,7 +1060,12 @@ async fn bad_input_is_refused_with_the_envelope(pool: PgPool) {
     }
     // Every problem at once.
     let all = post(json!({ "url": "nope", "events": ["x"], "secret": "s" })).await;
-    assert_eq!(all.body["fields"].as_object().unwrap().len(), 3, "{}", all.body);
+    assert_eq!(
+        all.body["fields"].as_object().unwrap().len(),
+        3,
+        "{}",
+        all.body
+    );
     // Wrong shapes.
     for body in [
         json!({ "url": good_url, "events": "reward.released", "secret": SECRET }),
@@ -1086,17 +1152,37 @@ async fn only_staff_who_manage_settings_reach_webhooks(pool: PgPool) {
     let customer = hooks.app.customer("01712345678", None).await;
     let create = json!({ "url": format!("{}/hook", hooks.receiver.url), "events": ["reward.released"], "secret": SECRET });
     let routes = vec![
-        (Method::POST, "/api/webhooks/subscriptions".to_owned(), Some(create)),
+        (
+            Method::POST,
+            "/api/webhooks/subscriptions".to_owned(),
+            Some(create),
+        ),
         (Method::GET, "/api/webhooks/subscriptions".to_owned(), None),
-        (Method::GET, format!("/api/webhooks/subscriptions/{id}"), None),
+        (
+            Method::GET,
+            format!("/api/webhooks/subscriptions/{id}"),
+            None,
+        ),
         (
             Method::POST,
             format!("/api/webhooks/subscriptions/{id}/rotate"),
             Some(json!({ "secret": NEW_SECRET })),
         ),
-        (Method::GET, format!("/api/webhooks/subscriptions/{id}/deliveries"), None),
-        (Method::POST, format!("/api/webhooks/deliveries/{delivery}/resend"), None),
-        (Method::DELETE, format!("/api/webhooks/subscriptions/{id}"), None),
+        (
+            Method::GET,
+            format!("/api/webhooks/subscriptions/{id}/deliveries"),
+            None,
+        ),
+        (
+            Method::POST,
+            format!("/api/webhooks/deliveries/{delivery}/resend"),
+            None,
+        ),
+        (
+            Method::DELETE,
+            format!("/api/webhooks/subscriptions/{id}"),
+            None,
+        ),
     ];
     let customer_token = hooks.app.customer_token(customer);
     let support = hooks.app.staff_token("support-agent");

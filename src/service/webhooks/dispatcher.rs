@@ -203,7 +203,9 @@ impl WebhookDispatcher {
             .and_then(|url| guard::check_literal(&url, self.allow_private).map(|()| url))
         {
             Ok(url) => url,
-            Err(guard::UrlProblem::Refused(refused)) => return failed(format!("refused: {refused}")),
+            Err(guard::UrlProblem::Refused(refused)) => {
+                return failed(format!("refused: {refused}"));
+            }
             Err(problem) => return failed(format!("refused: the URL {problem}")),
         };
         let secrets: Vec<&str> = ready.secrets.iter().map(|s| s.expose_secret()).collect();
@@ -296,7 +298,8 @@ impl WebhookDispatcher {
             }
             Answer::Failed { retry_after } => {
                 let wait = self.backoff.delay(ready.attempt, retry_after);
-                let next = Utc::now() + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX);
+                let next =
+                    Utc::now() + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX);
                 let window_end = ready.window_started_at
                     + chrono::Duration::from_std(self.window).unwrap_or(chrono::Duration::MAX);
                 let next = (next <= window_end).then_some(next);

@@ -133,7 +133,8 @@ fn classify_v6(ip: Ipv6Addr) -> Option<AddressClass> {
 /// IPv4-compatible (`::a.b.c.d`), NAT64 (`64:ff9b::a.b.c.d`) or 6to4 (`2002:aabb:ccdd::`).
 fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
     let s = ip.segments();
-    let low = |hi: u16, lo: u16| Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8);
+    let low =
+        |hi: u16, lo: u16| Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8);
     match s {
         [0, 0, 0, 0, 0, 0xffff, hi, lo] | [0, 0, 0, 0, 0, 0, hi, lo] => Some(low(hi, lo)),
         [0x64, 0xff9b, 0, 0, 0, 0, hi, lo] => Some(low(hi, lo)),
@@ -218,7 +219,9 @@ fn check_shape(url: &Url) -> Result<(), UrlProblem> {
         return Err(UrlProblem::Invalid("must be an http or https URL"));
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(UrlProblem::Invalid("must not carry a user name or password"));
+        return Err(UrlProblem::Invalid(
+            "must not carry a user name or password",
+        ));
     }
     if url.fragment().is_some() {
         return Err(UrlProblem::Invalid("must not have a fragment (#…)"));
@@ -303,9 +306,8 @@ impl Resolve for GuardedResolver {
         let allow_private = self.allow_private;
         let host = name.as_str().to_owned();
         Box::pin(async move {
-            let resolved: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .collect();
+            let resolved: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             let (allowed, refused): (Vec<SocketAddr>, Vec<SocketAddr>) = resolved
                 .into_iter()
                 .partition(|address| refusal(address.ip(), allow_private).is_none());
@@ -316,7 +318,8 @@ impl Resolve for GuardedResolver {
                         ip: address.ip(),
                         class: refusal(address.ip(), allow_private)
                             .unwrap_or(AddressClass::NotUnicast),
-                    }) as Box<dyn std::error::Error + Send + Sync>,
+                    })
+                        as Box<dyn std::error::Error + Send + Sync>,
                     None => Box::new(UrlProblem::Unresolvable(host)),
                 });
             }

@@ -17,9 +17,7 @@ use uuid::Uuid;
 use crate::db;
 use crate::db::webhooks::{DeliveryRow, SubscriptionRow};
 use crate::domain::time::Timestamp;
-use crate::domain::webhook::{
-    DeliveryStatus, DomainEventType, SigningSecret, parse_event_types,
-};
+use crate::domain::webhook::{DeliveryStatus, DomainEventType, SigningSecret, parse_event_types};
 use crate::error::{Code, Error, Problems, Result};
 use guard::UrlProblem;
 
@@ -204,14 +202,9 @@ pub async fn create(
     guard::check_url(&url, allow_private)
         .await
         .map_err(url_error)?;
-    let row = db::webhooks::insert_subscription(
-        pool,
-        url.as_str(),
-        &events,
-        secret.expose(),
-        actor,
-    )
-    .await?;
+    let row =
+        db::webhooks::insert_subscription(pool, url.as_str(), &events, secret.expose(), actor)
+            .await?;
     tracing::info!(subscription.id = row.id, "webhook subscription created");
     Ok(row.into())
 }
@@ -230,7 +223,10 @@ pub async fn list(
 }
 
 fn not_found() -> Error {
-    Error::new(Code::WebhookSubscriptionNotFound, "Webhook subscription not found")
+    Error::new(
+        Code::WebhookSubscriptionNotFound,
+        "Webhook subscription not found",
+    )
 }
 
 /// Subscription `id`.

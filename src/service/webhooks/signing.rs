@@ -72,7 +72,13 @@ mod tests {
         let parts: Vec<&str> = header.split(',').collect();
         assert_eq!(parts.len(), 3);
         assert_eq!(parts[0], "t=1");
-        assert_eq!(parts[1], format!("v1={}", sign("first-secret-0000", 1, b"body")));
-        assert_eq!(parts[2], format!("v1={}", sign("second-secret-000", 1, b"body")));
+        assert_eq!(
+            parts[1],
+            format!("v1={}", sign("first-secret-0000", 1, b"body"))
+        );
+        assert_eq!(
+            parts[2],
+            format!("v1={}", sign("second-secret-000", 1, b"body"))
+        );
     }
 }
