@@ -188,7 +188,7 @@ fn verify(header: &str, body: &[u8], secret: &str) -> Vec<usize> {
 }
 
 fn decode_hex(hex: &str) -> Option<Vec<u8>> {
-    if hex.len() % 2 != 0 {
+    if !hex.len().is_multiple_of(2) {
         return None;
     }
     (0..hex.len())
