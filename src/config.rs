@@ -109,6 +109,26 @@ pub struct Config {
     pub message_send_timeout: Duration,
     /// How messages are sent: attempts, caps, the dispatcher's pace.
     pub messaging: MessagingConfig,
+    /// How webhooks are delivered: the SSRF guard's exception, timeouts, retries.
+    pub webhooks: WebhookConfig,
+}
+
+/// The outbound webhooks' settings.
+#[derive(Clone, Debug)]
+pub struct WebhookConfig {
+    /// Whether subscription URLs may reach private, loopback and unspecified addresses
+    /// (`WEBHOOK_ALLOW_PRIVATE`, default false; tests and a receiver inside the shop's own
+    /// network set it). Link-local and cloud-metadata addresses are refused regardless.
+    pub allow_private: bool,
+    /// The longest one delivery attempt may take, redirects included
+    /// (`WEBHOOK_TIMEOUT_SECS`, default 10).
+    pub timeout: Duration,
+    /// The first retry's delay, doubled on each further attempt
+    /// (`WEBHOOK_RETRY_BASE_SECS`, default 30).
+    pub retry_base: Duration,
+    /// How often every instance looks for deliveries that are due (`WEBHOOK_POLL_MILLIS`,
+    /// default 1000).
+    pub poll_interval: Duration,
 }
 
 /// The outbox's settings.
@@ -399,6 +419,21 @@ impl Config {
                     (1..=3600).contains(n)
                 })?),
             },
+            webhooks: WebhookConfig {
+                allow_private: parse(&get, "WEBHOOK_ALLOW_PRIVATE", false, |_| true)?,
+                timeout: Duration::from_secs(parse(&get, "WEBHOOK_TIMEOUT_SECS", 10, |n| {
+                    (1..=60).contains(n)
+                })?),
+                retry_base: Duration::from_secs(parse(&get, "WEBHOOK_RETRY_BASE_SECS", 30, |n| {
+                    (1..=3600).contains(n)
+                })?),
+                poll_interval: Duration::from_millis(parse(
+                    &get,
+                    "WEBHOOK_POLL_MILLIS",
+                    1000,
+                    |n| (50..=600_000).contains(n),
+                )?),
+            },
         })
     }
 
@@ -512,6 +547,7 @@ impl fmt::Debug for Config {
             .field("sms", &self.sms)
             .field("message_send_timeout", &self.message_send_timeout)
             .field("messaging", &self.messaging)
+            .field("webhooks", &self.webhooks)
             .finish()
     }
 }
@@ -696,6 +732,12 @@ mod tests {
         assert_eq!(err.name, "SMS_SID");
         let err = config(&[("MESSAGE_SEND_TIMEOUT_SECS", "0")]).unwrap_err();
         assert_eq!(err.name, "MESSAGE_SEND_TIMEOUT_SECS");
+        assert!(!none.webhooks.allow_private);
+        assert_eq!(none.webhooks.timeout, Duration::from_secs(10));
+        let err = config(&[("WEBHOOK_ALLOW_PRIVATE", "yes please")]).unwrap_err();
+        assert_eq!(err.name, "WEBHOOK_ALLOW_PRIVATE");
+        let err = config(&[("WEBHOOK_TIMEOUT_SECS", "0")]).unwrap_err();
+        assert_eq!(err.name, "WEBHOOK_TIMEOUT_SECS");
         let err = config(&[("WHATSAPP_API_URL", "graph.facebook.com")]).unwrap_err();
         assert_eq!(err.name, "WHATSAPP_API_URL");
 

@@ -113,6 +113,10 @@ codes! {
     MessageNotFound = NOT_FOUND "message_not_found",
     /// No message template has this key.
     TemplateNotFound = NOT_FOUND "template_not_found",
+    /// No webhook subscription has this id.
+    WebhookSubscriptionNotFound = NOT_FOUND "webhook_subscription_not_found",
+    /// No webhook delivery has this id.
+    WebhookDeliveryNotFound = NOT_FOUND "webhook_delivery_not_found",
 
     // 405
     /// The route exists, the method does not.
@@ -174,6 +178,11 @@ codes! {
     OrderHasNoCustomer = CONFLICT "order_has_no_customer",
     /// Only a dead message can be retried.
     MessageNotRetryable = CONFLICT "message_not_retryable",
+    /// The webhook subscription was deactivated: it cannot be rotated or re-sent to.
+    WebhookSubscriptionInactive = CONFLICT "webhook_subscription_inactive",
+    /// Only a delivered, dead or cancelled webhook delivery can be re-sent (one queued or
+    /// being sent will be).
+    WebhookDeliveryNotResendable = CONFLICT "webhook_delivery_not_resendable",
     /// Unique data this registry does not name.
     ConflictingData = CONFLICT "conflict",
 
@@ -223,6 +232,12 @@ codes! {
     /// A message template names unknown variables, or breaks another template rule
     /// (see `fields`).
     InvalidTemplate = UNPROCESSABLE_ENTITY "invalid_template",
+    /// A webhook URL's host is, or resolves to, an address the SSRF guard refuses:
+    /// link-local or cloud metadata (always), private or loopback (unless
+    /// `WEBHOOK_ALLOW_PRIVATE`).
+    WebhookUrlRefused = UNPROCESSABLE_ENTITY "webhook_url_refused",
+    /// A webhook URL's host does not resolve, so its addresses cannot be checked.
+    WebhookUrlUnresolvable = UNPROCESSABLE_ENTITY "webhook_url_unresolvable",
     /// Data that breaks a rule this registry does not name.
     ConstraintViolation = UNPROCESSABLE_ENTITY "constraint_violation",
 

@@ -6,9 +6,11 @@
 //! and singletons such as reconciliation take a PostgreSQL advisory lock first. Reminder
 //! generation runs once per Asia/Dhaka date across all instances
 //! (`generate_reminders_daily`: an advisory transaction lock and a table of dates done), and
-//! the message dispatcher claims messages with `FOR UPDATE SKIP LOCKED` and a lease. No job
-//! makes an outside call inside a database transaction.
+//! the dispatchers of the two outboxes (messages, webhook deliveries) claim rows with
+//! `FOR UPDATE SKIP LOCKED` and a lease, through one loop ([`run_outbox`]). No job makes
+//! an outside call inside a database transaction.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,6 +18,7 @@ use sqlx::PgPool;
 use tokio::sync::{Notify, watch};
 
 use crate::service::messaging::dispatcher::{BATCH, Dispatcher};
+use crate::service::webhooks::dispatcher::{BATCH as WEBHOOK_BATCH, WebhookDispatcher};
 use crate::telemetry::metrics;
 use crate::{db, service};
 
@@ -92,16 +95,66 @@ pub async fn run(pool: PgPool, schedule: Schedule, mut stop: watch::Receiver<boo
 }
 
 /// Sends queued messages until `stop` turns true: every `every`, and at once when `wake`
-/// is notified (a verification code must not wait for the next tick). Each round claims
-/// with `FOR UPDATE SKIP LOCKED`, so every instance runs this loop; a failing round is
-/// logged and retried.
+/// is notified (a verification code must not wait for the next tick).
 pub async fn dispatch_messages(
     pool: PgPool,
     dispatcher: Dispatcher,
     wake: Arc<Notify>,
     every: Duration,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) {
+    run_outbox("messages", wake, every, BATCH as u32, stop, || {
+        let (pool, dispatcher) = (&pool, &dispatcher);
+        async move {
+            let round = dispatcher.round(pool).await?;
+            metrics::messages_dispatched(&round);
+            if round.total() > 0 {
+                tracing::debug!(?round, "dispatched messages");
+            }
+            Ok(round.total())
+        }
+    })
+    .await;
+}
+
+/// Delivers queued webhooks until `stop` turns true: every `every`, and at once when
+/// `wake` is notified (an operator's re-send).
+pub async fn dispatch_webhooks(
+    pool: PgPool,
+    dispatcher: WebhookDispatcher,
+    wake: Arc<Notify>,
+    every: Duration,
+    stop: watch::Receiver<bool>,
+) {
+    run_outbox("webhooks", wake, every, WEBHOOK_BATCH as u32, stop, || {
+        let (pool, dispatcher) = (&pool, &dispatcher);
+        async move {
+            let round = dispatcher.round(pool).await?;
+            if round.total() > 0 {
+                tracing::debug!(?round, "dispatched webhooks");
+            }
+            Ok(round.total())
+        }
+    })
+    .await;
+}
+
+/// The loop of an outbox's dispatcher (see [`crate::service::outbox`]), the same for every
+/// outbox: on each tick of `every`, or when `wake` is notified, runs `round` until a round
+/// deals with fewer than `batch` rows (nothing more is due now) or `stop` turns true. Each
+/// round claims with `FOR UPDATE SKIP LOCKED`, so every instance runs this loop; a failing
+/// round is logged and retried at the next tick.
+pub async fn run_outbox<F, Fut>(
+    what: &'static str,
+    wake: Arc<Notify>,
+    every: Duration,
+    batch: u32,
+    mut stop: watch::Receiver<bool>,
+    mut round: F,
+) where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = sqlx::Result<u32>>,
+{
     let mut ticks = tokio::time::interval(every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -111,21 +164,14 @@ pub async fn dispatch_messages(
             _ = stop.wait_for(|stopping| *stopping) => return,
         }
         while !*stop.borrow() {
-            let round = dispatcher.round(&pool).await;
-            metrics::job_run("dispatch_messages", round.is_ok());
-            match round {
-                Ok(round) => {
-                    metrics::messages_dispatched(&round);
-                    if round.total() > 0 {
-                        tracing::debug!(?round, "dispatched messages");
-                    }
-                    // A short round means nothing more is due now.
-                    if i64::from(round.total()) < BATCH {
-                        break;
-                    }
-                }
+            let result = round().await;
+            metrics::job_run(what, result.is_ok());
+            match result {
+                // A short round means nothing more is due now.
+                Ok(done) if done < batch => break,
+                Ok(_) => {}
                 Err(err) => {
-                    tracing::warn!(%err, "dispatching messages failed; retrying at the next tick");
+                    tracing::warn!(%err, outbox = what, "dispatching failed; retrying at the next tick");
                     break;
                 }
             }

@@ -17,6 +17,7 @@ use crate::db;
 use crate::http::{self, AppState, SHUTDOWN_GRACE};
 use crate::providers::Providers;
 use crate::service::messaging::dispatcher::Dispatcher;
+use crate::service::webhooks::dispatcher::WebhookDispatcher;
 use crate::telemetry;
 
 /// The name under which a generated JWT secret is kept in `app_secrets`.
@@ -32,6 +33,7 @@ pub struct Application {
     router: Router,
     state: AppState,
     dispatcher: Dispatcher,
+    webhooks: WebhookDispatcher,
     port: u16,
     /// The metrics listener, when `METRICS_ADDR` is set.
     metrics: Option<TcpListener>,
@@ -61,11 +63,14 @@ impl Application {
             ),
             None => None,
         };
+        let webhooks = WebhookDispatcher::new(&state.config.webhooks)
+            .context("building the webhooks' HTTP client")?;
         Ok(Self {
             listener,
             router: http::router(state.clone()),
             state,
             dispatcher,
+            webhooks,
             port,
             metrics,
         })
@@ -148,6 +153,13 @@ impl Application {
             }
             None => None,
         };
+        let webhooks = tokio::spawn(crate::jobs::dispatch_webhooks(
+            self.state.db.clone(),
+            self.webhooks,
+            self.state.webhooks.clone(),
+            self.state.config.webhooks.poll_interval,
+            stopping_rx.clone(),
+        ));
         // The peer address feeds the per-client rate limits.
         let service = self
             .router
@@ -171,7 +183,7 @@ impl Application {
         }
         // The jobs stop at their next step (each step is its own transaction); aborting
         // one mid-step only rolls that step back.
-        for mut job in [jobs, dispatcher] {
+        for mut job in [jobs, dispatcher, webhooks] {
             if tokio::time::timeout(SHUTDOWN_GRACE, &mut job)
                 .await
                 .is_err()

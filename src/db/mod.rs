@@ -29,6 +29,7 @@ pub mod review_shares;
 pub mod secrets;
 pub mod users;
 pub mod wallets;
+pub mod webhooks;
 pub mod withdrawals;
 
 use std::future::Future;

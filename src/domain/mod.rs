@@ -77,6 +77,7 @@ pub mod share;
 pub mod time;
 pub mod utm;
 pub mod wallet;
+pub mod webhook;
 pub mod withdrawal;
 
 /// Every enum shared with PostgreSQL: its type name and its values in order. A test
@@ -126,6 +127,8 @@ pub fn sql_enums() -> Vec<(&'static str, Vec<&'static str>)> {
         message::MessageStatus,
         message::MessageChannel,
         message_text::Language,
+        webhook::DomainEventType,
+        webhook::DeliveryStatus,
         rate_limit::Bucket,
     ];
     enums.push((

@@ -58,6 +58,8 @@ pub struct AppState {
     pub outbox: Arc<tokio::sync::Notify>,
     /// Hashes client addresses for fraud signals.
     pub signal_hasher: Arc<crate::service::fraud::SignalHasher>,
+    /// Wakes this instance's webhook dispatcher after a delivery is re-sent.
+    pub webhooks: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {
@@ -84,6 +86,7 @@ impl AppState {
                 outbox: outbox.clone(),
             },
             outbox,
+            webhooks: Arc::new(tokio::sync::Notify::new()),
         }
     }
 }
@@ -118,6 +121,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::crm::router())
         .merge(routes::messages::router())
         .merge(routes::webhooks::router())
+        .merge(routes::webhook_subscriptions::router())
         .merge(routes::cards::router())
         .merge(routes::share::router())
         .split_for_parts();

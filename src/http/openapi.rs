@@ -36,6 +36,7 @@ use super::extract::Json;
         (name = "fraud", description = "Fraud rules and the blocklist"),
         (name = "kpis", description = "Programme KPIs for the admin dashboard"),
         (name = "messages", description = "WhatsApp and SMS messages: the outbox, templates, opting out, provider webhooks"),
+        (name = "webhooks", description = "Signed webhooks out: subscriptions to Bondhu's events, secret rotation, the delivery log, re-sends"),
         (name = "customers", description = "Signup with a referral code"),
         (name = "crm", description = "The call centre: agents' referrals, follow-up tasks, the agents' report"),
         (name = "channels", description = "QR codes of share codes, printable rider and parcel cards"),

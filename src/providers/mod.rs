@@ -248,7 +248,7 @@ pub async fn send_request(
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 
 /// The `Retry-After` header in seconds (the HTTP-date form is rare from APIs and ignored).
-fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     let seconds: u64 = headers
         .get(reqwest::header::RETRY_AFTER)?
         .to_str()

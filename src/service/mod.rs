@@ -16,6 +16,7 @@ pub mod kpis;
 pub mod loyalty;
 pub mod messaging;
 pub mod orders;
+pub mod outbox;
 pub mod partners;
 pub mod phone_verification;
 pub mod price_locks;
@@ -26,6 +27,7 @@ pub mod reviews;
 pub mod share;
 pub mod signup;
 pub mod wallets;
+pub mod webhooks;
 pub mod withdrawals;
 
 use sqlx::PgPool;

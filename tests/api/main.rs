@@ -38,4 +38,5 @@ mod schema;
 mod server;
 mod share;
 mod wallets;
+mod webhooks_out;
 mod withdrawals;

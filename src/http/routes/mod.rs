@@ -23,6 +23,7 @@ pub mod reminders;
 pub mod reviews;
 pub mod share;
 pub mod wallets;
+pub mod webhook_subscriptions;
 pub mod webhooks;
 pub mod withdrawals;
 

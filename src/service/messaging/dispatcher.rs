@@ -22,7 +22,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use rand::Rng;
 use sqlx::{PgConnection, PgPool};
 
 use crate::db;
@@ -36,6 +35,7 @@ use crate::domain::phone::Phone;
 use crate::domain::referral_code::share_code;
 use crate::domain::share::landing_url;
 use crate::providers::{Outgoing, Provider, Providers, SendError, WhatsappTemplate};
+use crate::service::outbox::{Backoff, lease_secs};
 
 /// Messages claimed per round.
 pub const BATCH: i64 = 32;
@@ -46,7 +46,8 @@ pub const BATCH: i64 = 32;
 pub const LEASE: Duration = Duration::from_secs(120);
 
 /// The rules that decide whether a message goes out at all, applied once, on its first
-/// claim, under a lock on the recipient's phone (so two dispatchers count alike).
+/// claim, under a lock on the recipient's phone (so two dispatchers count alike), and when
+/// a failed one is tried again.
 #[derive(Clone, Copy, Debug)]
 pub struct Policy {
     /// Messages a phone may receive per day in Dhaka, verification codes aside
@@ -56,27 +57,13 @@ pub struct Policy {
     pub share_nudge_days: i64,
     /// Attempts before a message is dead-lettered (`MESSAGE_MAX_ATTEMPTS`).
     pub max_attempts: i32,
-    /// The first retry's delay; each further one doubles, up to [`MAX_BACKOFF`].
-    pub base_backoff: Duration,
+    /// The wait before a retry: `MESSAGE_RETRY_BASE_SECS`, doubled per attempt, up to
+    /// [`MAX_BACKOFF`], never sooner than the provider's `Retry-After`.
+    pub backoff: Backoff,
 }
 
 /// The longest wait between two attempts.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(6 * 3600);
-
-impl Policy {
-    /// The wait before attempt `attempts + 1`: `base × 2^(attempts-1)`, capped, with full
-    /// jitter over its upper half (so a provider outage's backlog does not return in one
-    /// wave), and never shorter than the provider's own `Retry-After`.
-    pub fn backoff(&self, attempts: i32, provider_hint: Option<Duration>) -> Duration {
-        let exponent = attempts.clamp(1, 30) as u32 - 1;
-        let ceiling = self
-            .base_backoff
-            .saturating_mul(2u32.saturating_pow(exponent))
-            .min(MAX_BACKOFF);
-        let jittered = ceiling.mul_f64(rand::rng().random_range(0.5..=1.0));
-        jittered.max(provider_hint.unwrap_or_default())
-    }
-}
 
 /// The channel and provider for a message of `kind`: its preferred channels in order,
 /// WhatsApp only when the kind has an approved template, the first with a real provider;
@@ -154,7 +141,10 @@ impl Dispatcher {
                 daily_cap: messaging.daily_cap,
                 share_nudge_days: messaging.share_nudge_days,
                 max_attempts: messaging.max_attempts,
-                base_backoff: messaging.retry_base,
+                backoff: Backoff {
+                    base: messaging.retry_base,
+                    max: MAX_BACKOFF,
+                },
             },
             public_url: config.public_url.clone(),
             lease: LEASE,
@@ -312,7 +302,7 @@ impl Dispatcher {
                 body: &text,
                 segments: i32::try_from(segments.count).unwrap_or(i32::MAX),
                 encoding: segments.encoding.as_str(),
-                lease_secs: self.lease.as_secs_f64(),
+                lease_secs: lease_secs(self.lease),
             },
         )
         .await?;
@@ -485,7 +475,7 @@ impl Dispatcher {
                 reason,
                 retry_after,
             }) if attempt < self.policy.max_attempts => {
-                let wait = self.policy.backoff(attempt, retry_after);
+                let wait = self.policy.backoff.delay(attempt, retry_after);
                 let at: DateTime<Utc> =
                     Utc::now() + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX);
                 db::messages::mark_retry(pool, id, attempt, at, &reason).await?;
