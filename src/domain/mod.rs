@@ -54,6 +54,7 @@ pub(crate) use sql_enum;
 pub mod account;
 pub mod campaign;
 pub mod channel;
+pub mod courier;
 pub mod crm;
 pub mod customer;
 pub mod fraud;
@@ -125,6 +126,9 @@ pub fn sql_enums() -> Vec<(&'static str, Vec<&'static str>)> {
         message::MessageStatus,
         message::MessageChannel,
         message_text::Language,
+        courier::Courier,
+        courier::EventOutcome,
+        courier::EventReason,
     ];
     enums.push((
         "order_status_enum",

@@ -118,6 +118,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::crm::router())
         .merge(routes::messages::router())
         .merge(routes::webhooks::router())
+        .merge(routes::couriers::router())
         .merge(routes::cards::router())
         .merge(routes::share::router())
         .split_for_parts();
