@@ -111,6 +111,8 @@ pub struct Config {
     pub messaging: MessagingConfig,
     /// How webhooks are delivered: the SSRF guard's exception, timeouts, retries.
     pub webhooks: WebhookConfig,
+    /// The couriers' webhook secrets.
+    pub couriers: CourierWebhooks,
 }
 
 /// The outbound webhooks' settings.
@@ -130,6 +132,40 @@ pub struct WebhookConfig {
     /// default 1000).
     pub poll_interval: Duration,
 }
+
+/// The secrets the couriers' webhooks authenticate with. A courier without its secret
+/// has its webhook refused (503, nothing kept): it fails closed.
+#[derive(Clone)]
+pub struct CourierWebhooks {
+    /// The bearer token configured in Steadfast's webhook form
+    /// (`STEADFAST_WEBHOOK_TOKEN`, at least 16 characters).
+    pub steadfast_token: Option<SecretString>,
+    /// The secret configured in Pathao's webhook form, which Pathao sends verbatim as
+    /// `X-PATHAO-Signature` (`PATHAO_WEBHOOK_SECRET`, at least 16 characters).
+    pub pathao_secret: Option<SecretString>,
+    /// The value Pathao's merchant panel asks the webhook to return in the
+    /// `X-Pathao-Merchant-Webhook-Integration-Secret` header
+    /// (`PATHAO_WEBHOOK_INTEGRATION_SECRET`; the panel's value by default).
+    pub pathao_integration_secret: SecretString,
+}
+
+impl fmt::Debug for CourierWebhooks {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let redacted = |secret: &Option<SecretString>| secret.as_ref().map(|_| "[redacted]");
+        f.debug_struct("CourierWebhooks")
+            .field("steadfast_token", &redacted(&self.steadfast_token))
+            .field("pathao_secret", &redacted(&self.pathao_secret))
+            .field("pathao_integration_secret", &"[redacted]")
+            .finish()
+    }
+}
+
+/// The shortest courier webhook secret accepted.
+pub const MIN_WEBHOOK_SECRET_LEN: usize = 16;
+
+/// What Pathao's merchant panel (Developer API → Webhook) asks every webhook to answer in
+/// `X-Pathao-Merchant-Webhook-Integration-Secret`.
+pub const DEFAULT_PATHAO_INTEGRATION_SECRET: &str = "f3992ecc-59da-4cbe-a049-a13da2018d51";
 
 /// The outbox's settings.
 #[derive(Clone, Debug)]
@@ -333,6 +369,25 @@ impl Config {
             }
         };
 
+        let couriers = CourierWebhooks {
+            steadfast_token: webhook_secret(&get, "STEADFAST_WEBHOOK_TOKEN")?,
+            pathao_secret: webhook_secret(&get, "PATHAO_WEBHOOK_SECRET")?,
+            pathao_integration_secret: {
+                let value = get("PATHAO_WEBHOOK_INTEGRATION_SECRET")
+                    .map_or(DEFAULT_PATHAO_INTEGRATION_SECRET.to_owned(), |v| {
+                        v.trim().to_owned()
+                    });
+                // It is sent back as a header value.
+                if value.parse::<axum::http::HeaderValue>().is_err() || value.len() > 200 {
+                    return Err(ConfigError {
+                        name: "PATHAO_WEBHOOK_INTEGRATION_SECRET",
+                        reason: "must be the printable value Pathao's panel shows".to_owned(),
+                    });
+                }
+                value.into()
+            },
+        };
+
         Ok(Self {
             database_url: get("DATABASE_URL")
                 .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned())
@@ -434,12 +489,30 @@ impl Config {
                     |n| (50..=600_000).contains(n),
                 )?),
             },
+            couriers,
         })
     }
 
     /// The database URL, for the pool and the CLI.
     pub fn database_url(&self) -> &str {
         self.database_url.expose_secret()
+    }
+}
+
+/// A courier's webhook secret: unset, or at least [`MIN_WEBHOOK_SECRET_LEN`] characters
+/// (a short one is guessable, and the webhook moves money).
+fn webhook_secret(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+) -> Result<Option<SecretString>, ConfigError> {
+    match get(name) {
+        Some(secret) if secret.trim().chars().count() < MIN_WEBHOOK_SECRET_LEN => {
+            Err(ConfigError {
+                name,
+                reason: format!("must be at least {MIN_WEBHOOK_SECRET_LEN} characters long"),
+            })
+        }
+        other => Ok(other.map(|secret| secret.trim().to_owned().into())),
     }
 }
 
@@ -548,6 +621,7 @@ impl fmt::Debug for Config {
             .field("message_send_timeout", &self.message_send_timeout)
             .field("messaging", &self.messaging)
             .field("webhooks", &self.webhooks)
+            .field("couriers", &self.couriers)
             .finish()
     }
 }
@@ -704,6 +778,28 @@ mod tests {
             !err.to_string().contains("short"),
             "the secret must not be echoed"
         );
+    }
+
+    #[test]
+    fn courier_webhooks_fail_closed_and_are_never_printed() {
+        let none = config(&[]).unwrap();
+        assert!(none.couriers.steadfast_token.is_none() && none.couriers.pathao_secret.is_none());
+        assert_eq!(
+            none.couriers.pathao_integration_secret.expose_secret(),
+            DEFAULT_PATHAO_INTEGRATION_SECRET
+        );
+        let err = config(&[("STEADFAST_WEBHOOK_TOKEN", "short")]).unwrap_err();
+        assert_eq!(err.name, "STEADFAST_WEBHOOK_TOKEN");
+        let err = config(&[("PATHAO_WEBHOOK_SECRET", "short")]).unwrap_err();
+        assert_eq!(err.name, "PATHAO_WEBHOOK_SECRET");
+        let set = config(&[
+            ("STEADFAST_WEBHOOK_TOKEN", "steadfast-token-0123456789"),
+            ("PATHAO_WEBHOOK_SECRET", "pathao-secret-0123456789"),
+        ])
+        .unwrap();
+        let printed = format!("{set:?}");
+        assert!(!printed.contains("steadfast-token") && !printed.contains("pathao-secret"));
+        assert!(!printed.contains(DEFAULT_PATHAO_INTEGRATION_SECRET));
     }
 
     #[test]

@@ -66,7 +66,8 @@ codes! {
     TokenExpired = UNAUTHORIZED "token_expired",
     /// The API key is unknown or revoked.
     InvalidApiKey = UNAUTHORIZED "invalid_api_key",
-    /// A webhook's signature is missing or does not match its body.
+    /// A webhook's signature or token is missing or does not match (WhatsApp's
+    /// `X-Hub-Signature-256`, Steadfast's bearer token, Pathao's `X-PATHAO-Signature`).
     InvalidSignature = UNAUTHORIZED "invalid_signature",
     /// The token's account was deleted or deactivated.
     AccountUnavailable = UNAUTHORIZED "account_unavailable",
@@ -183,6 +184,8 @@ codes! {
     /// Only a delivered, dead or cancelled webhook delivery can be re-sent (one queued or
     /// being sent will be).
     WebhookDeliveryNotResendable = CONFLICT "webhook_delivery_not_resendable",
+    /// The courier's consignment is linked to another order.
+    ConsignmentTaken = CONFLICT "consignment_taken",
     /// Unique data this registry does not name.
     ConflictingData = CONFLICT "conflict",
 
@@ -256,6 +259,8 @@ codes! {
     InternalError = INTERNAL_SERVER_ERROR "internal_error",
     /// The database is unreachable or saturated; the request changed nothing.
     ServiceUnavailable = SERVICE_UNAVAILABLE "service_unavailable",
+    /// A courier webhook has no secret configured: it fails closed and keeps nothing.
+    WebhookNotConfigured = SERVICE_UNAVAILABLE "webhook_not_configured",
 }
 
 impl std::fmt::Display for Code {
@@ -583,6 +588,12 @@ const CONSTRAINT_ERRORS: &[ConstraintError] = &[
         Code::PriceLockExists,
         Some("productId"),
         "This customer already has an active price lock for this product",
+    ),
+    constraint(
+        "sales_orders_consignment_key",
+        Code::ConsignmentTaken,
+        Some("consignmentId"),
+        "This consignment is linked to another order",
     ),
     constraint(
         "fraud_signals_customer_id_fkey",

@@ -64,6 +64,12 @@ pub struct Claims {
     pub exp: i64,
 }
 
+/// Byte equality whose time does not depend on where the inputs differ: for comparing a
+/// secret a caller sent with the configured one (webhook tokens).
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// TrustCart's permission slugs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Permission {

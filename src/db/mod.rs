@@ -7,6 +7,7 @@
 
 pub mod api_keys;
 pub mod campaigns;
+pub mod couriers;
 pub mod crm;
 pub mod customers;
 pub mod events;

@@ -54,6 +54,7 @@ pub(crate) use sql_enum;
 pub mod account;
 pub mod campaign;
 pub mod channel;
+pub mod courier;
 pub mod crm;
 pub mod customer;
 pub mod fraud;
@@ -130,6 +131,9 @@ pub fn sql_enums() -> Vec<(&'static str, Vec<&'static str>)> {
         webhook::DomainEventType,
         webhook::DeliveryStatus,
         rate_limit::Bucket,
+        courier::Courier,
+        courier::EventOutcome,
+        courier::EventReason,
     ];
     enums.push((
         "order_status_enum",

@@ -86,7 +86,7 @@ const NUL_MESSAGE: &str = "must not contain a NUL character (U+0000)";
 /// Refuses a body with a NUL (U+0000) in any string or key: Postgres cannot store one in
 /// text. serde_json refuses raw control characters, so a NUL can only come as the escape
 /// `\u0000`; bodies without that byte sequence (nearly all) are not walked at all.
-fn refuse_nul_in_json(bytes: &[u8]) -> Result<(), Error> {
+pub(crate) fn refuse_nul_in_json(bytes: &[u8]) -> Result<(), Error> {
     const ESCAPE: &[u8] = b"\\u0000";
     if !bytes.windows(ESCAPE.len()).any(|window| window == ESCAPE) {
         return Ok(());

@@ -122,6 +122,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::messages::router())
         .merge(routes::webhooks::router())
         .merge(routes::webhook_subscriptions::router())
+        .merge(routes::couriers::router())
         .merge(routes::cards::router())
         .merge(routes::share::router())
         .split_for_parts();

@@ -41,6 +41,7 @@ use super::extract::Json;
         (name = "crm", description = "The call centre: agents' referrals, follow-up tasks, the agents' report"),
         (name = "channels", description = "QR codes of share codes, printable rider and parcel cards"),
         (name = "orders", description = "Orders from the shop's system; delivery completes referrals"),
+        (name = "couriers", description = "Steadfast and Pathao webhooks: couriers report deliveries; the events no order claimed yet"),
         (name = "operations", description = "Health and readiness"),
     )
 )]

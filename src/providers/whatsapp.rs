@@ -298,7 +298,9 @@ pub fn verify_subscription<'q>(
     challenge: Option<&'q str>,
 ) -> Option<&'q str> {
     let expected = verify_token.filter(|t| !t.is_empty())?;
-    if mode != Some("subscribe") || !constant_time_eq(expected.as_bytes(), token?.as_bytes()) {
+    if mode != Some("subscribe")
+        || !crate::auth::constant_time_eq(expected.as_bytes(), token?.as_bytes())
+    {
         return None;
     }
     challenge.filter(|c| {
@@ -306,11 +308,6 @@ pub fn verify_subscription<'q>(
             && c.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
     })
-}
-
-/// Byte equality whose time does not depend on where the inputs differ.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// A delivery status WhatsApp reports for a message we sent.

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod campaigns;
 pub mod cards;
 pub mod codes;
+pub mod couriers;
 pub mod crm;
 pub mod customers;
 pub mod dry_run;

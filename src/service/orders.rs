@@ -1,11 +1,12 @@
 //! Recording orders from the shop's system; delivery completes referrals.
 
 use chrono::{DateTime, Duration, Utc};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 
 use crate::db;
 use crate::db::orders::{OrderChange, OrderOutcome};
 use crate::domain::channel::Channel;
+use crate::domain::courier::ParcelLink;
 use crate::telemetry::metrics;
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -15,6 +16,7 @@ use crate::domain::money::{Money, OrderTotal};
 use crate::domain::order::{Order, OrderLine, OrderStatus, RefundOutcome};
 use crate::domain::wallet::IdempotencyKey;
 use crate::error::{Code, Error, Problems, Result};
+use crate::service::couriers::{self, LinkedParcel};
 use crate::service::{attribution, fraud};
 
 /// How far in the future an order's `createdAt` may be (clock skew between systems).
@@ -39,6 +41,8 @@ pub struct OrderReport {
     pub delivery_address: Option<String>,
     /// The order's lines; when given, they replace the lines recorded before.
     pub items: Option<Vec<OrderLine>>,
+    /// The parcel the courier carries it in (checked at the edge).
+    pub parcel: Option<ParcelLink>,
 }
 
 /// The order after a change, and the referral it completed.
@@ -50,6 +54,30 @@ pub struct Recorded {
     pub previous_status: Option<OrderStatus>,
     /// The referral completed by this change.
     pub completed_referral_id: Option<i32>,
+    /// The parcel, when this change linked one (with the courier events it settled).
+    pub parcel: Option<LinkedParcel>,
+}
+
+/// Moves existing order `order_id` to `status`, in the caller's connection or
+/// transaction: the order transition of `POST /api/orders/:id/status`, which the
+/// couriers' webhooks use too (one statement, `apply_order_status`).
+pub async fn transition(
+    conn: &mut PgConnection,
+    order_id: i32,
+    status: OrderStatus,
+) -> Result<Recorded> {
+    let change = OrderChange {
+        order_id,
+        status,
+        upsert: false,
+        customer_id: None,
+        total_amount: None,
+        sales_order_number: None,
+        created_at: None,
+        referral_code: None,
+        coupon_code: None,
+    };
+    recorded(db::orders::apply(conn, &change).await?)
 }
 
 /// Creates or updates an order (`upsert`), or only moves an existing order's status.
@@ -65,8 +93,14 @@ pub async fn record(
             "orderId must be a positive integer below 2147483647",
         ));
     }
-    let upsert = report.is_some();
-    let report = report.unwrap_or_default();
+    let Some(report) = report else {
+        // Only the status: the transition alone, one statement.
+        return db::retry_transient(|| async {
+            let mut conn = pool.acquire().await?;
+            transition(&mut conn, order_id, status).await
+        })
+        .await;
+    };
     if report.customer_id.is_some_and(|id| id <= 0) {
         return Err(Error::invalid_field(
             "customerId",
@@ -141,7 +175,7 @@ pub async fn record(
     let change = OrderChange {
         order_id,
         status,
-        upsert,
+        upsert: true,
         customer_id: report.customer_id,
         total_amount: report.total_amount.map(OrderTotal::get),
         sales_order_number: number,
@@ -149,24 +183,32 @@ pub async fn record(
         referral_code,
         coupon_code,
     };
-    let outcome = db::retry_transient(|| async {
+    let parcel = report.parcel.as_ref();
+    let (outcome, linked) = db::retry_transient(|| async {
         match (
             referral_code,
             report.customer_id,
             delivery_address.as_deref(),
             items.as_deref(),
+            parcel,
         ) {
             // Otherwise the order is one statement: the hot path stays one round trip.
-            (None, _, None, None) | (Some(_), None, None, None) => {
-                Ok(db::orders::apply(pool, &change).await?)
+            (None, _, None, None, None) | (Some(_), None, None, None, None) => {
+                Ok((db::orders::apply(pool, &change).await?, None))
             }
             // A code typed at checkout, a delivery address or the order's lines: the
             // attribution, the address signal, the order and its lines in one
             // transaction, so a refused order (another customer's, say) leaves nothing
             // behind, a delivered order completes the referral its own code creates, and
             // the fraud verdict that runs inside the delivery sees this order's address.
-            (code, customer_id, address, lines) => {
+            // A parcel is linked in the same transaction, after the order is recorded,
+            // and the courier events waiting for its consignment are settled with it
+            // (the consignment's lock first: the webhooks' lock order).
+            (code, customer_id, address, lines, parcel) => {
                 let mut tx = pool.begin().await?;
+                if let Some(parcel) = parcel {
+                    couriers::lock_parcel(&mut tx, parcel).await?;
+                }
                 if let Some(address) = address {
                     let customer = match customer_id {
                         Some(id) => Some(id),
@@ -182,17 +224,36 @@ pub async fn record(
                     attribute_checkout_code(&mut tx, customer_id, code, placed_at, address).await?;
                 }
                 let outcome = db::orders::apply(&mut *tx, &change).await?;
+                let mut linked = None;
                 if matches!(outcome, OrderOutcome::Applied { .. }) {
                     if let Some(lines) = lines {
                         db::orders::replace_lines(&mut tx, order_id, lines).await?;
                     }
+                    if let Some(parcel) = parcel {
+                        linked = Some(couriers::link(&mut tx, order_id, parcel).await?);
+                    }
                     tx.commit().await?;
                 }
-                Ok(outcome)
+                Ok((outcome, linked))
             }
         }
     })
     .await?;
+    let mut recorded = recorded(outcome)?;
+    if let Some(linked) = linked {
+        if let Some(order) = linked.order {
+            recorded.order = order;
+        }
+        recorded.completed_referral_id = recorded
+            .completed_referral_id
+            .or(linked.completed_referral_id);
+        recorded.parcel = Some(linked.parcel);
+    }
+    Ok(recorded)
+}
+
+/// The order after a change, or the error its outcome stands for.
+fn recorded(outcome: OrderOutcome) -> Result<Recorded> {
     match outcome {
         OrderOutcome::Applied {
             order,
@@ -211,6 +272,7 @@ pub async fn record(
                 order,
                 previous_status,
                 completed_referral_id,
+                parcel: None,
             })
         }
         OrderOutcome::NotFound => Err(Error::new(Code::OrderNotFound, "Order not found")),

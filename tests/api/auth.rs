@@ -319,6 +319,12 @@ fn staff_routes(named: Named<'_>) -> Vec<(Method, String, Option<Value>, Needs)>
             Some(json!({ "status": "pending" })),
             Needs::Orders,
         ),
+        (
+            Method::GET,
+            "/api/webhooks/couriers/unmatched".into(),
+            None,
+            Needs::Orders,
+        ),
     ]
 }
 

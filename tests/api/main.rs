@@ -15,6 +15,7 @@ mod cards;
 pub mod cli;
 mod community;
 mod contract;
+mod couriers;
 mod customers;
 mod edge_cases;
 mod fraud;

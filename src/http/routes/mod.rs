@@ -6,6 +6,7 @@ pub mod benefits;
 pub mod campaigns;
 pub mod cards;
 pub mod codes;
+pub mod couriers;
 pub mod crm;
 pub mod customers;
 pub mod fraud;

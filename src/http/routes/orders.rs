@@ -10,12 +10,14 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{idempotency_key, posted_response};
 use crate::auth::{Permission, Principal};
+use crate::domain::courier::{Courier, ParcelLink};
 use crate::domain::money::{Money, OrderTotal};
 use crate::domain::order::{Order, OrderLine, OrderStatus};
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 use crate::http::AppState;
 use crate::http::error::ErrorBody;
 use crate::http::extract::{Json, Path};
+use crate::service::couriers::LinkedParcel;
 use crate::service::orders::{self, OrderReport, Recorded, RefundRecorded, RefundRequest};
 
 /// The order routes.
@@ -35,8 +37,13 @@ pub struct OrderResponse {
     order: Order,
     /// Its status before this change (`null` when the order is new).
     previous_status: Option<OrderStatus>,
-    /// The referral this change completed (its rewards were credited with it).
+    /// The referral this change completed (its rewards were credited with it), or that a
+    /// courier event settled by this change completed.
     completed_referral_id: Option<i32>,
+    /// The parcel, when the request named one (`courier`, `consignmentId`,
+    /// `trackingCode`), with what the courier reported so far.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parcel: Option<LinkedParcel>,
 }
 
 impl From<Recorded> for OrderResponse {
@@ -45,6 +52,7 @@ impl From<Recorded> for OrderResponse {
             order: recorded.order,
             previous_status: recorded.previous_status,
             completed_referral_id: recorded.completed_referral_id,
+            parcel: recorded.parcel,
         }
     }
 }
@@ -79,6 +87,17 @@ pub struct PutOrderRequest {
     /// The order's lines (at most 500); when given, they replace the lines recorded
     /// before (`[]` clears them). Repeat-purchase reminders and price locks read them.
     items: Option<Vec<OrderLine>>,
+    /// The courier carrying the parcel: `steadfast` or `pathao`. Needed with
+    /// `consignmentId` or `trackingCode`; another courier than before starts the parcel
+    /// afresh.
+    courier: Option<Courier>,
+    /// The consignment id the courier gave the parcel (1–64 characters, no spaces): the
+    /// courier's webhooks find the order by it. One order per consignment (409
+    /// `consignment_taken`). Courier events that arrived before the link are applied
+    /// now, in the courier's time order.
+    consignment_id: Option<String>,
+    /// The courier's tracking code (1–64 characters, no spaces).
+    tracking_code: Option<String>,
 }
 
 /// A status change.
@@ -95,7 +114,7 @@ pub struct OrderStatusRequest {
     params(("orderId" = i32, Path, description = "The shop's order id")),
     request_body = PutOrderRequest,
     responses((status = 200, body = OrderResponse),
-              (status = 409, body = ErrorBody, description = "The order belongs to another customer"),
+              (status = 409, body = ErrorBody, description = "order_customer_conflict: the order belongs to another customer; consignment_taken: the consignment is another order's"),
               (status = 422, body = ErrorBody)))]
 async fn put_order(
     State(state): State<AppState>,
@@ -109,6 +128,12 @@ async fn put_order(
         .map(|number| number.to_string().parse::<OrderTotal>())
         .transpose()
         .map_err(|e| Error::invalid_field("totalAmount", e.to_string()))?;
+    let parcel = ParcelLink::from_request(
+        body.courier,
+        body.consignment_id.as_deref(),
+        body.tracking_code.as_deref(),
+    )
+    .map_err(|problems| problems.into_error(Code::ValidationFailed))?;
     let report = OrderReport {
         customer_id: body.customer_id,
         total_amount,
@@ -118,6 +143,7 @@ async fn put_order(
         coupon_code: body.coupon_code,
         delivery_address: body.delivery_address,
         items: body.items,
+        parcel,
     };
     Ok(Json(
         orders::record(&state.db, order_id, body.status, Some(report))
