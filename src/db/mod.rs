@@ -18,6 +18,8 @@ pub mod logins;
 pub mod loyalty;
 pub mod messages;
 pub mod orders;
+pub mod partner_logins;
+pub mod partner_reports;
 pub mod partners;
 pub mod phone_codes;
 pub mod price_locks;

@@ -65,6 +65,7 @@ pub mod message_text;
 pub mod money;
 pub mod order;
 pub mod partner;
+pub mod partner_report;
 pub mod phone;
 pub mod phone_code;
 pub mod reconcile;
@@ -109,6 +110,7 @@ pub fn sql_enums() -> Vec<(&'static str, Vec<&'static str>)> {
         wallet::PostingOutcome,
         order::OrderOutcome,
         order::RefundOutcome,
+        partner_report::OrderResult,
         customer::LoginAccountKind,
         withdrawal::WithdrawalStatus,
         withdrawal::WithdrawalMethod,

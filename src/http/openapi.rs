@@ -40,6 +40,7 @@ use super::extract::Json;
         (name = "crm", description = "The call centre: agents' referrals, follow-up tasks, the agents' report"),
         (name = "channels", description = "QR codes of share codes, printable rider and parcel cards"),
         (name = "orders", description = "Orders from the shop's system; delivery completes referrals"),
+        (name = "partners", description = "Partner self-service: a partner's login and its own report; partners' passwords"),
         (name = "operations", description = "Health and readiness"),
     )
 )]

@@ -16,6 +16,7 @@ pub mod kpis;
 pub mod loyalty;
 pub mod messaging;
 pub mod orders;
+pub mod partner_reports;
 pub mod partners;
 pub mod phone_verification;
 pub mod price_locks;

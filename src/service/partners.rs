@@ -1,12 +1,10 @@
 //! Referral partners: influencers, communities and shops with their own codes.
 
-use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::db;
-use crate::domain::partner::{Partner, PartnerReport, PartnerRevenue, ReportWindow};
-use crate::domain::time::Timestamp;
+use crate::domain::partner::Partner;
 use crate::error::{Code, Error, Result};
 
 /// What an admin asks to set on a partner. `None` keeps the current value (or takes the
@@ -92,36 +90,4 @@ pub async fn save(pool: &PgPool, id: Option<Uuid>, input: PartnerChanges) -> Res
     .await?;
     tx.commit().await?;
     Ok(partner)
-}
-
-/// The report of the partner with `code`.
-pub async fn report(
-    pool: &PgPool,
-    code: &str,
-    from: Option<DateTime<Utc>>,
-    to: Option<DateTime<Utc>>,
-    limit: i64,
-) -> Result<PartnerReport> {
-    let partner = db::partners::find_by_code(pool, code)
-        .await?
-        .ok_or_else(partner_not_found)?;
-    let funnel = db::partners::funnel(pool, partner.id, &partner.code, from, to).await?;
-    let (order_count, total_revenue) = db::partners::revenue(pool, partner.id, from, to).await?;
-    let orders = db::partners::orders(pool, partner.id, from, to, limit).await?;
-    let by_utm = db::partners::by_utm(pool, partner.id, from, to).await?;
-    Ok(PartnerReport {
-        partner_code: partner.code,
-        window: ReportWindow {
-            from: from.map(Timestamp::from),
-            to: to.map(Timestamp::from),
-        },
-        funnel,
-        revenue: PartnerRevenue {
-            order_count,
-            total_revenue,
-            total_discount: None,
-        },
-        orders,
-        by_utm,
-    })
 }

@@ -15,6 +15,7 @@ pub mod kpis;
 pub mod loyalty;
 pub mod messages;
 pub mod orders;
+pub mod partner_portal;
 pub mod partners;
 pub mod phone_verification;
 pub mod reconciliation;

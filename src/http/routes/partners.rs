@@ -9,12 +9,15 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use super::campaigns::ListParams;
+use super::page_limit;
 use crate::auth::{Permission, Principal};
-use crate::domain::partner::{Partner, PartnerReport};
-use crate::error::{Code, Error, Result};
+use crate::domain::partner::Partner;
+use crate::domain::partner_report::PartnerReport;
+use crate::error::Result;
 use crate::http::AppState;
 use crate::http::error::ErrorBody;
 use crate::http::extract::{Json, Path, Query};
+use crate::service::partner_reports::{self, ReportQuery};
 use crate::service::partners::{self, PartnerChanges};
 
 /// The partner routes.
@@ -121,10 +124,27 @@ pub struct ReportParams {
     limit: Option<i64>,
 }
 
-/// The partner's funnel, revenue and orders. Needs `view-mlm-reports`.
+impl ReportParams {
+    /// The service's query, with the limit checked (400 `invalid_query` out of range).
+    pub fn query(self) -> Result<ReportQuery> {
+        Ok(ReportQuery {
+            from: self.from,
+            to: self.to,
+            limit: page_limit(
+                self.limit,
+                partner_reports::DEFAULT_ORDER_LIMIT,
+                partner_reports::MAX_ORDER_LIMIT,
+            )?,
+        })
+    }
+}
+
+/// The partner's funnel, revenue, orders, order outcomes and referred customers' lifetime
+/// value (definitions: docs/ARCHITECTURE.md, "Partner reports"). Needs `view-mlm-reports`.
 #[utoipa::path(get, path = "/api/loyalty/referral-partners/{code}/report", tag = "campaigns", security(("bearer" = [])),
     params(("code" = String, Path), ReportParams),
-    responses((status = 200, body = PartnerReport), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = PartnerReport), (status = 400, body = ErrorBody, description = "invalid_query"),
+              (status = 404, body = ErrorBody)))]
 async fn get_partner_report(
     State(state): State<AppState>,
     principal: Principal,
@@ -132,14 +152,7 @@ async fn get_partner_report(
     Query(params): Query<ReportParams>,
 ) -> Result<Json<PartnerReport>> {
     principal.require(Permission::ViewMlmReports)?;
-    let limit = params.limit.unwrap_or(50);
-    if !(1..=2000).contains(&limit) {
-        return Err(Error::new(
-            Code::InvalidQuery,
-            "limit must be between 1 and 2000",
-        ));
-    }
     Ok(Json(
-        partners::report(&state.db, &code, params.from, params.to, limit).await?,
+        partner_reports::report_by_code(&state.db, &code, params.query()?).await?,
     ))
 }
