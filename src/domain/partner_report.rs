@@ -50,8 +50,11 @@ pub const RATE_PLACES: u32 = 4;
 /// order to have a rate of).
 pub fn rate(part: i64, whole: i64) -> Option<Decimal> {
     (whole > 0).then(|| {
-        (Decimal::from(part) / Decimal::from(whole))
-            .round_dp_with_strategy(RATE_PLACES, RoundingStrategy::MidpointAwayFromZero)
+        let mut rate = (Decimal::from(part) / Decimal::from(whole))
+            .round_dp_with_strategy(RATE_PLACES, RoundingStrategy::MidpointAwayFromZero);
+        // Always four places on the wire (0.2500, not 0.25): a fixed-precision number.
+        rate.rescale(RATE_PLACES);
+        rate
     })
 }
 
@@ -195,8 +198,10 @@ impl ReferredCustomers {
             orders,
             lifetime_value,
             average_lifetime_value: (customers > 0).then(|| {
-                (lifetime_value / Decimal::from(customers))
-                    .round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
+                let mut average = (lifetime_value / Decimal::from(customers))
+                    .round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
+                average.rescale(2);
+                average
             }),
         }
     }

@@ -25,6 +25,7 @@ mod kpis;
 mod messaging;
 mod openapi;
 mod orders;
+mod partner_reports;
 mod phone_verification;
 mod price_locks;
 mod providers;
