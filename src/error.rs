@@ -570,6 +570,12 @@ const CONSTRAINT_ERRORS: &[ConstraintError] = &[
         "This customer already has an active price lock for this product",
     ),
     constraint(
+        "referral_partners_customer_id_fkey",
+        Code::CustomerNotFound,
+        Some("customer_id"),
+        "Customer not found",
+    ),
+    constraint(
         "fraud_signals_customer_id_fkey",
         Code::CustomerNotFound,
         Some("customerId"),
