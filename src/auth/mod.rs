@@ -83,6 +83,10 @@ pub enum Permission {
     /// `manage-crm-tasks` (Bondhu): a call-centre manager sees and edits every task and
     /// reads the agents' report.
     ManageCrmTasks,
+    /// `manage-payouts` (Bondhu): builds partner payout batches, exports their files and
+    /// records the providers' answers. Money leaves the shop, so it is a duty of its own,
+    /// not part of `manage-mlm-settings`; only admins hold it unless granted.
+    ManagePayouts,
 }
 
 impl Permission {
@@ -96,6 +100,7 @@ impl Permission {
             Self::EditSalesOrders => "edit-sales-orders",
             Self::CaptureReferrals => "capture-referrals",
             Self::ManageCrmTasks => "manage-crm-tasks",
+            Self::ManagePayouts => "manage-payouts",
         }
     }
 }

@@ -19,6 +19,7 @@ pub mod loyalty;
 pub mod messages;
 pub mod orders;
 pub mod partners;
+pub mod payouts;
 pub mod phone_codes;
 pub mod price_locks;
 pub mod reconcile;

@@ -5,6 +5,13 @@
 //! back when its order is reversed, and paid through a payout batch. Every transition is
 //! a SQL function (`migrations/20261204000120_partner_commission_functions.sql`).
 
+use rust_decimal::Decimal;
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::partner::PayoutMethod;
+use super::time::Timestamp;
+
 super::sql_enum! {
     /// Where a commission is (`partner_commissions.status`).
     pub enum CommissionStatus = "partner_commission_status" {
@@ -51,4 +58,123 @@ super::sql_enum! {
         /// Refused by the provider (or staff): its commissions are unpaid again.
         Rejected = "rejected",
     }
+}
+
+super::sql_enum! {
+    /// What settling a payout line did (`settle_payout_line`).
+    pub enum SettleOutcome = "payout_settle_outcome" {
+        /// The line and its commissions were marked paid.
+        Paid = "paid",
+        /// The line was rejected: its commissions are unpaid again.
+        Rejected = "rejected",
+        /// The line already had this answer; nothing changed.
+        Replayed = "replayed",
+        /// The partner has no line in the batch; nothing changed.
+        NotInBatch = "not_in_batch",
+        /// The line was paid with another transaction id; nothing changed.
+        TransactionMismatch = "transaction_mismatch",
+        /// A rejected line cannot be paid, nor a paid one rejected; nothing changed.
+        InvalidTransition = "invalid_transition",
+    }
+}
+
+/// Whether a batch still waits for answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BatchStatus {
+    /// At least one line waits for the provider's answer.
+    Open,
+    /// Every line is paid or rejected.
+    Settled,
+}
+
+/// A payout batch without its lines (the list), camelCase like Bondhu's own routes.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PayoutBatchSummary {
+    /// Batch id.
+    pub id: i64,
+    /// `bkash`, `nagad` or `bank`: every line is paid that way.
+    pub method: PayoutMethod,
+    /// Commissions released from (inclusive)…
+    pub released_from: Timestamp,
+    /// …to (exclusive).
+    pub released_to: Timestamp,
+    /// `open` while a line waits for an answer, else `settled`.
+    pub status: BatchStatus,
+    /// Σ the commissions taken, taka.
+    #[schema(value_type = f64)]
+    pub gross_amount: Decimal,
+    /// Σ what partners owed, taken from them.
+    #[schema(value_type = f64)]
+    pub netted_amount: Decimal,
+    /// Σ the transfers (gross less netted).
+    #[schema(value_type = f64)]
+    pub total_amount: Decimal,
+    /// Σ the transfers marked paid.
+    #[schema(value_type = f64)]
+    pub paid_amount: Decimal,
+    /// Σ the transfers rejected.
+    #[schema(value_type = f64)]
+    pub rejected_amount: Decimal,
+    /// Lines (one per partner).
+    pub partner_count: i32,
+    /// Commissions taken.
+    pub commission_count: i32,
+    /// Lines waiting for an answer.
+    pub pending_lines: i64,
+    /// Who built it: `user:3` or `api_key:2`.
+    pub created_by: String,
+    /// When.
+    pub created_at: Timestamp,
+}
+
+/// One partner's transfer in a batch.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PayoutLine {
+    /// The partner paid.
+    pub partner_id: Uuid,
+    /// Their code.
+    pub partner_code: String,
+    /// Their name when the batch was built.
+    pub partner_name: Option<String>,
+    /// The wallet (E.164) or bank account paid to, as it was when the batch was built.
+    pub account: String,
+    /// The reference the transfer carries (the file's `Reference`).
+    pub reference: String,
+    /// Σ the line's commissions.
+    #[schema(value_type = f64)]
+    pub gross_amount: Decimal,
+    /// What the partner owed, taken from the gross.
+    #[schema(value_type = f64)]
+    pub netted_amount: Decimal,
+    /// The transfer: gross less netted.
+    #[schema(value_type = f64)]
+    pub amount: Decimal,
+    /// How many commissions.
+    pub commission_count: i32,
+    /// The commissions the line carries (or carried, if rejected).
+    pub commission_ids: Vec<i64>,
+    /// `pending`, `paid` or `rejected`.
+    pub status: PayoutLineStatus,
+    /// The provider's transaction id, once paid.
+    pub transaction_id: Option<String>,
+    /// Why it was rejected.
+    pub rejection_reason: Option<String>,
+    /// Who answered for it.
+    pub decided_by: Option<String>,
+    /// When.
+    pub decided_at: Option<Timestamp>,
+}
+
+/// A payout batch with its lines.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PayoutBatch {
+    /// The batch and its totals.
+    #[serde(flatten)]
+    pub batch: PayoutBatchSummary,
+    /// One line per partner, by partner id.
+    pub lines: Vec<PayoutLine>,
 }

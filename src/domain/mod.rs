@@ -132,6 +132,7 @@ pub fn sql_enums() -> Vec<(&'static str, Vec<&'static str>)> {
         commission::CommissionStatus,
         commission::SkipReason,
         commission::PayoutLineStatus,
+        commission::SettleOutcome,
     ];
     enums.push((
         "order_status_enum",

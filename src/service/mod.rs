@@ -17,6 +17,7 @@ pub mod loyalty;
 pub mod messaging;
 pub mod orders;
 pub mod partners;
+pub mod payouts;
 pub mod phone_verification;
 pub mod price_locks;
 pub mod reconcile;

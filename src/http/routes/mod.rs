@@ -16,6 +16,7 @@ pub mod loyalty;
 pub mod messages;
 pub mod orders;
 pub mod partners;
+pub mod payouts;
 pub mod phone_verification;
 pub mod reconciliation;
 pub mod referrals;
