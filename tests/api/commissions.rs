@@ -13,11 +13,7 @@ use crate::helpers::{TestApp, dec};
 /// Creates a partner with `fields` (code and more); returns its id.
 pub async fn partner(app: &TestApp, fields: Value) -> String {
     let created = app
-        .post(
-            "/api/loyalty/referral-partners",
-            &app.admin_token(),
-            fields,
-        )
+        .post("/api/loyalty/referral-partners", &app.admin_token(), fields)
         .await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
     created.body["id"].as_str().unwrap().to_owned()
@@ -117,36 +113,91 @@ async fn partner_fields_are_kept_validated_and_merged(pool: PgPool) {
 
     // A percentage replaces the fixed amount; absent keys are kept.
     let updated = app
-        .put(&path, &admin, json!({ "commission_percent": 7.5, "commission_cap": 120 }))
+        .put(
+            &path,
+            &admin,
+            json!({ "commission_percent": 7.5, "commission_cap": 120 }),
+        )
         .await;
     assert_eq!(updated.status, StatusCode::OK, "{}", updated.body);
     assert_eq!(updated.body["commission_amount"], Value::Null);
-    assert_eq!(dec(&updated.body["commission_percent"]), Decimal::new(75, 1));
+    assert_eq!(
+        dec(&updated.body["commission_percent"]),
+        Decimal::new(75, 1)
+    );
     assert_eq!(dec(&updated.body["commission_cap"]), Decimal::from(120));
     assert_eq!(updated.body["payout_account"], "+8801711500002");
     // A bank account is text; clearing the method clears the account.
     let bank = app
-        .put(&path, &admin, json!({ "payoutMethod": "bank", "payoutAccount": " DBBL Mirpur 123-456-789 " }))
+        .put(
+            &path,
+            &admin,
+            json!({ "payoutMethod": "bank", "payoutAccount": " DBBL Mirpur 123-456-789 " }),
+        )
         .await;
-    assert_eq!(bank.body["payout_account"], "DBBL Mirpur 123-456-789", "{}", bank.body);
-    let cleared = app.put(&path, &admin, json!({ "payout_method": null })).await;
-    assert_eq!(cleared.body["payout_method"], Value::Null, "{}", cleared.body);
+    assert_eq!(
+        bank.body["payout_account"], "DBBL Mirpur 123-456-789",
+        "{}",
+        bank.body
+    );
+    let cleared = app
+        .put(&path, &admin, json!({ "payout_method": null }))
+        .await;
+    assert_eq!(
+        cleared.body["payout_method"],
+        Value::Null,
+        "{}",
+        cleared.body
+    );
     assert_eq!(cleared.body["payout_account"], Value::Null);
 
     // Every rule is a 422 naming its field, and nothing is written.
     let before = app.snapshot().await;
     for (body, field) in [
-        (json!({ "code": "BadType1", "partnerType": "shop" }), "partner_type"),
-        (json!({ "code": "BadPhone1", "contactPhone": "12345" }), "contact_phone"),
-        (json!({ "code": "BadPay1", "payoutMethod": "bkash" }), "payout_account"),
-        (json!({ "code": "BadPay2", "payoutAccount": "01711500003" }), "payout_method"),
-        (json!({ "code": "BadPay3", "payoutMethod": "nagad", "payoutAccount": "not a phone" }), "payout_account"),
-        (json!({ "code": "BadPay4", "payoutMethod": "rocket", "payoutAccount": "01711500003" }), "payout_method"),
-        (json!({ "code": "BadRule1", "commissionAmount": 10, "commissionPercent": 5 }), "commission_amount"),
-        (json!({ "code": "BadRule2", "commissionAmount": 10, "commissionCap": 5 }), "commission_cap"),
-        (json!({ "code": "BadScope1", "commissionScope": "every_order" }), "commission_days"),
-        (json!({ "code": "BadScope2", "commissionScope": "sometimes" }), "commission_scope"),
-        (json!({ "code": "BadDays1", "commissionDays": 0 }), "commission_days"),
+        (
+            json!({ "code": "BadType1", "partnerType": "shop" }),
+            "partner_type",
+        ),
+        (
+            json!({ "code": "BadPhone1", "contactPhone": "12345" }),
+            "contact_phone",
+        ),
+        (
+            json!({ "code": "BadPay1", "payoutMethod": "bkash" }),
+            "payout_account",
+        ),
+        (
+            json!({ "code": "BadPay2", "payoutAccount": "01711500003" }),
+            "payout_method",
+        ),
+        (
+            json!({ "code": "BadPay3", "payoutMethod": "nagad", "payoutAccount": "not a phone" }),
+            "payout_account",
+        ),
+        (
+            json!({ "code": "BadPay4", "payoutMethod": "rocket", "payoutAccount": "01711500003" }),
+            "payout_method",
+        ),
+        (
+            json!({ "code": "BadRule1", "commissionAmount": 10, "commissionPercent": 5 }),
+            "commission_amount",
+        ),
+        (
+            json!({ "code": "BadRule2", "commissionAmount": 10, "commissionCap": 5 }),
+            "commission_cap",
+        ),
+        (
+            json!({ "code": "BadScope1", "commissionScope": "every_order" }),
+            "commission_days",
+        ),
+        (
+            json!({ "code": "BadScope2", "commissionScope": "sometimes" }),
+            "commission_scope",
+        ),
+        (
+            json!({ "code": "BadDays1", "commissionDays": 0 }),
+            "commission_days",
+        ),
     ] {
         let response = app
             .post("/api/loyalty/referral-partners", &admin, body.clone())
@@ -223,7 +274,12 @@ async fn a_commission_lives_pending_released_paid(pool: PgPool) {
     .unwrap();
     assert!((hold - 7.0 * 86400.0).abs() < 5.0, "{hold}");
     // The job releases nothing before the hold ends.
-    assert_eq!(bondhu::jobs::release_due_commissions(&app.pool, None).await.unwrap(), 0);
+    assert_eq!(
+        bondhu::jobs::release_due_commissions(&app.pool, None)
+            .await
+            .unwrap(),
+        0
+    );
 
     assert_eq!(app.end_commission_holds().await, 1);
     assert_eq!(app.end_commission_holds().await, 0);
@@ -252,7 +308,11 @@ async fn a_commission_lives_pending_released_paid(pool: PgPool) {
     let ledger = commissions(&app, "RupaBeauty").await;
     assert_eq!(ledger[0].status, "paid");
     assert_eq!(ledger[0].transaction_id.as_deref(), Some("BKX123"));
-    for event in ["commission_pending", "commission_released", "commission_paid"] {
+    for event in [
+        "commission_pending",
+        "commission_released",
+        "commission_paid",
+    ] {
         assert_eq!(app.events(event).await, 1, "{event}");
     }
     app.check_invariants().await;
@@ -316,7 +376,8 @@ async fn a_paid_commission_reversed_is_owed_and_netted_from_the_next_batch(pool:
     )
     .await;
     let customer = app.customer("01711530001", Some("NetMe")).await;
-    let window = json!({ "from": "2000-01-01T00:00:00Z", "to": "2100-01-01T00:00:00Z", "method": "bkash" });
+    let window =
+        json!({ "from": "2000-01-01T00:00:00Z", "to": "2100-01-01T00:00:00Z", "method": "bkash" });
     let pay = |batch: i64, txn: &'static str| {
         let app = app.clone();
         let admin = admin.clone();
@@ -336,8 +397,15 @@ async fn a_paid_commission_reversed_is_owed_and_netted_from_the_next_batch(pool:
     order(&app, 8301, customer, "delivered", 1500, json!({})).await;
     order(&app, 8302, customer, "delivered", 1000, json!({})).await;
     app.end_commission_holds().await;
-    let first = app.post("/api/loyalty/payout-batches", &admin, window.clone()).await;
-    assert_eq!(dec(&first.body["totalAmount"]), Decimal::from(250), "{}", first.body);
+    let first = app
+        .post("/api/loyalty/payout-batches", &admin, window.clone())
+        .await;
+    assert_eq!(
+        dec(&first.body["totalAmount"]),
+        Decimal::from(250),
+        "{}",
+        first.body
+    );
     pay(first.body["id"].as_i64().unwrap(), "TRX-1").await;
 
     // Returned after it was paid: ৳150 is owed; a partial refund of the other owes the
@@ -350,7 +418,11 @@ async fn a_paid_commission_reversed_is_owed_and_netted_from_the_next_batch(pool:
         ("clawed_back", Decimal::from(150))
     );
     assert_eq!(
-        (ledger[1].status.as_str(), ledger[1].amount, ledger[1].owed_amount),
+        (
+            ledger[1].status.as_str(),
+            ledger[1].amount,
+            ledger[1].owed_amount
+        ),
         ("paid", Decimal::from(100), Decimal::from(40))
     );
     assert_eq!(owed(&app, "NetMe").await, Decimal::from(190));
@@ -364,7 +436,9 @@ async fn a_paid_commission_reversed_is_owed_and_netted_from_the_next_batch(pool:
     // The next earnings exceed it: the batch pays the difference.
     order(&app, 8304, customer, "delivered", 2000, json!({})).await;
     app.end_commission_holds().await;
-    let second = app.post("/api/loyalty/payout-batches", &admin, window.clone()).await;
+    let second = app
+        .post("/api/loyalty/payout-batches", &admin, window.clone())
+        .await;
     assert_eq!(second.status, StatusCode::CREATED, "{}", second.body);
     assert_eq!(dec(&second.body["grossAmount"]), Decimal::from(300));
     assert_eq!(dec(&second.body["nettedAmount"]), Decimal::from(190));
@@ -383,8 +457,15 @@ async fn a_paid_commission_reversed_is_owed_and_netted_from_the_next_batch(pool:
     assert_eq!(rejected.status, StatusCode::OK, "{}", rejected.body);
     assert_eq!(rejected.body["lines"][0]["status"], "rejected");
     assert_eq!(owed(&app, "NetMe").await, Decimal::from(190));
-    let third = app.post("/api/loyalty/payout-batches", &admin, window).await;
-    assert_eq!(dec(&third.body["totalAmount"]), Decimal::from(110), "{}", third.body);
+    let third = app
+        .post("/api/loyalty/payout-batches", &admin, window)
+        .await;
+    assert_eq!(
+        dec(&third.body["totalAmount"]),
+        Decimal::from(110),
+        "{}",
+        third.body
+    );
     app.check_invariants().await;
 }
 
@@ -410,8 +491,15 @@ async fn percent_with_cap_and_the_scope_and_window(pool: PgPool) {
         .iter()
         .map(|c| (c.order_id, c.amount))
         .collect();
-    assert_eq!(capped, [(8401, Decimal::from(100)), (8402, Decimal::from(150))]);
-    let only: Vec<i32> = commissions(&app, "FirstOnly").await.iter().map(|c| c.order_id).collect();
+    assert_eq!(
+        capped,
+        [(8401, Decimal::from(100)), (8402, Decimal::from(150))]
+    );
+    let only: Vec<i32> = commissions(&app, "FirstOnly")
+        .await
+        .iter()
+        .map(|c| c.order_id)
+        .collect();
     assert_eq!(only, [8403]);
 
     // A first order returned: the customer's next delivered order is their first
@@ -455,7 +543,11 @@ async fn percent_with_cap_and_the_scope_and_window(pool: PgPool) {
         json!({ "createdAt": "2020-01-01T00:00:00Z" }),
     )
     .await;
-    let capped: Vec<i32> = commissions(&app, "Capped").await.iter().map(|c| c.order_id).collect();
+    let capped: Vec<i32> = commissions(&app, "Capped")
+        .await
+        .iter()
+        .map(|c| c.order_id)
+        .collect();
     assert_eq!(capped, [8401, 8402]);
     app.check_invariants().await;
 }
@@ -472,8 +564,10 @@ async fn a_rider_never_earns_from_their_own_phone_device_address_or_account(pool
     .await;
     // The rider's own customer account, with its device and address.
     let own = app
-        .sign_up(json!({ "name": "Rider", "phone": "01711550001", "ref": "RiderSelf",
-                         "deviceId": "rider-phone-1", "address": "House 5, Road 3, Mirpur" }))
+        .sign_up(
+            json!({ "name": "Rider", "phone": "01711550001", "ref": "RiderSelf",
+                         "deviceId": "rider-phone-1", "address": "House 5, Road 3, Mirpur" }),
+        )
         .await;
     assert_eq!(own.status, StatusCode::CREATED, "{}", own.body);
     let own = own.body["id"].as_i64().unwrap() as i32;
@@ -488,8 +582,10 @@ async fn a_rider_never_earns_from_their_own_phone_device_address_or_account(pool
 
     let by_phone = app.customer("01711550009", Some("RiderSelf")).await;
     let by_device = app
-        .sign_up(json!({ "name": "B", "phone": "01711550002", "ref": "RiderSelf",
-                         "deviceId": "rider-phone-1" }))
+        .sign_up(
+            json!({ "name": "B", "phone": "01711550002", "ref": "RiderSelf",
+                         "deviceId": "rider-phone-1" }),
+        )
         .await
         .body["id"]
         .as_i64()
@@ -576,7 +672,11 @@ async fn duplicate_and_concurrent_deliveries_earn_once(pool: PgPool) {
     for task in tasks {
         task.await.unwrap();
     }
-    assert_eq!(commissions(&app, "OnceOnly").await.len(), 2, "one for a, one for b");
+    assert_eq!(
+        commissions(&app, "OnceOnly").await.len(),
+        2,
+        "one for a, one for b"
+    );
     let b_orders: Vec<i32> = commissions(&app, "OnceOnly")
         .await
         .iter()

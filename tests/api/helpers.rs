@@ -720,10 +720,22 @@ pub async fn assert_invariants(pool: &PgPool) {
     .fetch_one(pool)
     .await
     .unwrap();
-    assert_eq!(lines.gross_mismatch, 0, "payout lines whose gross is not their commissions'");
-    assert_eq!(lines.paid_unmarked, 0, "paid lines with commissions not marked paid");
-    assert_eq!(lines.paid_without_line, 0, "paid commissions without their paid line");
-    assert_eq!(lines.batched_without_item, 0, "batched commissions without a live item");
+    assert_eq!(
+        lines.gross_mismatch, 0,
+        "payout lines whose gross is not their commissions'"
+    );
+    assert_eq!(
+        lines.paid_unmarked, 0,
+        "paid lines with commissions not marked paid"
+    );
+    assert_eq!(
+        lines.paid_without_line, 0,
+        "paid commissions without their paid line"
+    );
+    assert_eq!(
+        lines.batched_without_item, 0,
+        "batched commissions without a live item"
+    );
     let customers_without_wallet = sqlx::query_scalar!(
         r#"select count(*) as "n!" from customers c
            where not exists (select 1 from customer_wallets w where w.customer_id = c.id)"#

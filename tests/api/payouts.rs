@@ -55,8 +55,24 @@ async fn live_items(app: &TestApp) -> Vec<(i64, i64)> {
 async fn a_batch_takes_the_released_unpaid_commissions_of_its_method(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let admin = app.admin_token();
-    let (bkash, a) = earner(&app, "PayBkash", "Rahim", Some(("bkash", "01711600010")), 40, "01711600001").await;
-    let (_, b) = earner(&app, "PayNagad", "Karim", Some(("nagad", "01711600020")), 30, "01711600002").await;
+    let (bkash, a) = earner(
+        &app,
+        "PayBkash",
+        "Rahim",
+        Some(("bkash", "01711600010")),
+        40,
+        "01711600001",
+    )
+    .await;
+    let (_, b) = earner(
+        &app,
+        "PayNagad",
+        "Karim",
+        Some(("nagad", "01711600020")),
+        30,
+        "01711600002",
+    )
+    .await;
     let (_, c) = earner(&app, "NoAccount", "Selim", None, 20, "01711600003").await;
     order(&app, 8801, a, "delivered", 1000, json!({})).await;
     order(&app, 8802, a, "delivered", 1000, json!({})).await;
@@ -78,7 +94,9 @@ async fn a_batch_takes_the_released_unpaid_commissions_of_its_method(pool: PgPoo
     .await
     .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "payout_batch_empty");
 
-    let batch = app.post("/api/loyalty/payout-batches", &admin, window("bkash")).await;
+    let batch = app
+        .post("/api/loyalty/payout-batches", &admin, window("bkash"))
+        .await;
     assert_eq!(batch.status, StatusCode::CREATED, "{}", batch.body);
     let body = &batch.body;
     assert_eq!(body["method"], "bkash");
@@ -98,7 +116,9 @@ async fn a_batch_takes_the_released_unpaid_commissions_of_its_method(pool: PgPoo
     app.post("/api/loyalty/payout-batches", &admin, window("bkash"))
         .await
         .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "payout_batch_empty");
-    let nagad = app.post("/api/loyalty/payout-batches", &admin, window("nagad")).await;
+    let nagad = app
+        .post("/api/loyalty/payout-batches", &admin, window("nagad"))
+        .await;
     assert_eq!(nagad.status, StatusCode::CREATED, "{}", nagad.body);
     assert_eq!(dec(&nagad.body["totalAmount"]), Decimal::from(30));
     app.post("/api/loyalty/payout-batches", &admin, window("bank"))
@@ -106,7 +126,9 @@ async fn a_batch_takes_the_released_unpaid_commissions_of_its_method(pool: PgPoo
         .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "payout_batch_empty");
 
     let id = body["id"].as_i64().unwrap();
-    let read = app.get(&format!("/api/loyalty/payout-batches/{id}"), &admin).await;
+    let read = app
+        .get(&format!("/api/loyalty/payout-batches/{id}"), &admin)
+        .await;
     assert_eq!(read.body, batch.body);
     let list = app.get("/api/loyalty/payout-batches?limit=1", &admin).await;
     assert_eq!(list.body.as_array().unwrap().len(), 1);
@@ -114,11 +136,20 @@ async fn a_batch_takes_the_released_unpaid_commissions_of_its_method(pool: PgPoo
     assert!(list.body[0].get("lines").is_none());
     let next = app
         .get(
-            &format!("/api/loyalty/payout-batches?limit=5&beforeId={}", nagad.body["id"]),
+            &format!(
+                "/api/loyalty/payout-batches?limit=5&beforeId={}",
+                nagad.body["id"]
+            ),
             &admin,
         )
         .await;
-    let ids: Vec<i64> = next.body.as_array().unwrap().iter().map(|b| b["id"].as_i64().unwrap()).collect();
+    let ids: Vec<i64> = next
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["id"].as_i64().unwrap())
+        .collect();
     assert_eq!(ids, [id]);
     app.check_invariants().await;
 }
@@ -137,7 +168,15 @@ async fn concurrent_builds_never_take_one_commission_twice(pool: PgPool) {
         )
         .await;
         for n in 0..3 {
-            order(&app, 8900 + (i as i32) * 10 + n, customer, "delivered", 1000, json!({})).await;
+            order(
+                &app,
+                8900 + (i as i32) * 10 + n,
+                customer,
+                "delivered",
+                1000,
+                json!({}),
+            )
+            .await;
         }
     }
     assert_eq!(app.end_commission_holds().await, 18);
@@ -145,8 +184,12 @@ async fn concurrent_builds_never_take_one_commission_twice(pool: PgPool) {
     for _ in 0..8 {
         let app = app.clone();
         tasks.push(tokio::spawn(async move {
-            app.post("/api/loyalty/payout-batches", &app.admin_token(), window("bkash"))
-                .await
+            app.post(
+                "/api/loyalty/payout-batches",
+                &app.admin_token(),
+                window("bkash"),
+            )
+            .await
         }));
     }
     let mut created = Vec::new();
@@ -182,14 +225,40 @@ async fn concurrent_builds_never_take_one_commission_twice(pool: PgPool) {
 async fn answers_are_idempotent_and_concurrent_answers_pay_once(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let admin = app.admin_token();
-    let (p1, a) = earner(&app, "Answer1", "One", Some(("bkash", "01711630010")), 40, "01711630001").await;
-    let (p2, b) = earner(&app, "Answer2", "Two", Some(("bkash", "01711630020")), 25, "01711630002").await;
-    let (p3, c) = earner(&app, "Answer3", "Three", Some(("bkash", "01711630030")), 15, "01711630003").await;
+    let (p1, a) = earner(
+        &app,
+        "Answer1",
+        "One",
+        Some(("bkash", "01711630010")),
+        40,
+        "01711630001",
+    )
+    .await;
+    let (p2, b) = earner(
+        &app,
+        "Answer2",
+        "Two",
+        Some(("bkash", "01711630020")),
+        25,
+        "01711630002",
+    )
+    .await;
+    let (p3, c) = earner(
+        &app,
+        "Answer3",
+        "Three",
+        Some(("bkash", "01711630030")),
+        15,
+        "01711630003",
+    )
+    .await;
     for (id, customer) in [(9001, a), (9002, a), (9003, b), (9004, c)] {
         order(&app, id, customer, "delivered", 1000, json!({})).await;
     }
     app.end_commission_holds().await;
-    let batch = app.post("/api/loyalty/payout-batches", &admin, window("bkash")).await;
+    let batch = app
+        .post("/api/loyalty/payout-batches", &admin, window("bkash"))
+        .await;
     let id = batch.body["id"].as_i64().unwrap();
     let path = format!("/api/loyalty/payout-batches/{id}/paid");
     let answers = json!([{ "partnerId": p1, "transactionId": "TRX-A1" },
@@ -210,7 +279,10 @@ async fn answers_are_idempotent_and_concurrent_answers_pay_once(pool: PgPool) {
         assert_eq!(response.status, StatusCode::OK, "{}", response.body);
         bodies.push(response.body);
     }
-    assert!(bodies.windows(2).all(|w| w[0] == w[1]), "every answer is the same batch");
+    assert!(
+        bodies.windows(2).all(|w| w[0] == w[1]),
+        "every answer is the same batch"
+    );
     assert_eq!(app.events("commission_paid").await, 3);
     let paid: Vec<(String, Option<String>)> = commissions(&app, "Answer1")
         .await
@@ -259,9 +331,13 @@ async fn answers_are_idempotent_and_concurrent_answers_pay_once(pool: PgPool) {
     // A mismatched id, an unknown partner, a rejection of a paid line, a transaction id
     // that paid another transfer: refused, and nothing changes (all or none).
     let before = app.snapshot().await;
-    app.post(&path, &admin, json!([{ "partnerId": p1, "transactionId": "OTHER" }]))
-        .await
-        .assert_error(StatusCode::CONFLICT, "payout_transaction_mismatch");
+    app.post(
+        &path,
+        &admin,
+        json!([{ "partnerId": p1, "transactionId": "OTHER" }]),
+    )
+    .await
+    .assert_error(StatusCode::CONFLICT, "payout_transaction_mismatch");
     app.post(
         &path,
         &admin,
@@ -270,9 +346,13 @@ async fn answers_are_idempotent_and_concurrent_answers_pay_once(pool: PgPool) {
     )
     .await
     .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "partner_not_in_batch");
-    app.post(&path, &admin, json!([{ "partnerId": p2, "rejected": true }]))
-        .await
-        .assert_error(StatusCode::CONFLICT, "invalid_transition");
+    app.post(
+        &path,
+        &admin,
+        json!([{ "partnerId": p2, "rejected": true }]),
+    )
+    .await
+    .assert_error(StatusCode::CONFLICT, "invalid_transition");
     app.post(
         "/api/loyalty/payout-batches/999999/paid",
         &admin,
@@ -282,7 +362,9 @@ async fn answers_are_idempotent_and_concurrent_answers_pay_once(pool: PgPool) {
     .assert_error(StatusCode::NOT_FOUND, "payout_batch_not_found");
     assert_eq!(app.snapshot().await, before);
 
-    let settled = app.get(&format!("/api/loyalty/payout-batches/{id}"), &admin).await;
+    let settled = app
+        .get(&format!("/api/loyalty/payout-batches/{id}"), &admin)
+        .await;
     assert_eq!(settled.body["status"], "settled");
     assert_eq!(dec(&settled.body["paidAmount"]), Decimal::from(120));
     app.check_invariants().await;
@@ -292,12 +374,30 @@ async fn answers_are_idempotent_and_concurrent_answers_pay_once(pool: PgPool) {
 async fn a_rejected_transfer_goes_back_to_unpaid(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let admin = app.admin_token();
-    let (p1, a) = earner(&app, "Bounce", "Bounce", Some(("nagad", "01711640010")), 40, "01711640001").await;
-    let (p2, b) = earner(&app, "Lands", "Lands", Some(("nagad", "01711640020")), 30, "01711640002").await;
+    let (p1, a) = earner(
+        &app,
+        "Bounce",
+        "Bounce",
+        Some(("nagad", "01711640010")),
+        40,
+        "01711640001",
+    )
+    .await;
+    let (p2, b) = earner(
+        &app,
+        "Lands",
+        "Lands",
+        Some(("nagad", "01711640020")),
+        30,
+        "01711640002",
+    )
+    .await;
     order(&app, 9101, a, "delivered", 1000, json!({})).await;
     order(&app, 9102, b, "delivered", 1000, json!({})).await;
     app.end_commission_holds().await;
-    let first = app.post("/api/loyalty/payout-batches", &admin, window("nagad")).await;
+    let first = app
+        .post("/api/loyalty/payout-batches", &admin, window("nagad"))
+        .await;
     let id = first.body["id"].as_i64().unwrap();
     let path = format!("/api/loyalty/payout-batches/{id}/paid");
     let answered = app
@@ -310,23 +410,36 @@ async fn a_rejected_transfer_goes_back_to_unpaid(pool: PgPool) {
         .await;
     assert_eq!(answered.status, StatusCode::OK, "{}", answered.body);
     let lines = answered.body["lines"].as_array().unwrap();
-    let rejected = lines.iter().find(|l| l["partnerId"] == p1.as_str()).unwrap();
+    let rejected = lines
+        .iter()
+        .find(|l| l["partnerId"] == p1.as_str())
+        .unwrap();
     assert_eq!(rejected["status"], "rejected");
     assert_eq!(rejected["rejectionReason"], "wallet not registered");
     assert_eq!(dec(&answered.body["rejectedAmount"]), Decimal::from(40));
     // Rejected again: nothing changes; paid now: refused.
     let again = app
-        .post(&path, &admin, json!([{ "partnerId": p1, "rejected": true, "reason": "wallet not registered" }]))
+        .post(
+            &path,
+            &admin,
+            json!([{ "partnerId": p1, "rejected": true, "reason": "wallet not registered" }]),
+        )
         .await;
     assert_eq!(again.body, answered.body);
-    app.post(&path, &admin, json!([{ "partnerId": p1, "transactionId": "LATE" }]))
-        .await
-        .assert_error(StatusCode::CONFLICT, "invalid_transition");
+    app.post(
+        &path,
+        &admin,
+        json!([{ "partnerId": p1, "transactionId": "LATE" }]),
+    )
+    .await
+    .assert_error(StatusCode::CONFLICT, "invalid_transition");
 
     let bounced = commissions(&app, "Bounce").await;
     assert_eq!(bounced[0].status, "released");
     // The next batch takes it.
-    let second = app.post("/api/loyalty/payout-batches", &admin, window("nagad")).await;
+    let second = app
+        .post("/api/loyalty/payout-batches", &admin, window("nagad"))
+        .await;
     assert_eq!(second.status, StatusCode::CREATED, "{}", second.body);
     assert_eq!(second.body["lines"][0]["partnerId"], p1.as_str());
     assert_eq!(
@@ -347,7 +460,12 @@ async fn a_rejected_transfer_goes_back_to_unpaid(pool: PgPool) {
 /// Parses a payout file: its header and rows.
 fn parse_csv(bytes: &[u8]) -> (Vec<String>, Vec<Vec<String>>) {
     let mut reader = csv::Reader::from_reader(bytes);
-    let header = reader.headers().unwrap().iter().map(str::to_owned).collect();
+    let header = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .map(str::to_owned)
+        .collect();
     let rows = reader
         .records()
         .map(|r| r.unwrap().iter().map(str::to_owned).collect())
@@ -359,29 +477,66 @@ fn parse_csv(bytes: &[u8]) -> (Vec<String>, Vec<Vec<String>>) {
 async fn the_file_follows_the_documented_layout(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let admin = app.admin_token();
-    let (p1, a) = earner(&app, "CsvOne", "=HYPERLINK(\"http://x\")", Some(("bkash", "+880 1711-650010")), 40, "01711650001").await;
-    let (_, b) = earner(&app, "CsvTwo", "Rahim, \"Rider\" Uddin", Some(("bkash", "01711650020")), 125, "01711650002").await;
-    let (_, c) = earner(&app, "CsvBank", "-Bank", Some(("bank", "@DBBL, Mirpur 10, 123-456")), 75, "01711650003").await;
+    let (p1, a) = earner(
+        &app,
+        "CsvOne",
+        "=HYPERLINK(\"http://x\")",
+        Some(("bkash", "+880 1711-650010")),
+        40,
+        "01711650001",
+    )
+    .await;
+    let (_, b) = earner(
+        &app,
+        "CsvTwo",
+        "Rahim, \"Rider\" Uddin",
+        Some(("bkash", "01711650020")),
+        125,
+        "01711650002",
+    )
+    .await;
+    let (_, c) = earner(
+        &app,
+        "CsvBank",
+        "-Bank",
+        Some(("bank", "@DBBL, Mirpur 10, 123-456")),
+        75,
+        "01711650003",
+    )
+    .await;
     order(&app, 9201, a, "delivered", 1000, json!({})).await;
     order(&app, 9202, b, "delivered", 1000, json!({})).await;
     order(&app, 9203, b, "delivered", 1000, json!({})).await;
     order(&app, 9204, c, "delivered", 1000, json!({})).await;
     app.end_commission_holds().await;
-    let batch = app.post("/api/loyalty/payout-batches", &admin, window("bkash")).await;
+    let batch = app
+        .post("/api/loyalty/payout-batches", &admin, window("bkash"))
+        .await;
     let id = batch.body["id"].as_i64().unwrap();
-    let file = app.get(&format!("/api/loyalty/payout-batches/{id}.csv"), &admin).await;
+    let file = app
+        .get(&format!("/api/loyalty/payout-batches/{id}.csv"), &admin)
+        .await;
     assert_eq!(file.status, StatusCode::OK);
-    assert_eq!(file.headers[header::CONTENT_TYPE], "text/csv; charset=utf-8");
+    assert_eq!(
+        file.headers[header::CONTENT_TYPE],
+        "text/csv; charset=utf-8"
+    );
     assert_eq!(
         file.headers[header::CONTENT_DISPOSITION],
         format!("attachment; filename=\"payout-batch-{id}-bkash.csv\"").as_str()
     );
     let text = std::str::from_utf8(&file.bytes).unwrap();
     // CRLF rows, no BOM, the header first.
-    assert!(text.starts_with("SL,Wallet Number,Amount,Reference,Name\r\n"), "{text}");
+    assert!(
+        text.starts_with("SL,Wallet Number,Amount,Reference,Name\r\n"),
+        "{text}"
+    );
     assert!(text.ends_with("\r\n"));
     let (header, rows) = parse_csv(&file.bytes);
-    assert_eq!(header, ["SL", "Wallet Number", "Amount", "Reference", "Name"]);
+    assert_eq!(
+        header,
+        ["SL", "Wallet Number", "Amount", "Reference", "Name"]
+    );
     let lines = batch.body["lines"].as_array().unwrap();
     assert_eq!(rows.len(), 2);
     for (n, (row, line)) in rows.iter().zip(lines).enumerate() {
@@ -403,9 +558,14 @@ async fn the_file_follows_the_documented_layout(pool: PgPool) {
     assert!(text.contains("\"Rahim, \"\"Rider\"\" Uddin\""));
 
     // The bank file names its account column, and guards its text too.
-    let bank = app.post("/api/loyalty/payout-batches", &admin, window("bank")).await;
+    let bank = app
+        .post("/api/loyalty/payout-batches", &admin, window("bank"))
+        .await;
     let bank_file = app
-        .get(&format!("/api/loyalty/payout-batches/{}.csv", bank.body["id"]), &admin)
+        .get(
+            &format!("/api/loyalty/payout-batches/{}.csv", bank.body["id"]),
+            &admin,
+        )
         .await;
     let (header, rows) = parse_csv(&bank_file.bytes);
     assert_eq!(header, ["SL", "Account", "Amount", "Reference", "Name"]);
@@ -420,7 +580,9 @@ async fn the_file_follows_the_documented_layout(pool: PgPool) {
         json!([{ "partnerId": p1, "transactionId": "BK-1" }]),
     )
     .await;
-    let after = app.get(&format!("/api/loyalty/payout-batches/{id}.csv"), &admin).await;
+    let after = app
+        .get(&format!("/api/loyalty/payout-batches/{id}.csv"), &admin)
+        .await;
     let (_, rows) = parse_csv(&after.bytes);
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0][0], "1");
@@ -443,30 +605,63 @@ async fn the_file_follows_the_documented_layout(pool: PgPool) {
 async fn bad_input_is_a_json_4xx_and_changes_nothing(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let admin = app.admin_token();
-    let (p1, a) = earner(&app, "Careful", "Careful", Some(("bkash", "01711660010")), 40, "01711660001").await;
+    let (p1, a) = earner(
+        &app,
+        "Careful",
+        "Careful",
+        Some(("bkash", "01711660010")),
+        40,
+        "01711660001",
+    )
+    .await;
     order(&app, 9301, a, "delivered", 1000, json!({})).await;
     app.end_commission_holds().await;
     let before = app.snapshot().await;
     for (body, code) in [
-        (json!({ "from": ALWAYS.1, "to": ALWAYS.0, "method": "bkash" }), "validation_failed"),
-        (json!({ "from": ALWAYS.0, "to": ALWAYS.0, "method": "bkash" }), "validation_failed"),
-        (json!({ "from": ALWAYS.0, "to": ALWAYS.1, "method": "rocket" }), "invalid_body"),
-        (json!({ "from": "yesterday", "to": ALWAYS.1, "method": "bkash" }), "invalid_body"),
+        (
+            json!({ "from": ALWAYS.1, "to": ALWAYS.0, "method": "bkash" }),
+            "validation_failed",
+        ),
+        (
+            json!({ "from": ALWAYS.0, "to": ALWAYS.0, "method": "bkash" }),
+            "validation_failed",
+        ),
+        (
+            json!({ "from": ALWAYS.0, "to": ALWAYS.1, "method": "rocket" }),
+            "invalid_body",
+        ),
+        (
+            json!({ "from": "yesterday", "to": ALWAYS.1, "method": "bkash" }),
+            "invalid_body",
+        ),
         (json!({ "from": ALWAYS.0, "to": ALWAYS.1 }), "invalid_body"),
-        (json!({ "from": ALWAYS.0, "to": ALWAYS.1, "method": "bkash", "x": 1 }), "invalid_body"),
+        (
+            json!({ "from": ALWAYS.0, "to": ALWAYS.1, "method": "bkash", "x": 1 }),
+            "invalid_body",
+        ),
     ] {
         app.post("/api/loyalty/payout-batches", &admin, body)
             .await
             .assert_error(StatusCode::UNPROCESSABLE_ENTITY, code);
     }
-    app.raw(Method::POST, "/api/loyalty/payout-batches", Some(&admin), Some("{"), Some("application/json"))
-        .await
-        .assert_error(StatusCode::BAD_REQUEST, "malformed_json");
+    app.raw(
+        Method::POST,
+        "/api/loyalty/payout-batches",
+        Some(&admin),
+        Some("{"),
+        Some("application/json"),
+    )
+    .await
+    .assert_error(StatusCode::BAD_REQUEST, "malformed_json");
     // Only admins (and holders of manage-payouts) reach the payout routes.
     for role in ["marketing-manager", "support-agent", "order-desk"] {
-        app.post("/api/loyalty/payout-batches", &app.staff_token(role), window("bkash"))
-            .await
-            .assert_error(StatusCode::FORBIDDEN, "forbidden");
+        app.post(
+            "/api/loyalty/payout-batches",
+            &app.staff_token(role),
+            window("bkash"),
+        )
+        .await
+        .assert_error(StatusCode::FORBIDDEN, "forbidden");
         app.get("/api/loyalty/payout-batches", &app.staff_token(role))
             .await
             .assert_error(StatusCode::FORBIDDEN, "forbidden");
@@ -482,7 +677,9 @@ async fn bad_input_is_a_json_4xx_and_changes_nothing(pool: PgPool) {
         .assert_error(StatusCode::BAD_REQUEST, "invalid_query");
     assert_eq!(app.snapshot().await, before);
 
-    let batch = app.post("/api/loyalty/payout-batches", &admin, window("bkash")).await;
+    let batch = app
+        .post("/api/loyalty/payout-batches", &admin, window("bkash"))
+        .await;
     let path = format!("/api/loyalty/payout-batches/{}/paid", batch.body["id"]);
     let before = app.snapshot().await;
     for body in [
@@ -513,9 +710,13 @@ async fn bad_input_is_a_json_4xx_and_changes_nothing(pool: PgPool) {
     )
     .await
     .assert_error(StatusCode::BAD_REQUEST, "invalid_path_parameter");
-    app.post(&path, &app.staff_token("marketing-manager"), json!([{ "partnerId": p1, "transactionId": "T1" }]))
-        .await
-        .assert_error(StatusCode::FORBIDDEN, "forbidden");
+    app.post(
+        &path,
+        &app.staff_token("marketing-manager"),
+        json!([{ "partnerId": p1, "transactionId": "T1" }]),
+    )
+    .await
+    .assert_error(StatusCode::FORBIDDEN, "forbidden");
     assert_eq!(app.snapshot().await, before);
     app.check_invariants().await;
 }
