@@ -113,6 +113,8 @@ codes! {
     MessageNotFound = NOT_FOUND "message_not_found",
     /// No message template has this key.
     TemplateNotFound = NOT_FOUND "template_not_found",
+    /// No such payout batch.
+    PayoutBatchNotFound = NOT_FOUND "payout_batch_not_found",
 
     // 405
     /// The route exists, the method does not.
@@ -174,6 +176,10 @@ codes! {
     OrderHasNoCustomer = CONFLICT "order_has_no_customer",
     /// Only a dead message can be retried.
     MessageNotRetryable = CONFLICT "message_not_retryable",
+    /// The partner's transfer was already paid with another transaction id.
+    PayoutTransactionMismatch = CONFLICT "payout_transaction_mismatch",
+    /// The transaction id already paid another transfer.
+    PayoutTransactionReused = CONFLICT "payout_transaction_reused",
     /// Unique data this registry does not name.
     ConflictingData = CONFLICT "conflict",
 
@@ -220,6 +226,11 @@ codes! {
     PartnerNotRider = UNPROCESSABLE_ENTITY "partner_not_rider",
     /// The customer's tier does not lock prices (only gold and permanent do).
     PriceLockNotAllowed = UNPROCESSABLE_ENTITY "price_lock_not_allowed",
+    /// Nothing to pay: no released, unpaid commission of a partner paid by that method
+    /// was released in the window (no empty batch is made).
+    PayoutBatchEmpty = UNPROCESSABLE_ENTITY "payout_batch_empty",
+    /// An answer names a partner that has no transfer in the batch.
+    PartnerNotInBatch = UNPROCESSABLE_ENTITY "partner_not_in_batch",
     /// A message template names unknown variables, or breaks another template rule
     /// (see `fields`).
     InvalidTemplate = UNPROCESSABLE_ENTITY "invalid_template",
@@ -568,6 +579,18 @@ const CONSTRAINT_ERRORS: &[ConstraintError] = &[
         Code::PriceLockExists,
         Some("productId"),
         "This customer already has an active price lock for this product",
+    ),
+    constraint(
+        "payout_batch_lines_transaction_key",
+        Code::PayoutTransactionReused,
+        Some("transactionId"),
+        "This transaction id already paid another transfer",
+    ),
+    constraint(
+        "referral_partners_customer_id_fkey",
+        Code::CustomerNotFound,
+        Some("customer_id"),
+        "Customer not found",
     ),
     constraint(
         "fraud_signals_customer_id_fkey",

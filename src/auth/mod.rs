@@ -94,6 +94,10 @@ pub enum Permission {
     /// `manage-crm-tasks` (Bondhu): a call-centre manager sees and edits every task and
     /// reads the agents' report.
     ManageCrmTasks,
+    /// `manage-payouts` (Bondhu): builds partner payout batches, exports their files and
+    /// records the providers' answers. Money leaves the shop, so it is a duty of its own,
+    /// not part of `manage-mlm-settings`; only admins hold it unless granted.
+    ManagePayouts,
 }
 
 impl Permission {
@@ -107,6 +111,7 @@ impl Permission {
             Self::EditSalesOrders => "edit-sales-orders",
             Self::CaptureReferrals => "capture-referrals",
             Self::ManageCrmTasks => "manage-crm-tasks",
+            Self::ManagePayouts => "manage-payouts",
         }
     }
 }
@@ -509,6 +514,7 @@ mod tests {
             Permission::EditSalesOrders,
             Permission::CaptureReferrals,
             Permission::ManageCrmTasks,
+            Permission::ManagePayouts,
         ] {
             assert!(partner.require(permission).is_err(), "{permission:?}");
             assert!(partner.staff_user_id(permission).is_err());

@@ -21,6 +21,7 @@ pub mod orders;
 pub mod partner_logins;
 pub mod partner_reports;
 pub mod partners;
+pub mod payouts;
 pub mod phone_codes;
 pub mod price_locks;
 pub mod reconcile;

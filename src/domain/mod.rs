@@ -54,6 +54,7 @@ pub(crate) use sql_enum;
 pub mod account;
 pub mod campaign;
 pub mod channel;
+pub mod commission;
 pub mod crm;
 pub mod customer;
 pub mod fraud;
@@ -127,6 +128,13 @@ pub fn sql_enums() -> Vec<(&'static str, Vec<&'static str>)> {
         message::MessageStatus,
         message::MessageChannel,
         message_text::Language,
+        partner::PartnerType,
+        partner::PayoutMethod,
+        partner::CommissionScope,
+        commission::CommissionStatus,
+        commission::SkipReason,
+        commission::PayoutLineStatus,
+        commission::SettleOutcome,
     ];
     enums.push((
         "order_status_enum",

@@ -32,6 +32,7 @@ use super::extract::Json;
         (name = "campaigns", description = "Referral campaigns, partners, the dry run and reports"),
         (name = "rewards", description = "Points, coupons, free products and membership tiers"),
         (name = "wallets", description = "Wallets and their ledger"),
+        (name = "payouts", description = "Partner payout batches: bKash, Nagad and bank files, the providers' answers"),
         (name = "grocery", description = "Grocery lists and monthly subscriptions"),
         (name = "fraud", description = "Fraud rules and the blocklist"),
         (name = "kpis", description = "Programme KPIs for the admin dashboard"),

@@ -18,6 +18,7 @@ pub mod messaging;
 pub mod orders;
 pub mod partner_reports;
 pub mod partners;
+pub mod payouts;
 pub mod phone_verification;
 pub mod price_locks;
 pub mod reconcile;

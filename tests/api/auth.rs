@@ -18,6 +18,8 @@ enum Needs {
     Agent,
     /// `manage-crm-tasks`: call-centre managers.
     Manager,
+    /// `manage-payouts`: only admins hold it.
+    Payouts,
 }
 
 /// The rows the staff routes of the matrix name.
@@ -294,6 +296,12 @@ fn staff_routes(named: Named<'_>) -> Vec<(Method, String, Option<Value>, Needs)>
             "/api/message-templates".into(),
             None,
             Needs::Reports,
+        ),
+        (
+            Method::GET,
+            "/api/loyalty/payout-batches".into(),
+            None,
+            Needs::Payouts,
         ),
         (
             Method::PUT,

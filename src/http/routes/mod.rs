@@ -17,6 +17,7 @@ pub mod messages;
 pub mod orders;
 pub mod partner_portal;
 pub mod partners;
+pub mod payouts;
 pub mod phone_verification;
 pub mod reconciliation;
 pub mod referrals;

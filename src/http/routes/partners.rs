@@ -11,6 +11,7 @@ use uuid::Uuid;
 use super::campaigns::ListParams;
 use super::page_limit;
 use crate::auth::{Permission, Principal};
+use crate::domain::money::{Money, Percent, number_or_string_opt};
 use crate::domain::partner::Partner;
 use crate::domain::partner_report::PartnerReport;
 use crate::error::Result;
@@ -29,11 +30,11 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// A partner as an admin sends it (snake_case or camelCase keys). On update, absent keys
-/// are kept and `null` clears `name` or `campaign_id`.
+/// are kept and `null` clears a nullable field. Amounts are JSON numbers or numeric strings.
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[expect(
     missing_docs,
-    reason = "one field per column; the names are the documentation"
+    reason = "one field per column; the names are the documentation (see Partner)"
 )]
 pub struct PartnerInput {
     pub code: Option<String>,
@@ -45,12 +46,50 @@ pub struct PartnerInput {
     pub is_active: Option<bool>,
     #[serde(default, alias = "campaignId", deserialize_with = "nullable")]
     pub campaign_id: Option<Option<Uuid>>,
+    #[serde(default, alias = "contactPhone", deserialize_with = "nullable")]
+    pub contact_phone: Option<Option<String>>,
+    #[serde(default, alias = "payoutMethod", deserialize_with = "nullable")]
+    pub payout_method: Option<Option<String>>,
+    #[serde(default, alias = "payoutAccount", deserialize_with = "nullable")]
+    pub payout_account: Option<Option<String>>,
+    #[serde(
+        default,
+        alias = "commissionAmount",
+        deserialize_with = "nullable_amount"
+    )]
+    #[schema(value_type = Option<f64>)]
+    pub commission_amount: Option<Option<Money>>,
+    #[serde(
+        default,
+        alias = "commissionPercent",
+        deserialize_with = "nullable_amount"
+    )]
+    #[schema(value_type = Option<f64>)]
+    pub commission_percent: Option<Option<Percent>>,
+    #[serde(default, alias = "commissionCap", deserialize_with = "nullable_amount")]
+    #[schema(value_type = Option<f64>)]
+    pub commission_cap: Option<Option<Money>>,
+    #[serde(alias = "commissionScope")]
+    pub commission_scope: Option<String>,
+    #[serde(default, alias = "commissionDays", deserialize_with = "nullable")]
+    pub commission_days: Option<Option<i32>>,
+    #[serde(default, alias = "customerId", deserialize_with = "nullable")]
+    pub customer_id: Option<Option<i32>>,
 }
 
 fn nullable<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
     d: D,
 ) -> std::result::Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
+}
+
+/// A present amount (a number or a numeric string, bounded by its type) or `null`.
+fn nullable_amount<'de, D, T>(d: D) -> std::result::Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: std::str::FromStr<Err = crate::domain::money::MoneyError>,
+{
+    number_or_string_opt(d).map(Some)
 }
 
 impl From<PartnerInput> for PartnerChanges {
@@ -61,6 +100,15 @@ impl From<PartnerInput> for PartnerChanges {
             name: input.name,
             is_active: input.is_active,
             campaign_id: input.campaign_id,
+            contact_phone: input.contact_phone,
+            payout_method: input.payout_method,
+            payout_account: input.payout_account,
+            commission_amount: input.commission_amount,
+            commission_percent: input.commission_percent,
+            commission_cap: input.commission_cap,
+            commission_scope: input.commission_scope,
+            commission_days: input.commission_days,
+            customer_id: input.customer_id,
         }
     }
 }
