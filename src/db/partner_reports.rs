@@ -5,7 +5,7 @@
 //! (`customer_referrals_partner_created_idx`), each referred customer's orders in time
 //! order (`sales_orders_customer_created_idx`, one range per customer), the partner's
 //! events (`referral_events_partner_created_idx`), the referrals' rewards
-//! (`referral_rewards_once`). `bench/partner-report.sh` prints their plans at a million
+//! (`referral_rewards_once`), the partner's commissions (`partner_commissions_partner_created_idx`). `bench/partner-report.sh` prints their plans at a million
 //! orders.
 
 use chrono::{DateTime, Utc};
@@ -57,6 +57,12 @@ pub struct ReportNumbers {
     pub cohort_orders: i64,
     /// What those kept: the lifetime value.
     pub lifetime_value: Decimal,
+    /// Commissions earned in the window, by their state now: pending, released, paid.
+    pub commission_pending: Decimal,
+    /// See `commission_pending`.
+    pub commission_released: Decimal,
+    /// See `commission_pending`.
+    pub commission_paid: Decimal,
     /// The newest orders placed in the window, newest first, at most the limit.
     pub latest_order_ids: Vec<i32>,
 }
@@ -120,6 +126,15 @@ pub async fn numbers(
                where lower(e.partner_code) = lower($2) and e.partner_code is not null
                  and ($3::timestamptz is null or e.created_at >= $3)
                  and ($4::timestamptz is null or e.created_at < $4)
+           ),
+           commissions as (
+               select coalesce(sum(amount) filter (where status = 'pending'), 0) as pending,
+                      coalesce(sum(amount) filter (where status = 'released'), 0) as released,
+                      coalesce(sum(amount) filter (where status = 'paid'), 0) as paid
+               from partner_commissions pc
+               where pc.partner_id = $1
+                 and ($3::timestamptz is null or pc.created_at >= $3)
+                 and ($4::timestamptz is null or pc.created_at < $4)
            )
            select
                ev.total as "total_events!",
@@ -146,9 +161,12 @@ pub async fn numbers(
                c.revenue as "revenue!: Decimal",
                c.cohort_orders as "cohort_orders!",
                c.lifetime_value as "lifetime_value!: Decimal",
+               pc.pending as "commission_pending!: Decimal",
+               pc.released as "commission_released!: Decimal",
+               pc.paid as "commission_paid!: Decimal",
                array(select id from orders where in_window
                      order by created_at desc, id desc limit $5) as "latest_order_ids!"
-           from events ev, order_counts c"#,
+           from events ev, order_counts c, commissions pc"#,
         partner_id,
         code,
         from,
@@ -175,6 +193,9 @@ pub async fn numbers(
         revenue: row.revenue,
         cohort_orders: row.cohort_orders,
         lifetime_value: row.lifetime_value,
+        commission_pending: row.commission_pending,
+        commission_released: row.commission_released,
+        commission_paid: row.commission_paid,
         latest_order_ids: row.latest_order_ids,
     })
 }

@@ -1,7 +1,7 @@
 //! A partner's report (TrustCart route 32, and the partner's own `GET
 //! /api/partners/me/report`): TrustCart's snake_case keys with correct numbers, and
 //! Bondhu's additions (the signup funnel, what became of the orders, the referred
-//! customers' lifetime value).
+//! customers' lifetime value, the partner's commissions).
 //!
 //! Every count has one definition, written on its field and in docs/ARCHITECTURE.md
 //! ("Partner reports"). The window is `from` inclusive, `to` exclusive; either end may be
@@ -10,6 +10,7 @@
 //! - **signups** (the partner's referrals) by when the customer signed up with the code: the
 //!   funnel after the clicks, `by_utm` and `referred_customers` follow these customers over
 //!   their whole history since;
+//! - **commissions** by when they were earned (the entry's creation, at the delivery);
 //! - **orders** (`attributed_orders`, `revenue`, `orders`, `order_outcomes`) by when they were
 //!   placed, of every customer the partner brought, counting only orders placed at or after
 //!   the customer signed up with the partner's code (earlier orders were not the partner's
@@ -207,6 +208,22 @@ impl ReferredCustomers {
     }
 }
 
+/// The partner's commissions earned in the window (ledger entries created in it, one per
+/// qualifying delivered order), by their state now, taka (Bondhu). Voided, clawed back and
+/// skipped entries are money the partner is not owed and are not shown.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CommissionTotals {
+    /// Earned and still in the campaign's hold.
+    #[schema(value_type = f64)]
+    pub pending: Decimal,
+    /// Released: owed to the partner, not yet paid.
+    #[schema(value_type = f64)]
+    pub released: Decimal,
+    /// Paid out (marked paid in a payout batch).
+    #[schema(value_type = f64)]
+    pub paid: Decimal,
+}
+
 /// TrustCart's partner report, with Bondhu's additions after its keys.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PartnerReport {
@@ -227,6 +244,8 @@ pub struct PartnerReport {
     pub order_outcomes: OrderOutcomes,
     /// The window's signups over their whole history: lifetime value and orders (Bondhu).
     pub referred_customers: ReferredCustomers,
+    /// Commissions earned in the window: pending, released and paid (Bondhu).
+    pub commission: CommissionTotals,
 }
 
 /// One (utm_source, utm_campaign) line of a partner report: the customers who signed up

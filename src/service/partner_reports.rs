@@ -11,7 +11,8 @@ use super::partners::partner_not_found;
 use crate::db;
 use crate::domain::partner::{Partner, ReportWindow};
 use crate::domain::partner_report::{
-    OrderOutcomes, PartnerFunnel, PartnerReport, PartnerRevenue, ReferredCustomers,
+    CommissionTotals, OrderOutcomes, PartnerFunnel, PartnerReport, PartnerRevenue,
+    ReferredCustomers,
 };
 use crate::domain::time::Timestamp;
 use crate::error::{Code, Error, Result};
@@ -123,5 +124,10 @@ async fn report(pool: &PgPool, partner: &Partner, query: ReportQuery) -> Result<
             numbers.cohort_orders,
             numbers.lifetime_value,
         ),
+        commission: CommissionTotals {
+            pending: numbers.commission_pending,
+            released: numbers.commission_released,
+            paid: numbers.commission_paid,
+        },
     })
 }

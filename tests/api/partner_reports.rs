@@ -358,6 +358,75 @@ async fn windows_include_from_and_exclude_to(pool: PgPool) {
 }
 
 #[sqlx::test(migrator = "bondhu::MIGRATOR")]
+async fn commissions_pending_released_and_paid_are_reported(pool: PgPool) {
+    let app = app(pool).await;
+    let admin = app.admin_token();
+    let created = app
+        .post(
+            PARTNERS,
+            &admin,
+            json!({ "code": "EarnCo", "name": "Earn Co", "commissionAmount": 40,
+                    "commissionScope": "every_order", "commissionDays": 90,
+                    "payoutMethod": "bkash", "payoutAccount": "01711640010" }),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let partner_id = created.body["id"].as_str().unwrap().to_owned();
+    let x = app.customer("01811400021", Some("EarnCo")).await;
+    let y = app.customer("01811400022", Some("EarnCo")).await;
+    let totals = |report: &Value| {
+        let c = &report["commission"];
+        [dec(&c["pending"]), dec(&c["released"]), dec(&c["paid"])]
+    };
+    let report = || async { app.get(&report_path("EarnCo", ""), &admin).await.body };
+
+    put_order(&app, 301, x, 1000, "delivered", None).await;
+    put_order(&app, 302, x, 1000, "delivered", None).await;
+    put_order(&app, 303, y, 1000, "delivered", None).await;
+    // Returned in its hold: the commission is voided, and not shown.
+    put_order(&app, 304, y, 1000, "delivered", None).await;
+    move_order(&app, 304, "returned").await;
+    assert_eq!(totals(&report().await), [120, 0, 0].map(Decimal::from));
+
+    assert_eq!(app.end_commission_holds().await, 3);
+    assert_eq!(totals(&report().await), [0, 120, 0].map(Decimal::from));
+    let batch = app
+        .post(
+            "/api/loyalty/payout-batches",
+            &admin,
+            json!({ "from": "2000-01-01T00:00:00Z", "to": "2100-01-01T00:00:00Z", "method": "bkash" }),
+        )
+        .await;
+    assert_eq!(batch.status, StatusCode::CREATED, "{}", batch.body);
+    let paid = app
+        .post(
+            &format!("/api/loyalty/payout-batches/{}/paid", batch.body["id"]),
+            &admin,
+            json!([{ "partnerId": partner_id, "transactionId": "TRX-EARN-1" }]),
+        )
+        .await;
+    assert_eq!(paid.status, StatusCode::OK, "{}", paid.body);
+
+    put_order(&app, 305, x, 1000, "delivered", None).await;
+    assert_eq!(app.end_commission_holds().await, 1);
+    put_order(&app, 306, y, 1000, "delivered", None).await;
+    let now = report().await;
+    assert_eq!(totals(&now), [40, 40, 120].map(Decimal::from));
+    let text = now["commission"].to_string();
+    assert!(text.contains(r#""paid":120.00"#), "{text}");
+
+    // The partner sees the same on its own report; a window before it all, nothing.
+    let token = app.keys.issue_partner(partner_id.parse().unwrap()).unwrap();
+    let mine = app.get("/api/partners/me/report", &token).await;
+    assert_eq!(mine.body["commission"], now["commission"]);
+    let before = app
+        .get(&report_path("EarnCo", "?to=2020-01-01T00:00:00Z"), &admin)
+        .await;
+    assert_eq!(totals(&before.body), [0, 0, 0].map(Decimal::from));
+    app.check_invariants().await;
+}
+
+#[sqlx::test(migrator = "bondhu::MIGRATOR")]
 async fn bad_report_queries_are_json_4xx(pool: PgPool) {
     let app = app(pool).await;
     let admin = app.admin_token();
