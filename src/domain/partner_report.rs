@@ -44,6 +44,13 @@ super::sql_enum! {
     }
 }
 
+/// A sum of taka written with its two places (`0.00`, not `0`: PostgreSQL's zero has no
+/// digits to carry its scale). The sums are of two-place amounts, so nothing is rounded.
+pub fn taka(mut sum: Decimal) -> Decimal {
+    sum.rescale(2);
+    sum
+}
+
 /// The places a rate is rounded to (half away from zero).
 pub const RATE_PLACES: u32 = 4;
 
@@ -194,6 +201,7 @@ pub struct ReferredCustomers {
 impl ReferredCustomers {
     /// The cohort of `customers` with `orders` worth `lifetime_value`.
     pub fn new(customers: i64, orders: i64, lifetime_value: Decimal) -> Self {
+        let lifetime_value = taka(lifetime_value);
         Self {
             customers,
             orders,

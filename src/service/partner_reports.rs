@@ -12,7 +12,7 @@ use crate::db;
 use crate::domain::partner::{Partner, ReportWindow};
 use crate::domain::partner_report::{
     CommissionTotals, OrderOutcomes, PartnerFunnel, PartnerReport, PartnerRevenue,
-    ReferredCustomers,
+    ReferredCustomers, taka,
 };
 use crate::domain::time::Timestamp;
 use crate::error::{Code, Error, Result};
@@ -113,7 +113,7 @@ async fn report(pool: &PgPool, partner: &Partner, query: ReportQuery) -> Result<
         },
         revenue: PartnerRevenue {
             order_count: numbers.delivered,
-            total_revenue: numbers.revenue,
+            total_revenue: taka(numbers.revenue),
             total_discount: None,
         },
         orders,
@@ -125,9 +125,9 @@ async fn report(pool: &PgPool, partner: &Partner, query: ReportQuery) -> Result<
             numbers.lifetime_value,
         ),
         commission: CommissionTotals {
-            pending: numbers.commission_pending,
-            released: numbers.commission_released,
-            paid: numbers.commission_paid,
+            pending: taka(numbers.commission_pending),
+            released: taka(numbers.commission_released),
+            paid: taka(numbers.commission_paid),
         },
     })
 }

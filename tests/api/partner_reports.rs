@@ -249,6 +249,14 @@ async fn the_report_counts_a_known_data_set(pool: PgPool) {
         Value::Null
     );
     assert_eq!(quiet.body["orders"], json!([]));
+    let text = String::from_utf8(quiet.bytes.to_vec()).unwrap();
+    for zero in [
+        r#""total_revenue":0.00"#,
+        r#""lifetime_value":0.00"#,
+        r#""paid":0.00"#,
+    ] {
+        assert!(text.contains(zero), "{zero} in {text}");
+    }
     app.check_invariants().await;
 }
 
