@@ -1,5 +1,6 @@
 //! The command line: `bondhu serve` (the default), `bondhu migrate`, `bondhu token`,
-//! `bondhu user create`, `bondhu api-key create|revoke`, `bondhu reconcile [--repair]`.
+//! `bondhu user create`, `bondhu api-key create|revoke`, `bondhu reconcile [--repair]`,
+//! `bondhu partner-password`.
 
 use std::process::ExitCode;
 
@@ -34,9 +35,19 @@ enum Command {
         /// Whose token.
         #[arg(long, value_enum)]
         role: TokenRole,
-        /// The customer id (for `customer`) or staff user id (for `admin`).
+        /// The customer id (for `customer`), staff user id (for `admin`), or the partner's
+        /// id (a UUID) or code (for `partner`).
         #[arg(long)]
-        id: i32,
+        id: String,
+    },
+    /// Set a referral partner's self-service password (`POST /api/partners/login` with the
+    /// partner's code). The password is read from standard input (one line), or generated
+    /// and printed when standard input is a terminal or empty. Clears the partner's login
+    /// lock-out.
+    PartnerPassword {
+        /// The partner's id (a UUID) or code.
+        #[arg(long)]
+        partner: String,
     },
     /// Manage staff users.
     #[command(subcommand)]
@@ -102,6 +113,8 @@ enum TokenRole {
     Admin,
     /// A customer's token: their own wallet and referrals.
     Customer,
+    /// A referral partner's token: only its own report (`/api/partners/me/report`).
+    Partner,
 }
 
 /// Runs the command line and returns the process's exit code.
@@ -148,9 +161,26 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
             let pool = db::connect(&config).await?;
             db::migrate(&pool).await?;
             let keys = JwtKeys::new(&startup::jwt_secret(&config, &pool).await?);
+            let number = || -> anyhow::Result<i32> {
+                id.trim()
+                    .parse()
+                    .with_context(|| format!("--id {id:?} is not an integer id"))
+            };
             let token = match role {
-                TokenRole::Admin => keys.issue(TokenKind::User, id, "admin", None, None),
+                TokenRole::Admin => keys.issue(TokenKind::User, number()?, "admin", None, None),
+                TokenRole::Partner => {
+                    let partner = crate::service::partner_reports::partner_named(&pool, &id)
+                        .await
+                        .map_err(|e| anyhow::anyhow!("--id {id:?}: {e}"))?;
+                    anyhow::ensure!(
+                        partner.is_active,
+                        "partner {} is inactive: its tokens are refused",
+                        partner.code
+                    );
+                    keys.issue_partner(partner.id)
+                }
                 TokenRole::Customer => {
+                    let id = number()?;
                     let contact = db::customers::find_contact(&pool, id)
                         .await?
                         .with_context(|| format!("customer {id} does not exist"))?;
@@ -248,6 +278,25 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
                 report.is_clean(),
                 "reconciliation found states to look at (see the report above)"
             );
+            Ok(())
+        }
+        Command::PartnerPassword { partner } => {
+            let pool = db::connect(&config).await?;
+            db::migrate(&pool).await?;
+            let found = crate::service::partner_reports::partner_named(&pool, &partner)
+                .await
+                .map_err(|e| anyhow::anyhow!("--partner {partner:?}: {e}"))?;
+            let (password, generated) = read_or_generate_password()?;
+            let set = crate::service::auth::set_partner_password(&pool, found.id, password.clone())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!(
+                "partner {} ({}) can log in with its code and the new password",
+                set.code, set.partner_id
+            );
+            if generated {
+                println!("password: {password}");
+            }
             Ok(())
         }
         Command::ApiKey(ApiKeyCommand::Revoke { id }) => {

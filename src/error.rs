@@ -118,6 +118,8 @@ codes! {
     WebhookSubscriptionNotFound = NOT_FOUND "webhook_subscription_not_found",
     /// No webhook delivery has this id.
     WebhookDeliveryNotFound = NOT_FOUND "webhook_delivery_not_found",
+    /// No such payout batch.
+    PayoutBatchNotFound = NOT_FOUND "payout_batch_not_found",
 
     // 405
     /// The route exists, the method does not.
@@ -186,6 +188,10 @@ codes! {
     WebhookDeliveryNotResendable = CONFLICT "webhook_delivery_not_resendable",
     /// The courier's consignment is linked to another order.
     ConsignmentTaken = CONFLICT "consignment_taken",
+    /// The partner's transfer was already paid with another transaction id.
+    PayoutTransactionMismatch = CONFLICT "payout_transaction_mismatch",
+    /// The transaction id already paid another transfer.
+    PayoutTransactionReused = CONFLICT "payout_transaction_reused",
     /// Unique data this registry does not name.
     ConflictingData = CONFLICT "conflict",
 
@@ -232,6 +238,11 @@ codes! {
     PartnerNotRider = UNPROCESSABLE_ENTITY "partner_not_rider",
     /// The customer's tier does not lock prices (only gold and permanent do).
     PriceLockNotAllowed = UNPROCESSABLE_ENTITY "price_lock_not_allowed",
+    /// Nothing to pay: no released, unpaid commission of a partner paid by that method
+    /// was released in the window (no empty batch is made).
+    PayoutBatchEmpty = UNPROCESSABLE_ENTITY "payout_batch_empty",
+    /// An answer names a partner that has no transfer in the batch.
+    PartnerNotInBatch = UNPROCESSABLE_ENTITY "partner_not_in_batch",
     /// A message template names unknown variables, or breaks another template rule
     /// (see `fields`).
     InvalidTemplate = UNPROCESSABLE_ENTITY "invalid_template",
@@ -594,6 +605,18 @@ const CONSTRAINT_ERRORS: &[ConstraintError] = &[
         Code::ConsignmentTaken,
         Some("consignmentId"),
         "This consignment is linked to another order",
+    ),
+    constraint(
+        "payout_batch_lines_transaction_key",
+        Code::PayoutTransactionReused,
+        Some("transactionId"),
+        "This transaction id already paid another transfer",
+    ),
+    constraint(
+        "referral_partners_customer_id_fkey",
+        Code::CustomerNotFound,
+        Some("customer_id"),
+        "Customer not found",
     ),
     constraint(
         "fraud_signals_customer_id_fkey",

@@ -3,6 +3,7 @@
 //! Every job is safe with any number of instances running it at once: the release job
 //! claims one referral at a time with `FOR UPDATE SKIP LOCKED` (two instances never
 //! release the same one, and a referral being reversed is skipped until it is decided),
+//! and partner commissions a batch at a time the same way,
 //! and singletons such as reconciliation take a PostgreSQL advisory lock first. Reminder
 //! generation runs once per Asia/Dhaka date across all instances
 //! (`generate_reminders_daily`: an advisory transaction lock and a table of dates done), and
@@ -42,6 +43,27 @@ pub async fn release_due(pool: &PgPool, stop: Option<&watch::Receiver<bool>>) ->
     Ok(released)
 }
 
+/// The most commissions one claim of the release job takes (one statement each claim).
+const COMMISSIONS_PER_CLAIM: i32 = 500;
+
+/// Releases every partner commission whose hold is over, `COMMISSIONS_PER_CLAIM` per
+/// transaction (claimed with `FOR UPDATE SKIP LOCKED`, so instances never take the same
+/// one); returns how many. Stops early when `stop` turns true.
+pub async fn release_due_commissions(
+    pool: &PgPool,
+    stop: Option<&watch::Receiver<bool>>,
+) -> sqlx::Result<u32> {
+    let mut released: u32 = 0;
+    while released < RELEASES_PER_TICK && !stop.is_some_and(|s| *s.borrow()) {
+        let claimed = db::payouts::release_due_commissions(pool, COMMISSIONS_PER_CLAIM).await?;
+        released += u32::try_from(claimed).unwrap_or(0);
+        if claimed < COMMISSIONS_PER_CLAIM {
+            break;
+        }
+    }
+    Ok(released)
+}
+
 /// How often the jobs run.
 #[derive(Clone, Copy, Debug)]
 pub struct Schedule {
@@ -70,6 +92,17 @@ pub async fn run(pool: PgPool, schedule: Schedule, mut stop: watch::Receiver<boo
                 tracing::info!(released, "released rewards whose hold ended");
             }
             Err(err) => tracing::warn!(%err, "the release job failed; retrying at the next tick"),
+        }
+        let commissions = release_due_commissions(&pool, Some(&stop)).await;
+        metrics::job_run("release_commissions", commissions.is_ok());
+        match commissions {
+            Ok(0) => {}
+            Ok(released) => {
+                tracing::info!(released, "released partner commissions whose hold ended")
+            }
+            Err(err) => {
+                tracing::warn!(%err, "releasing commissions failed; retrying at the next tick")
+            }
         }
         let reconciled = service::reconcile::scheduled(&pool, schedule.reconcile_every).await;
         metrics::job_run("reconcile", reconciled.is_ok());

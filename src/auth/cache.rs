@@ -105,14 +105,10 @@ impl PrincipalCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::TokenKind;
 
     #[test]
     fn entries_expire_and_zero_ttl_disables() {
-        let subject = Subject::Token(TokenSubject {
-            kind: TokenKind::Customer,
-            id: 1,
-        });
+        let subject = Subject::Token(TokenSubject::Customer(1));
         let cache = PrincipalCache::new(Duration::from_millis(50));
         cache.put(subject.clone(), Some(Principal::Customer { id: 1 }));
         assert_eq!(
@@ -123,10 +119,7 @@ mod tests {
         assert_eq!(cache.get(&subject), None);
 
         let now = chrono::Utc::now().timestamp();
-        let customer = TokenSubject {
-            kind: TokenKind::Customer,
-            id: 1,
-        };
+        let customer = TokenSubject::Customer(1);
         let tokens = PrincipalCache::new(Duration::from_secs(60));
         tokens.remember_verified("fresh", customer, now + 60);
         tokens.remember_verified("expired", customer, now - 1);

@@ -2,8 +2,9 @@
 //!
 //! Tokens are HS256 JWTs with TrustCart's payloads: `{id, email, phone,
 //! roleSlug: "customer-account", type: "customer"}` for customers and `{id, email, roleId,
-//! roleSlug, type: "user"}` for staff. Only HS256 is accepted (never `none`), and `exp` is
-//! required. A valid signature is not enough: the account behind it is checked too (see
+//! roleSlug, type: "user"}` for staff; Bondhu's partner tokens (partner self-service) are
+//! `{partnerId, roleSlug: "partner", type: "partner"}`. Only HS256 is accepted (never
+//! `none`), and `exp` is required. A valid signature is not enough: the account behind it is checked too (see
 //! [`crate::service::auth`]), so a deleted customer's or inactive user's token stops working.
 
 pub mod api_key;
@@ -17,6 +18,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 use crate::error::{Code, Error, Result};
 
@@ -27,6 +29,8 @@ pub const TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
 pub const SUPERUSER_ROLES: [&str; 2] = ["admin", "super-admin"];
 /// The role slug of every customer token.
 pub const CUSTOMER_ROLE: &str = "customer-account";
+/// The role slug of every partner token (Bondhu).
+pub const PARTNER_ROLE: &str = "partner";
 
 /// Who a token belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
@@ -36,26 +40,33 @@ pub enum TokenKind {
     Customer,
     /// A staff user (`users.id`).
     User,
+    /// A referral partner (`referral_partners.id`, a UUID): partner self-service only.
+    Partner,
 }
 
 /// A token's payload.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Claims {
-    /// `customers.id` or `users.id`, depending on `kind`.
-    pub id: i32,
+    /// `customers.id` or `users.id`, depending on `kind` (absent from partner tokens).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<i32>,
+    /// `referral_partners.id`, in partner tokens only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partner_id: Option<Uuid>,
     /// Email at issue time.
     #[serde(default)]
     pub email: Option<String>,
     /// Phone at issue time (customers only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
-    /// The role: `customer-account` for customers, the staff role's slug otherwise.
+    /// The role: `customer-account` for customers, `partner` for partners, the staff role's
+    /// slug otherwise.
     pub role_slug: String,
     /// The staff role's id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role_id: Option<i32>,
-    /// Customer or staff.
+    /// Customer, staff or partner.
     #[serde(rename = "type")]
     pub kind: TokenKind,
     /// Issued at (seconds since the epoch).
@@ -89,6 +100,10 @@ pub enum Permission {
     /// `manage-crm-tasks` (Bondhu): a call-centre manager sees and edits every task and
     /// reads the agents' report.
     ManageCrmTasks,
+    /// `manage-payouts` (Bondhu): builds partner payout batches, exports their files and
+    /// records the providers' answers. Money leaves the shop, so it is a duty of its own,
+    /// not part of `manage-mlm-settings`; only admins hold it unless granted.
+    ManagePayouts,
 }
 
 impl Permission {
@@ -102,6 +117,7 @@ impl Permission {
             Self::EditSalesOrders => "edit-sales-orders",
             Self::CaptureReferrals => "capture-referrals",
             Self::ManageCrmTasks => "manage-crm-tasks",
+            Self::ManagePayouts => "manage-payouts",
         }
     }
 }
@@ -130,12 +146,18 @@ pub enum Principal {
         /// The permission slugs the key was created with.
         permissions: Arc<[String]>,
     },
+    /// A referral partner, reaching only their own report: they pass no permission, so
+    /// every route but `/api/partners/me/*` refuses them.
+    Partner {
+        /// `referral_partners.id`.
+        id: Uuid,
+    },
 }
 
 impl Principal {
     /// Checks a permission, in TrustCart's order: superuser roles pass everything;
     /// customers pass the two self-service permissions; other staff roles and API keys
-    /// need the permission granted.
+    /// need the permission granted; partners pass none.
     pub fn require(&self, permission: Permission) -> Result<()> {
         let granted = |permissions: &[String]| permissions.iter().any(|p| p == permission.slug());
         let allowed = match self {
@@ -149,6 +171,7 @@ impl Principal {
                 permission,
                 Permission::ViewOwnWallet | Permission::ShareReferralLink
             ),
+            Self::Partner { .. } => false,
         };
         if allowed {
             Ok(())
@@ -160,12 +183,14 @@ impl Principal {
         }
     }
 
-    /// Who this is, for audit columns: `customer:7`, `user:3` or `api_key:2`.
+    /// Who this is, for audit columns: `customer:7`, `user:3`, `api_key:2` or
+    /// `partner:<uuid>`.
     pub fn actor(&self) -> String {
         match self {
             Self::Customer { id } => format!("customer:{id}"),
             Self::Staff { id, .. } => format!("user:{id}"),
             Self::ApiKey { id, .. } => format!("api_key:{id}"),
+            Self::Partner { id } => format!("partner:{id}"),
         }
     }
 
@@ -175,7 +200,7 @@ impl Principal {
         self.require(permission)?;
         match self {
             Self::Staff { id, .. } => Ok(*id),
-            Self::Customer { .. } | Self::ApiKey { .. } => {
+            Self::Customer { .. } | Self::ApiKey { .. } | Self::Partner { .. } => {
                 Err(Error::forbidden("Only a staff user can decide this"))
             }
         }
@@ -190,7 +215,9 @@ impl Principal {
             Self::Customer { .. } => {
                 Err(Error::forbidden("A customer can only reach their own data"))
             }
-            Self::Staff { .. } | Self::ApiKey { .. } => self.require(staff_permission),
+            Self::Staff { .. } | Self::ApiKey { .. } | Self::Partner { .. } => {
+                self.require(staff_permission)
+            }
         }
     }
 
@@ -199,8 +226,19 @@ impl Principal {
         self.require(permission)?;
         match self {
             Self::Customer { id } => Ok(*id),
-            Self::Staff { .. } | Self::ApiKey { .. } => {
+            Self::Staff { .. } | Self::ApiKey { .. } | Self::Partner { .. } => {
                 Err(Error::forbidden("This route is for customer accounts"))
+            }
+        }
+    }
+
+    /// The caller's own partner id, for `/api/partners/me/*`: only a partner's token
+    /// reaches these routes (staff read any partner's report on the admin routes).
+    pub fn own_partner_id(&self) -> Result<Uuid> {
+        match self {
+            Self::Partner { id } => Ok(*id),
+            Self::Customer { .. } | Self::Staff { .. } | Self::ApiKey { .. } => {
+                Err(Error::forbidden("This route is for partner accounts"))
             }
         }
     }
@@ -208,11 +246,24 @@ impl Principal {
 
 /// Who a token claims to be, before the account is checked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct TokenSubject {
-    /// Customer or staff.
-    pub kind: TokenKind,
-    /// `customers.id` or `users.id`.
-    pub id: i32,
+pub enum TokenSubject {
+    /// `customers.id`.
+    Customer(i32),
+    /// `users.id`.
+    User(i32),
+    /// `referral_partners.id`.
+    Partner(Uuid),
+}
+
+impl TokenSubject {
+    /// The subject's kind, as the token's `type` names it.
+    pub fn kind(self) -> TokenKind {
+        match self {
+            Self::Customer(_) => TokenKind::Customer,
+            Self::User(_) => TokenKind::User,
+            Self::Partner(_) => TokenKind::Partner,
+        }
+    }
 }
 
 /// The keys that sign and verify access tokens.
@@ -236,7 +287,8 @@ impl JwtKeys {
         }
     }
 
-    /// Signs a token for `kind` `id`, valid for [`TOKEN_LIFETIME`].
+    /// Signs a token for `kind` (a customer or a staff user) `id`, valid for
+    /// [`TOKEN_LIFETIME`]. Partners' tokens are [`issue_partner`](Self::issue_partner)'s.
     pub fn issue(
         &self,
         kind: TokenKind,
@@ -259,17 +311,45 @@ impl JwtKeys {
         email: Option<String>,
         phone: Option<String>,
     ) -> Result<String> {
-        let now = chrono::Utc::now().timestamp();
-        let claims = Claims {
-            id,
+        if kind == TokenKind::Partner {
+            return Err(Error::Internal(anyhow::anyhow!(
+                "a partner token names a partner id: use issue_partner"
+            )));
+        }
+        self.sign(Claims {
+            id: Some(id),
+            partner_id: None,
             email,
             phone,
             role_slug: role_slug.to_owned(),
             role_id,
             kind,
-            iat: now,
-            exp: now + TOKEN_LIFETIME.as_secs() as i64,
-        };
+            iat: 0,
+            exp: 0,
+        })
+    }
+
+    /// Signs a token for partner `partner_id` (partner self-service), valid for
+    /// [`TOKEN_LIFETIME`].
+    pub fn issue_partner(&self, partner_id: Uuid) -> Result<String> {
+        self.sign(Claims {
+            id: None,
+            partner_id: Some(partner_id),
+            email: None,
+            phone: None,
+            role_slug: PARTNER_ROLE.to_owned(),
+            role_id: None,
+            kind: TokenKind::Partner,
+            iat: 0,
+            exp: 0,
+        })
+    }
+
+    /// Signs `claims`, issued now and expiring after [`TOKEN_LIFETIME`].
+    fn sign(&self, mut claims: Claims) -> Result<String> {
+        let now = chrono::Utc::now().timestamp();
+        claims.iat = now;
+        claims.exp = now + TOKEN_LIFETIME.as_secs() as i64;
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|e| Error::Internal(anyhow::Error::new(e).context("signing a token")))
     }
@@ -289,19 +369,19 @@ impl JwtKeys {
                 _ => Error::new(Code::InvalidToken, "The access token is not valid"),
             })?
             .claims;
-        if claims.id <= 0 {
-            return Err(Error::new(
-                Code::InvalidToken,
-                "The access token is not valid",
-            ));
-        }
-        Ok((
-            TokenSubject {
-                kind: claims.kind,
-                id: claims.id,
-            },
-            claims.exp,
-        ))
+        // Each kind names its account one way only: a token mixing them is not ours.
+        let subject = match (claims.kind, claims.id, claims.partner_id) {
+            (TokenKind::Customer, Some(id), None) if id > 0 => TokenSubject::Customer(id),
+            (TokenKind::User, Some(id), None) if id > 0 => TokenSubject::User(id),
+            (TokenKind::Partner, None, Some(id)) => TokenSubject::Partner(id),
+            _ => {
+                return Err(Error::new(
+                    Code::InvalidToken,
+                    "The access token is not valid",
+                ));
+            }
+        };
+        Ok((subject, claims.exp))
     }
 }
 
@@ -331,17 +411,42 @@ mod tests {
         let token = keys
             .issue(TokenKind::Customer, 7, CUSTOMER_ROLE, None, None)
             .unwrap();
-        let customer = TokenSubject {
-            kind: TokenKind::Customer,
-            id: 7,
-        };
-        assert_eq!(keys.verify(&token).unwrap(), customer);
+        assert_eq!(keys.verify(&token).unwrap(), TokenSubject::Customer(7));
         let token = keys.issue(TokenKind::User, 1, "admin", None, None).unwrap();
-        let staff = TokenSubject {
-            kind: TokenKind::User,
-            id: 1,
-        };
-        assert_eq!(keys.verify(&token).unwrap(), staff);
+        assert_eq!(keys.verify(&token).unwrap(), TokenSubject::User(1));
+        let partner = Uuid::new_v4();
+        let token = keys.issue_partner(partner).unwrap();
+        assert_eq!(keys.verify(&token).unwrap(), TokenSubject::Partner(partner));
+        assert!(
+            keys.issue(TokenKind::Partner, 1, PARTNER_ROLE, None, None)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn a_token_naming_its_account_the_wrong_way_is_refused() {
+        use jsonwebtoken::{EncodingKey, encode};
+        let secret = "0123456789abcdef0123456789abcdef";
+        let partner = Uuid::new_v4();
+        for claims in [
+            // A partner token with a customer's id, a customer token with a partner's.
+            serde_json::json!({ "id": 3, "roleSlug": "partner", "type": "partner", "exp": 4102444800i64, "iat": 1 }),
+            serde_json::json!({ "id": 3, "partnerId": partner, "roleSlug": "partner", "type": "partner", "exp": 4102444800i64, "iat": 1 }),
+            serde_json::json!({ "partnerId": partner, "roleSlug": "admin", "type": "user", "exp": 4102444800i64, "iat": 1 }),
+            serde_json::json!({ "id": 3, "partnerId": partner, "roleSlug": "customer-account", "type": "customer", "exp": 4102444800i64, "iat": 1 }),
+        ] {
+            let token = encode(
+                &Header::new(Algorithm::HS256),
+                &claims,
+                &EncodingKey::from_secret(secret.as_bytes()),
+            )
+            .unwrap();
+            assert_eq!(
+                keys().verify(&token).unwrap_err().code(),
+                Code::InvalidToken,
+                "{claims}"
+            );
+        }
     }
 
     #[test]
@@ -400,6 +505,37 @@ mod tests {
         assert!(courier.require(Permission::EditSalesOrders).is_ok());
         assert!(courier.require(Permission::ViewMlmReports).is_err());
         assert!(courier.own_customer_id(Permission::ViewOwnWallet).is_err());
+        assert!(courier.own_partner_id().is_err());
+    }
+
+    #[test]
+    fn a_partner_passes_no_permission_and_reaches_only_itself() {
+        let id = Uuid::new_v4();
+        let partner = Principal::Partner { id };
+        for permission in [
+            Permission::ViewMlmReports,
+            Permission::ManageMlmSettings,
+            Permission::ViewOwnWallet,
+            Permission::ShareReferralLink,
+            Permission::EditSalesOrders,
+            Permission::CaptureReferrals,
+            Permission::ManageCrmTasks,
+            Permission::ManagePayouts,
+        ] {
+            assert!(partner.require(permission).is_err(), "{permission:?}");
+            assert!(partner.staff_user_id(permission).is_err());
+            assert!(partner.reach_customer(1, permission).is_err());
+            assert!(partner.own_customer_id(permission).is_err());
+        }
+        assert_eq!(partner.own_partner_id().unwrap(), id);
+        assert_eq!(partner.actor(), format!("partner:{id}"));
+        let admin = Principal::Staff {
+            id: 1,
+            role_slug: "admin".into(),
+            permissions: Arc::from([]),
+        };
+        assert!(admin.own_partner_id().is_err());
+        assert!(Principal::Customer { id: 1 }.own_partner_id().is_err());
     }
 
     #[test]

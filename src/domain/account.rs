@@ -114,3 +114,36 @@ pub struct PermissionRow {
     /// Human name.
     pub name: String,
 }
+
+/// `POST /api/partners/login`'s answer (Bondhu).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PartnerLoginResponse {
+    /// A bearer token valid for 24 hours, reaching only `/api/partners/me/*`.
+    pub access_token: String,
+    /// The partner who logged in.
+    pub partner: PartnerAccount,
+}
+
+/// A partner as its own login describes it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PartnerAccount {
+    /// `referral_partners.id`.
+    pub id: uuid::Uuid,
+    /// The partner's code, as spelled when created.
+    pub code: String,
+    /// Display name.
+    pub name: Option<String>,
+}
+
+/// `PUT /api/partners/:id/password`'s answer (Bondhu): the partner can now log in with
+/// the new password (its lock-out is cleared); the password itself is never echoed.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PartnerPasswordSet {
+    /// `referral_partners.id`.
+    pub partner_id: uuid::Uuid,
+    /// The partner's code, to log in with.
+    pub code: String,
+}

@@ -12,6 +12,8 @@ super::sql_enum! {
         Customer = "customer",
         /// `users` (staff).
         Staff = "staff",
+        /// `partner_logins` (a referral partner's self-service login).
+        Partner = "partner",
     }
 }
 

@@ -54,6 +54,7 @@ pub(crate) use sql_enum;
 pub mod account;
 pub mod campaign;
 pub mod channel;
+pub mod commission;
 pub mod courier;
 pub mod crm;
 pub mod customer;
@@ -66,6 +67,7 @@ pub mod message_text;
 pub mod money;
 pub mod order;
 pub mod partner;
+pub mod partner_report;
 pub mod phone;
 pub mod phone_code;
 pub mod rate_limit;
@@ -112,6 +114,7 @@ pub fn sql_enums() -> Vec<(&'static str, Vec<&'static str>)> {
         wallet::PostingOutcome,
         order::OrderOutcome,
         order::RefundOutcome,
+        partner_report::OrderResult,
         customer::LoginAccountKind,
         withdrawal::WithdrawalStatus,
         withdrawal::WithdrawalMethod,
@@ -134,6 +137,13 @@ pub fn sql_enums() -> Vec<(&'static str, Vec<&'static str>)> {
         courier::Courier,
         courier::EventOutcome,
         courier::EventReason,
+        partner::PartnerType,
+        partner::PayoutMethod,
+        partner::CommissionScope,
+        commission::CommissionStatus,
+        commission::SkipReason,
+        commission::PayoutLineStatus,
+        commission::SettleOutcome,
     ];
     enums.push((
         "order_status_enum",

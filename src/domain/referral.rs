@@ -152,6 +152,22 @@ super::sql_enum! {
         /// A referral was refused at attribution (payload `reason`: `blocklisted`); the
         /// customer registered without it.
         ReferralRefused = "referral_refused",
+        /// A partner earned a commission, held until `releaseAt`.
+        CommissionPending = "commission_pending",
+        /// An order earned its partner nothing (payload `reason`: self-dealing, …).
+        CommissionSkipped = "commission_skipped",
+        /// A commission's hold ended: it can be paid.
+        CommissionReleased = "commission_released",
+        /// A partial refund shrank a percentage commission.
+        CommissionAdjusted = "commission_adjusted",
+        /// A commission in its hold was cancelled (the order was reversed).
+        CommissionVoided = "commission_voided",
+        /// A released or paid commission was taken back (what was paid is owed).
+        CommissionClawedBack = "commission_clawed_back",
+        /// A commission was paid in a payout batch.
+        CommissionPaid = "commission_paid",
+        /// A payout batch line was rejected: its commissions are unpaid again.
+        CommissionPayoutRejected = "commission_payout_rejected",
     }
 }
 

@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use super::AppState;
-use crate::auth::{Principal, TokenKind};
+use crate::auth::{Principal, TokenSubject};
 use crate::error::{Code, Error};
 use crate::service;
 
@@ -261,13 +261,16 @@ impl FromRequestParts<AppState> for Principal {
             }
         };
         let principal = service::auth::resolve_token(&state.db, &state.principals, subject).await?;
-        let kind = match subject.kind {
-            TokenKind::Customer => "customer",
-            TokenKind::User => "staff",
+        let span = tracing::Span::current();
+        match subject {
+            TokenSubject::Customer(id) => {
+                span.record("user.kind", "customer").record("user.id", id)
+            }
+            TokenSubject::User(id) => span.record("user.kind", "staff").record("user.id", id),
+            TokenSubject::Partner(id) => span
+                .record("user.kind", "partner")
+                .record("user.id", tracing::field::display(id)),
         };
-        tracing::Span::current()
-            .record("user.kind", kind)
-            .record("user.id", subject.id);
         Ok(principal)
     }
 }

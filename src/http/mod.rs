@@ -111,6 +111,8 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::orders::router())
         .merge(routes::campaigns::router())
         .merge(routes::partners::router())
+        .merge(routes::partner_portal::router())
+        .merge(routes::payouts::router())
         .merge(routes::loyalty::router())
         .merge(routes::grocery::router())
         .merge(routes::benefits::router())

@@ -32,6 +32,7 @@ use super::extract::Json;
         (name = "campaigns", description = "Referral campaigns, partners, the dry run and reports"),
         (name = "rewards", description = "Points, coupons, free products and membership tiers"),
         (name = "wallets", description = "Wallets and their ledger"),
+        (name = "payouts", description = "Partner payout batches: bKash, Nagad and bank files, the providers' answers"),
         (name = "grocery", description = "Grocery lists and monthly subscriptions"),
         (name = "fraud", description = "Fraud rules and the blocklist"),
         (name = "kpis", description = "Programme KPIs for the admin dashboard"),
@@ -42,6 +43,7 @@ use super::extract::Json;
         (name = "channels", description = "QR codes of share codes, printable rider and parcel cards"),
         (name = "orders", description = "Orders from the shop's system; delivery completes referrals"),
         (name = "couriers", description = "Steadfast and Pathao webhooks: couriers report deliveries; the events no order claimed yet"),
+        (name = "partners", description = "Partner self-service: a partner's login and its own report; partners' passwords"),
         (name = "operations", description = "Health and readiness"),
     )
 )]

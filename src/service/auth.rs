@@ -11,7 +11,10 @@ use crate::auth::{
 use crate::config::Config;
 use crate::db;
 use crate::db::logins::{Attempt, LoginAccountKind};
-use crate::domain::account::{LoginResponse, LoginUser, MeResponse, RoleRow};
+use crate::domain::account::{
+    LoginResponse, LoginUser, MeResponse, PartnerAccount, PartnerLoginResponse, PartnerPasswordSet,
+    RoleRow,
+};
 use crate::domain::customer::normalise_email;
 use crate::domain::phone::Phone;
 use crate::error::{Code, Error, Result};
@@ -34,19 +37,24 @@ pub async fn resolve_token(
     let principal = match cache.get(&key) {
         Some(cached) => cached,
         None => {
-            let principal = match subject.kind {
-                TokenKind::Customer => db::customers::exists(pool, subject.id)
+            let principal = match subject {
+                TokenSubject::Customer(id) => db::customers::exists(pool, id)
                     .await?
-                    .then_some(Principal::Customer { id: subject.id }),
-                TokenKind::User => {
-                    db::users::find_active_access(pool, subject.id)
+                    .then_some(Principal::Customer { id }),
+                TokenSubject::User(id) => {
+                    db::users::find_active_access(pool, id)
                         .await?
                         .map(|access| Principal::Staff {
-                            id: subject.id,
+                            id,
                             role_slug: access.role_slug,
                             permissions: Arc::from(access.permissions),
                         })
                 }
+                // A deactivated partner's tokens stop working, as an inactive user's do.
+                TokenSubject::Partner(id) => db::partners::find(pool, id)
+                    .await?
+                    .filter(|partner| partner.is_active)
+                    .map(|_| Principal::Partner { id }),
             };
             cache.put(key, principal.clone());
             principal
@@ -224,6 +232,69 @@ pub async fn login(
     })
 }
 
+/// Logs in a referral partner by its code (case-insensitive) and the password an admin set
+/// (partner self-service). The same lock-out as customers' and staff's counts the attempt
+/// first; an unknown code, or a partner without a password, takes as long to refuse as a
+/// wrong password. An inactive partner's correct password is 403.
+pub async fn partner_login(
+    pool: &PgPool,
+    keys: &JwtKeys,
+    config: &Config,
+    code: &str,
+    password: String,
+) -> Result<PartnerLoginResponse> {
+    let Some(login) = db::partner_logins::find_by_code(pool, code.trim()).await? else {
+        password::verify(password, None).await?;
+        return Err(invalid_credentials());
+    };
+    let hash = Some(login.password_hash.clone());
+    check_password(
+        pool,
+        config,
+        LoginAccountKind::Partner,
+        login.login_id,
+        password,
+        hash,
+    )
+    .await?;
+    if !login.is_active {
+        return Err(Error::forbidden("This partner is inactive"));
+    }
+    Ok(PartnerLoginResponse {
+        access_token: keys.issue_partner(login.partner_id)?,
+        partner: PartnerAccount {
+            id: login.partner_id,
+            code: login.code,
+            name: login.name,
+        },
+    })
+}
+
+/// Sets partner `partner_id`'s self-service password (an admin's act) and clears its
+/// lock-out, in one transaction. Only the argon2id hash is stored.
+pub async fn set_partner_password(
+    pool: &PgPool,
+    partner_id: uuid::Uuid,
+    new_password: String,
+) -> Result<PartnerPasswordSet> {
+    if let Some(problem) = super::signup::password_problem(&new_password) {
+        return Err(Error::invalid_field("password", problem));
+    }
+    let hash = password::hash(new_password).await?;
+    let mut tx = pool.begin().await?;
+    // The lock keeps a concurrent deletion of the partner from racing the insert.
+    let partner = db::partners::lock(&mut *tx, partner_id)
+        .await?
+        .ok_or_else(super::partners::partner_not_found)?;
+    let login_id = db::partner_logins::set_password(&mut *tx, partner.id, &hash).await?;
+    db::logins::clear(&mut *tx, LoginAccountKind::Partner, login_id).await?;
+    tx.commit().await?;
+    Ok(PartnerPasswordSet {
+        partner_id: partner.id,
+        code: partner.code,
+    })
+}
+
 /// Who the caller is, with their roles and permissions.
 pub async fn me(pool: &PgPool, principal: &Principal) -> Result<MeResponse> {
     match principal {
@@ -264,5 +335,8 @@ pub async fn me(pool: &PgPool, principal: &Principal) -> Result<MeResponse> {
             })
         }
         Principal::ApiKey { .. } => Err(Error::forbidden("API keys have no user profile")),
+        Principal::Partner { .. } => Err(Error::forbidden(
+            "Partner tokens reach only /api/partners/me routes",
+        )),
     }
 }

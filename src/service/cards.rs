@@ -11,7 +11,7 @@ use uuid::Uuid;
 use crate::config::Config;
 use crate::db;
 use crate::domain::channel::Channel;
-use crate::domain::partner::DELIVERY_RIDER;
+use crate::domain::partner::PartnerType;
 use crate::domain::share::landing_url;
 use crate::error::{Code, Error, Result};
 use crate::render::cards::{self, Card, CardCount, CardKind};
@@ -60,11 +60,12 @@ pub async fn rider_cards(
     let partner = db::partners::find(pool, partner_id)
         .await?
         .ok_or_else(partners::partner_not_found)?;
-    if partner.partner_type != DELIVERY_RIDER {
+    if partner.partner_type != PartnerType::DeliveryRider {
         return Err(Error::new(
             Code::PartnerNotRider,
             format!(
-                "Rider cards are printed for partners of type {DELIVERY_RIDER}; this one is {}",
+                "Rider cards are printed for partners of type {}; this one is {}",
+                PartnerType::DeliveryRider,
                 partner.partner_type
             ),
         ));

@@ -19,6 +19,14 @@ use crate::service::phone_verification::{self, Otp};
 pub const MIN_PASSWORD_LEN: usize = 8;
 /// Longest accepted password (argon2 cost grows with it).
 pub const MAX_PASSWORD_LEN: usize = 128;
+
+/// What is wrong with a new password (customers' and partners' alike), if anything: its
+/// length must be [`MIN_PASSWORD_LEN`] to [`MAX_PASSWORD_LEN`] characters.
+pub fn password_problem(password: &str) -> Option<String> {
+    let len = password.chars().count();
+    (!(MIN_PASSWORD_LEN..=MAX_PASSWORD_LEN).contains(&len))
+        .then(|| format!("must be {MIN_PASSWORD_LEN} to {MAX_PASSWORD_LEN} characters long"))
+}
 /// Longest accepted name, district or customer type.
 const MAX_TEXT_LEN: usize = 100;
 
@@ -81,13 +89,10 @@ pub async fn sign_up(pool: &PgPool, otp: &Otp, form: SignupForm) -> Result<Custo
         .ok()
         .flatten();
     let password = form.password.filter(|p| !p.is_empty());
-    if let Some(password) = &password {
-        let len = password.chars().count();
-        problems.check(
-            (MIN_PASSWORD_LEN..=MAX_PASSWORD_LEN).contains(&len),
-            "password",
-            &format!("must be {MIN_PASSWORD_LEN} to {MAX_PASSWORD_LEN} characters long"),
-        );
+    if let Some(password) = &password
+        && let Some(problem) = password_problem(password)
+    {
+        problems.add("password", problem);
     }
     let text = |field: &'static str, value: Option<String>, max: usize, problems: &mut Problems| {
         let value = value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());

@@ -18,6 +18,8 @@ enum Needs {
     Agent,
     /// `manage-crm-tasks`: call-centre managers.
     Manager,
+    /// `manage-payouts`: only admins hold it.
+    Payouts,
 }
 
 /// The rows the staff routes of the matrix name.
@@ -296,6 +298,12 @@ fn staff_routes(named: Named<'_>) -> Vec<(Method, String, Option<Value>, Needs)>
             Needs::Reports,
         ),
         (
+            Method::GET,
+            "/api/loyalty/payout-batches".into(),
+            None,
+            Needs::Payouts,
+        ),
+        (
             Method::PUT,
             "/api/message-templates/reward_released".into(),
             Some(json!({ "bn": "{code}: {amount}", "en": "{code}: {amount}" })),
@@ -430,6 +438,8 @@ async fn the_authorisation_matrix(pool: PgPool) {
         .await;
     assert_eq!(rider.status, StatusCode::CREATED, "{}", rider.body);
     let rider = rider.body["id"].as_str().unwrap().to_owned();
+    // A partner's token passes no permission: it is refused wherever a customer is.
+    let partner_token = app.keys.issue_partner(rider.parse().unwrap()).unwrap();
     let owner_token = app.customer_token(owner);
     let other_token = app.customer_token(other);
     let key = bondhu::auth::api_key::generate();
@@ -505,8 +515,8 @@ async fn the_authorisation_matrix(pool: PgPool) {
         let before = app.snapshot().await;
         let anonymous = app.request(method.clone(), &path, None, body.clone()).await;
         anonymous.assert_error(StatusCode::UNAUTHORIZED, "unauthenticated");
-        // A customer, even the one the route names, gets no staff route.
-        for token in [&owner_token, &other_token] {
+        // A customer, even the one the route names, gets no staff route; nor a partner.
+        for token in [&owner_token, &other_token, &partner_token] {
             let response = app
                 .request(method.clone(), &path, Some(token), body.clone())
                 .await;
@@ -586,6 +596,9 @@ async fn the_authorisation_matrix(pool: PgPool) {
             .raw_with_api_key(method.clone(), path, &key.key, body.clone())
             .await;
         machine.assert_error(StatusCode::FORBIDDEN, "forbidden");
+        app.request(method.clone(), path, Some(&partner_token), body.clone())
+            .await
+            .assert_error(StatusCode::FORBIDDEN, "forbidden");
         let mine = app
             .request(method.clone(), path, Some(&owner_token), body.clone())
             .await;
@@ -598,9 +611,11 @@ async fn the_authorisation_matrix(pool: PgPool) {
             .assert_error(StatusCode::UNAUTHORIZED, "unauthenticated");
         let mine = app.get(&path, &owner_token).await;
         assert!(mine.status.is_success(), "{path}: {}", mine.body);
-        app.get(&path, &other_token)
-            .await
-            .assert_error(StatusCode::FORBIDDEN, "forbidden");
+        for token in [&other_token, &partner_token] {
+            app.get(&path, token)
+                .await
+                .assert_error(StatusCode::FORBIDDEN, "forbidden");
+        }
         for role in STAFF_ROLES {
             let response = app.get(&path, &app.staff_token(role)).await;
             if role_passes(role, Needs::Reports) {

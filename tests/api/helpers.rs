@@ -57,9 +57,15 @@ pub struct TestResponse {
     pub bytes: axum::body::Bytes,
 }
 
-/// The content types a route may answer with instead of JSON: QR codes and cards. Any
-/// other non-JSON body fails the test, so an error can never slip out as plain text.
-pub const BINARY_TYPES: [&str; 3] = ["image/svg+xml", "image/png", "application/pdf"];
+/// The content types a route may answer with instead of JSON: QR codes, cards and payout
+/// files. Any other non-JSON body fails the test, so an error can never slip out as plain
+/// text.
+pub const BINARY_TYPES: [&str; 4] = [
+    "image/svg+xml",
+    "image/png",
+    "application/pdf",
+    "text/csv; charset=utf-8",
+];
 
 impl TestResponse {
     /// Asserts the error envelope with `status` and `code`.
@@ -438,7 +444,10 @@ impl TestApp {
                    (select count(*) from referral_events),
                    (select count(*) from referral_partners),
                    (select count(*) || ':' || string_agg(updated_at::text, ',' order by id) from referral_campaigns),
-                   (select count(*) || ':' || coalesce(max(updated_at)::text, '') from wallet_withdrawal_requests)
+                   (select count(*) || ':' || coalesce(max(updated_at)::text, '') from wallet_withdrawal_requests),
+                   (select count(*) || ':' || coalesce(max(updated_at)::text, '') from partner_commissions),
+                   (select count(*) || ':' || coalesce(string_agg(status::text, ',' order by id), '') from payout_batch_lines),
+                   (select coalesce(sum(owed_amount), 0) from referral_partners)
                ) as "digest!""#
         )
         .fetch_one(&self.pool)
@@ -462,6 +471,21 @@ impl TestApp {
     pub async fn end_holds(&self) -> u32 {
         self.expire_holds().await;
         bondhu::jobs::release_due(&self.pool, None).await.unwrap()
+    }
+
+    /// Lets the holds of every pending partner commission end now and runs the commission
+    /// release job once; returns how many it released.
+    pub async fn end_commission_holds(&self) -> u32 {
+        sqlx::query!(
+            "update partner_commissions set release_at = now() - interval '1 second'
+             where status = 'pending'"
+        )
+        .execute(&self.pool)
+        .await
+        .unwrap();
+        bondhu::jobs::release_due_commissions(&self.pool, None)
+            .await
+            .unwrap()
     }
 
     /// Lets the holds of every completed referral end now, without releasing them.
@@ -648,6 +672,69 @@ pub async fn assert_invariants(pool: &PgPool) {
     assert_eq!(
         payouts.debits_without_paid, 0,
         "payout debits without a paid withdrawal"
+    );
+    // Partners: what each owes is what their commissions came to owe, less what the batches
+    // that were not rejected netted off; a paid line's live commissions carry its
+    // transaction id; a line's gross is what its commissions were when taken.
+    let partners = sqlx::query!(
+        r#"select p.id, p.owed_amount,
+                  coalesce((select sum(c.owed_amount) from partner_commissions c where c.partner_id = p.id), 0)
+                  - coalesce((select sum(l.netted_amount) from payout_batch_lines l
+                              where l.partner_id = p.id and l.status <> 'rejected'), 0) as "expected!"
+           from referral_partners p"#
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    for partner in partners {
+        assert_eq!(
+            partner.owed_amount, partner.expected,
+            "partner {}: owed amount",
+            partner.id
+        );
+    }
+    let lines = sqlx::query!(
+        r#"select
+             (select count(*) from payout_batch_lines l
+              where l.gross_amount <> (select coalesce(sum(i.amount), 0) from payout_batch_items i
+                                       where i.line_id = l.id)) as "gross_mismatch!",
+             (select count(*) from payout_batch_items i
+              join payout_batch_lines l on l.id = i.line_id
+              join partner_commissions c on c.id = i.commission_id
+              where l.status = 'paid' and i.live
+                and (c.transaction_id is distinct from l.transaction_id
+                     or c.status not in ('paid', 'clawed_back'))) as "paid_unmarked!",
+             (select count(*) from partner_commissions c
+              where c.status = 'paid'
+                and not exists (select 1 from payout_batch_items i
+                                join payout_batch_lines l on l.id = i.line_id
+                                where i.commission_id = c.id and i.live and l.status = 'paid'
+                                  and l.transaction_id = c.transaction_id)) as "paid_without_line!",
+             (select count(*) from partner_commissions c
+              where c.payout_batch_id is not null
+                and not exists (select 1 from payout_batch_items i
+                                join payout_batch_lines l on l.id = i.line_id
+                                where i.commission_id = c.id and i.live
+                                  and l.batch_id = c.payout_batch_id)) as "batched_without_item!""#
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        lines.gross_mismatch, 0,
+        "payout lines whose gross is not their commissions'"
+    );
+    assert_eq!(
+        lines.paid_unmarked, 0,
+        "paid lines with commissions not marked paid"
+    );
+    assert_eq!(
+        lines.paid_without_line, 0,
+        "paid commissions without their paid line"
+    );
+    assert_eq!(
+        lines.batched_without_item, 0,
+        "batched commissions without a live item"
     );
     let customers_without_wallet = sqlx::query_scalar!(
         r#"select count(*) as "n!" from customers c

@@ -9,12 +9,16 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use super::campaigns::ListParams;
+use super::page_limit;
 use crate::auth::{Permission, Principal};
-use crate::domain::partner::{Partner, PartnerReport};
-use crate::error::{Code, Error, Result};
+use crate::domain::money::{Money, Percent, number_or_string_opt};
+use crate::domain::partner::Partner;
+use crate::domain::partner_report::PartnerReport;
+use crate::error::Result;
 use crate::http::AppState;
 use crate::http::error::ErrorBody;
 use crate::http::extract::{Json, Path, Query};
+use crate::service::partner_reports::{self, ReportQuery};
 use crate::service::partners::{self, PartnerChanges};
 
 /// The partner routes.
@@ -26,11 +30,11 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// A partner as an admin sends it (snake_case or camelCase keys). On update, absent keys
-/// are kept and `null` clears `name` or `campaign_id`.
+/// are kept and `null` clears a nullable field. Amounts are JSON numbers or numeric strings.
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[expect(
     missing_docs,
-    reason = "one field per column; the names are the documentation"
+    reason = "one field per column; the names are the documentation (see Partner)"
 )]
 pub struct PartnerInput {
     pub code: Option<String>,
@@ -42,12 +46,50 @@ pub struct PartnerInput {
     pub is_active: Option<bool>,
     #[serde(default, alias = "campaignId", deserialize_with = "nullable")]
     pub campaign_id: Option<Option<Uuid>>,
+    #[serde(default, alias = "contactPhone", deserialize_with = "nullable")]
+    pub contact_phone: Option<Option<String>>,
+    #[serde(default, alias = "payoutMethod", deserialize_with = "nullable")]
+    pub payout_method: Option<Option<String>>,
+    #[serde(default, alias = "payoutAccount", deserialize_with = "nullable")]
+    pub payout_account: Option<Option<String>>,
+    #[serde(
+        default,
+        alias = "commissionAmount",
+        deserialize_with = "nullable_amount"
+    )]
+    #[schema(value_type = Option<f64>)]
+    pub commission_amount: Option<Option<Money>>,
+    #[serde(
+        default,
+        alias = "commissionPercent",
+        deserialize_with = "nullable_amount"
+    )]
+    #[schema(value_type = Option<f64>)]
+    pub commission_percent: Option<Option<Percent>>,
+    #[serde(default, alias = "commissionCap", deserialize_with = "nullable_amount")]
+    #[schema(value_type = Option<f64>)]
+    pub commission_cap: Option<Option<Money>>,
+    #[serde(alias = "commissionScope")]
+    pub commission_scope: Option<String>,
+    #[serde(default, alias = "commissionDays", deserialize_with = "nullable")]
+    pub commission_days: Option<Option<i32>>,
+    #[serde(default, alias = "customerId", deserialize_with = "nullable")]
+    pub customer_id: Option<Option<i32>>,
 }
 
 fn nullable<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
     d: D,
 ) -> std::result::Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
+}
+
+/// A present amount (a number or a numeric string, bounded by its type) or `null`.
+fn nullable_amount<'de, D, T>(d: D) -> std::result::Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: std::str::FromStr<Err = crate::domain::money::MoneyError>,
+{
+    number_or_string_opt(d).map(Some)
 }
 
 impl From<PartnerInput> for PartnerChanges {
@@ -58,6 +100,15 @@ impl From<PartnerInput> for PartnerChanges {
             name: input.name,
             is_active: input.is_active,
             campaign_id: input.campaign_id,
+            contact_phone: input.contact_phone,
+            payout_method: input.payout_method,
+            payout_account: input.payout_account,
+            commission_amount: input.commission_amount,
+            commission_percent: input.commission_percent,
+            commission_cap: input.commission_cap,
+            commission_scope: input.commission_scope,
+            commission_days: input.commission_days,
+            customer_id: input.customer_id,
         }
     }
 }
@@ -121,10 +172,27 @@ pub struct ReportParams {
     limit: Option<i64>,
 }
 
-/// The partner's funnel, revenue and orders. Needs `view-mlm-reports`.
+impl ReportParams {
+    /// The service's query, with the limit checked (400 `invalid_query` out of range).
+    pub fn query(self) -> Result<ReportQuery> {
+        Ok(ReportQuery {
+            from: self.from,
+            to: self.to,
+            limit: page_limit(
+                self.limit,
+                partner_reports::DEFAULT_ORDER_LIMIT,
+                partner_reports::MAX_ORDER_LIMIT,
+            )?,
+        })
+    }
+}
+
+/// The partner's funnel, revenue, orders, order outcomes and referred customers' lifetime
+/// value (definitions: docs/ARCHITECTURE.md, "Partner reports"). Needs `view-mlm-reports`.
 #[utoipa::path(get, path = "/api/loyalty/referral-partners/{code}/report", tag = "campaigns", security(("bearer" = [])),
     params(("code" = String, Path), ReportParams),
-    responses((status = 200, body = PartnerReport), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = PartnerReport), (status = 400, body = ErrorBody, description = "invalid_query"),
+              (status = 404, body = ErrorBody)))]
 async fn get_partner_report(
     State(state): State<AppState>,
     principal: Principal,
@@ -132,14 +200,7 @@ async fn get_partner_report(
     Query(params): Query<ReportParams>,
 ) -> Result<Json<PartnerReport>> {
     principal.require(Permission::ViewMlmReports)?;
-    let limit = params.limit.unwrap_or(50);
-    if !(1..=2000).contains(&limit) {
-        return Err(Error::new(
-            Code::InvalidQuery,
-            "limit must be between 1 and 2000",
-        ));
-    }
     Ok(Json(
-        partners::report(&state.db, &code, params.from, params.to, limit).await?,
+        partner_reports::report_by_code(&state.db, &code, params.query()?).await?,
     ))
 }

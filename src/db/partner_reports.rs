@@ -1,0 +1,245 @@
+//! The partner report's queries (definitions in [`crate::domain::partner_report`]).
+//!
+//! Every query starts from the partner and walks indexes only
+//! (`migrations/20261204000210_partner_reports.sql`): the partner's referrals
+//! (`customer_referrals_partner_created_idx`), each referred customer's orders in time
+//! order (`sales_orders_customer_created_idx`, one range per customer), the partner's
+//! events (`referral_events_partner_created_idx`), the referrals' rewards
+//! (`referral_rewards_once`), the partner's commissions (`partner_commissions_partner_created_idx`). `bench/partner-report.sh` prints their plans at a million
+//! orders.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use sqlx::PgExecutor;
+use uuid::Uuid;
+
+use crate::domain::order::OrderStatus;
+use crate::domain::partner_report::{MAX_UTM_LINES, PartnerOrder, UtmReportLine};
+use crate::domain::time::Timestamp;
+
+/// Every count and sum of a partner's report but the order list and `by_utm`, read in one
+/// statement (one snapshot, one pass over the partner's customers' orders), and the ids of
+/// the newest orders of the window.
+#[derive(Debug)]
+pub struct ReportNumbers {
+    /// Events carrying the code in the window.
+    pub total_events: i64,
+    /// Of those, clicks.
+    pub clicked: i64,
+    /// Signups in the window.
+    pub registered: i64,
+    /// Distinct customers of those signups.
+    pub unique_referred_customers: i64,
+    /// Referrals completed in the window, still completed.
+    pub completed: i64,
+    /// Rewards released in the window, still released.
+    pub reward_credited: i64,
+    /// Of the window's signups: those with an order since, whose first was delivered,
+    /// whose delivered first order came back.
+    pub first_orders: i64,
+    /// See `first_orders`.
+    pub first_orders_delivered: i64,
+    /// See `first_orders`.
+    pub first_orders_returned: i64,
+    /// Orders placed in the window, by what became of them.
+    pub delivered: i64,
+    /// See `delivered`.
+    pub returned: i64,
+    /// See `delivered`.
+    pub refused: i64,
+    /// See `delivered`.
+    pub cancelled: i64,
+    /// See `delivered`.
+    pub open: i64,
+    /// What the window's successful orders kept (totals less refunds).
+    pub revenue: Decimal,
+    /// The window's signups' successful orders since signing up.
+    pub cohort_orders: i64,
+    /// What those kept: the lifetime value.
+    pub lifetime_value: Decimal,
+    /// Commissions earned in the window, by their state now: pending, released, paid.
+    pub commission_pending: Decimal,
+    /// See `commission_pending`.
+    pub commission_released: Decimal,
+    /// See `commission_pending`.
+    pub commission_paid: Decimal,
+    /// The newest orders placed in the window, newest first, at most the limit.
+    pub latest_order_ids: Vec<i32>,
+}
+
+/// The numbers of partner `partner_id` (code `code`) between `from` and `to`, with the
+/// ids of the newest `limit` orders.
+///
+/// An order counts for the partner when its customer signed up with the partner's code and
+/// it was placed at or after that signup. The join reads, per referred customer, one range
+/// of `sales_orders_customer_created_idx`: everything since the signup for the window's
+/// signups (their lifetime), only the window for the others.
+pub async fn numbers(
+    db: impl PgExecutor<'_>,
+    partner_id: Uuid,
+    code: &str,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    limit: i64,
+) -> sqlx::Result<ReportNumbers> {
+    let row = sqlx::query!(
+        r#"with refs as materialized (
+               select r.id, r.referred_customer_id as customer_id, r.created_at, r.status,
+                      r.completed_at, r.completions,
+                      ($3::timestamptz is null or r.created_at >= $3)
+                          and ($4::timestamptz is null or r.created_at < $4) as cohort
+               from customer_referrals r
+               where r.partner_id = $1 and r.referred_customer_id is not null
+           ),
+           orders as materialized (
+               select f.customer_id, f.cohort, o.id, o.created_at, o.delivered_at,
+                      order_result(o.status, o.delivered_at) as result,
+                      order_kept_value(o.status, o.total_amount, o.refunded_amount) as kept,
+                      ($3::timestamptz is null or o.created_at >= $3)
+                          and ($4::timestamptz is null or o.created_at < $4) as in_window
+               from refs f
+               join sales_orders o on o.customer_id = f.customer_id
+                    and o.created_at >= case when f.cohort or $3::timestamptz is null then f.created_at
+                                             else greatest(f.created_at, $3) end
+                    and o.created_at < case when f.cohort or $4::timestamptz is null then 'infinity'::timestamptz
+                                            else $4 end
+           ),
+           firsts as (
+               select distinct on (customer_id) customer_id, delivered_at, result
+               from orders where cohort
+               order by customer_id, created_at, id
+           ),
+           order_counts as (
+               select count(*) filter (where in_window and result = 'delivered') as delivered,
+                      count(*) filter (where in_window and result = 'returned') as returned,
+                      count(*) filter (where in_window and result = 'refused') as refused,
+                      count(*) filter (where in_window and result = 'cancelled') as cancelled,
+                      count(*) filter (where in_window and result = 'open') as open,
+                      coalesce(sum(kept) filter (where in_window), 0) as revenue,
+                      count(*) filter (where cohort and result = 'delivered') as cohort_orders,
+                      coalesce(sum(kept) filter (where cohort), 0) as lifetime_value
+               from orders
+           ),
+           events as (
+               select count(*) as total, count(*) filter (where e.event_type = 'clicked') as clicked
+               from referral_events e
+               where lower(e.partner_code) = lower($2) and e.partner_code is not null
+                 and ($3::timestamptz is null or e.created_at >= $3)
+                 and ($4::timestamptz is null or e.created_at < $4)
+           ),
+           commissions as (
+               select coalesce(sum(amount) filter (where status = 'pending'), 0) as pending,
+                      coalesce(sum(amount) filter (where status = 'released'), 0) as released,
+                      coalesce(sum(amount) filter (where status = 'paid'), 0) as paid
+               from partner_commissions pc
+               where pc.partner_id = $1
+                 and ($3::timestamptz is null or pc.created_at >= $3)
+                 and ($4::timestamptz is null or pc.created_at < $4)
+           )
+           select
+               ev.total as "total_events!",
+               ev.clicked as "clicked!",
+               (select count(*) from refs where cohort) as "registered!",
+               (select count(distinct customer_id) from refs where cohort) as "unique_referred_customers!",
+               (select count(*) from refs
+                where status = 'completed'
+                  and ($3::timestamptz is null or completed_at >= $3)
+                  and ($4::timestamptz is null or completed_at < $4)) as "completed!",
+               (select count(*) from refs f
+                join referral_rewards rr on rr.referral_id = f.id
+                where f.completions > 0 and rr.status = 'released'
+                  and ($3::timestamptz is null or rr.released_at >= $3)
+                  and ($4::timestamptz is null or rr.released_at < $4)) as "reward_credited!",
+               (select count(*) from firsts) as "first_orders!",
+               (select count(*) from firsts where delivered_at is not null) as "first_orders_delivered!",
+               (select count(*) from firsts where result = 'returned') as "first_orders_returned!",
+               c.delivered as "delivered!",
+               c.returned as "returned!",
+               c.refused as "refused!",
+               c.cancelled as "cancelled!",
+               c.open as "open!",
+               c.revenue as "revenue!: Decimal",
+               c.cohort_orders as "cohort_orders!",
+               c.lifetime_value as "lifetime_value!: Decimal",
+               pc.pending as "commission_pending!: Decimal",
+               pc.released as "commission_released!: Decimal",
+               pc.paid as "commission_paid!: Decimal",
+               array(select id from orders where in_window
+                     order by created_at desc, id desc limit $5) as "latest_order_ids!"
+           from events ev, order_counts c, commissions pc"#,
+        partner_id,
+        code,
+        from,
+        to,
+        limit
+    )
+    .fetch_one(db)
+    .await?;
+    Ok(ReportNumbers {
+        total_events: row.total_events,
+        clicked: row.clicked,
+        registered: row.registered,
+        unique_referred_customers: row.unique_referred_customers,
+        completed: row.completed,
+        reward_credited: row.reward_credited,
+        first_orders: row.first_orders,
+        first_orders_delivered: row.first_orders_delivered,
+        first_orders_returned: row.first_orders_returned,
+        delivered: row.delivered,
+        returned: row.returned,
+        refused: row.refused,
+        cancelled: row.cancelled,
+        open: row.open,
+        revenue: row.revenue,
+        cohort_orders: row.cohort_orders,
+        lifetime_value: row.lifetime_value,
+        commission_pending: row.commission_pending,
+        commission_released: row.commission_released,
+        commission_paid: row.commission_paid,
+        latest_order_ids: row.latest_order_ids,
+    })
+}
+
+/// Orders `ids` in TrustCart's report shape, newest first.
+pub async fn orders(db: impl PgExecutor<'_>, ids: &[i32]) -> sqlx::Result<Vec<PartnerOrder>> {
+    sqlx::query_as!(
+        PartnerOrder,
+        r#"select o.id, o.sales_order_number, o.customer_id, o.total_amount,
+                  null::text as "discount_amount?", o.coupon_code as offer_code, null::integer as "offer_id?",
+                  o.status as "status: OrderStatus", o.created_at,
+                  o.delivered_at as "delivered_at: Timestamp"
+           from sales_orders o
+           where o.id = any($1)
+           order by o.created_at desc, o.id desc"#,
+        ids
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// The partner's signups in the window (by when the referral was made) by UTM source and
+/// campaign, most signups first, at most [`MAX_UTM_LINES`] lines.
+pub async fn by_utm(
+    db: impl PgExecutor<'_>,
+    partner_id: Uuid,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+) -> sqlx::Result<Vec<UtmReportLine>> {
+    sqlx::query_as!(
+        UtmReportLine,
+        r#"select r.utm_source, r.utm_campaign, count(*) as "signups!",
+                  count(*) filter (where r.status = 'completed') as "delivered_first_orders!"
+           from customer_referrals r
+           where r.partner_id = $1 and r.referred_customer_id is not null
+             and ($2::timestamptz is null or r.created_at >= $2) and ($3::timestamptz is null or r.created_at < $3)
+           group by r.utm_source, r.utm_campaign
+           order by count(*) desc, r.utm_source nulls last, r.utm_campaign nulls last
+           limit $4"#,
+        partner_id,
+        from,
+        to,
+        MAX_UTM_LINES
+    )
+    .fetch_all(db)
+    .await
+}

@@ -1,0 +1,754 @@
+//! Partner reports (issue 11): the numbers on a known data set built through the real
+//! routes, the window's boundaries, bad input, and partner self-service (login, lock-out,
+//! the partner's own report, and a partner token refused everywhere else).
+
+use axum::http::{Method, StatusCode, header};
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+use crate::helpers::{TestApp, dec, test_config};
+
+const PARTNERS: &str = "/api/loyalty/referral-partners";
+
+fn report_path(code: &str, query: &str) -> String {
+    format!("{PARTNERS}/{code}/report{query}")
+}
+
+async fn app(pool: PgPool) -> TestApp {
+    TestApp::with_config(
+        pool,
+        test_config(&[
+            ("SHOP_URL", "https://shop.example"),
+            ("LOGIN_MAX_FAILURES", "3"),
+        ]),
+    )
+    .await
+}
+
+/// Creates a partner (with `campaign`, if any); returns its id.
+async fn partner(app: &TestApp, code: &str, campaign: Option<&Value>) -> String {
+    let mut body = json!({ "code": code, "partnerType": "influencer", "name": code });
+    if let Some(campaign) = campaign {
+        body["campaign_id"] = campaign["id"].clone();
+    }
+    let created = app.post(PARTNERS, &app.admin_token(), body).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    created.body["id"].as_str().unwrap().to_owned()
+}
+
+/// A click on the partner's link, as a visitor makes it.
+async fn click(app: &TestApp, code: &str) {
+    let landed = app
+        .request(Method::GET, &format!("/r/{code}?ch=whatsapp"), None, None)
+        .await;
+    assert_eq!(landed.status, StatusCode::FOUND, "{}", landed.body);
+}
+
+/// Records order `id` of `customer` for `total` taka with `status` (and, optionally, when
+/// it was placed), as the shop's system does.
+async fn put_order(
+    app: &TestApp,
+    id: i32,
+    customer: i32,
+    total: u32,
+    status: &str,
+    placed: Option<&str>,
+) {
+    let mut body = json!({ "customerId": customer, "status": status, "totalAmount": total });
+    if let Some(placed) = placed {
+        body["createdAt"] = json!(placed);
+    }
+    let put = app
+        .put(&format!("/api/orders/{id}"), &app.admin_token(), body)
+        .await;
+    assert_eq!(put.status, StatusCode::OK, "{}", put.body);
+}
+
+async fn move_order(app: &TestApp, id: i32, status: &str) {
+    let moved = app.order_status(id, status).await;
+    assert_eq!(moved.status, StatusCode::OK, "{}", moved.body);
+}
+
+/// The partner FitFam's known data set; returns the customers (a, b, c, d, e) and the
+/// other partner's customer f.
+///
+/// | customer | orders (since signing up with FitFam)                     |
+/// |----------|-----------------------------------------------------------|
+/// | a        | 101 delivered 1200; 102 delivered 800, 300 refunded       |
+/// | b        | 103 delivered 900, then returned                          |
+/// | c        | 104 returned without delivery (refused at the door): 700  |
+/// | d        | 105 cancelled 400                                         |
+/// | e        | 106 pending 500; 107 delivered 999 placed BEFORE signup   |
+/// | f (Other)| 108 delivered 2000                                        |
+///
+/// FitFam's link is clicked 3 times, Other's once.
+async fn known_data_set(app: &TestApp) -> [i32; 6] {
+    let admin = app.admin_token();
+    let campaign = app
+        .post(
+            "/api/loyalty/referral-campaigns",
+            &admin,
+            json!({ "name": "FitFam welcome", "reward_referrer_amount": 0, "reward_referred_amount": 50 }),
+        )
+        .await;
+    assert_eq!(campaign.status, StatusCode::CREATED, "{}", campaign.body);
+    partner(app, "FitFam", Some(&campaign.body)).await;
+    partner(app, "OtherPartner", None).await;
+    for _ in 0..3 {
+        click(app, "fitfam").await;
+    }
+    click(app, "OtherPartner").await;
+
+    let a = app.customer("01811400001", Some("FITFAM")).await;
+    let b = app.customer("01811400002", Some("fitfam")).await;
+    let c = app.customer("01811400003", Some("FitFam")).await;
+    let d = app.customer("01811400004", Some("FitFam")).await;
+    let e = app.customer("01811400005", Some("FitFam")).await;
+    let f = app.customer("01811400006", Some("OtherPartner")).await;
+
+    put_order(app, 101, a, 1200, "delivered", None).await;
+    put_order(app, 102, a, 800, "delivered", None).await;
+    let refund = app
+        .post(
+            "/api/orders/102/refund",
+            &admin,
+            json!({ "amount": 300, "reason": "one item damaged", "idempotencyKey": "r-102" }),
+        )
+        .await;
+    assert_eq!(refund.status, StatusCode::CREATED, "{}", refund.body);
+    put_order(app, 103, b, 900, "shipped", None).await;
+    move_order(app, 103, "delivered").await;
+    move_order(app, 103, "returned").await;
+    put_order(app, 104, c, 700, "in_transit", None).await;
+    move_order(app, 104, "returned").await;
+    put_order(app, 105, d, 400, "pending", None).await;
+    move_order(app, 105, "cancelled").await;
+    put_order(app, 106, e, 500, "pending", None).await;
+    // Placed before e signed up with the code: not the partner's doing.
+    put_order(app, 107, e, 999, "delivered", Some("2020-01-01T00:00:00Z")).await;
+    put_order(app, 108, f, 2000, "delivered", None).await;
+    [a, b, c, d, e, f]
+}
+
+#[sqlx::test(migrator = "bondhu::MIGRATOR")]
+async fn the_report_counts_a_known_data_set(pool: PgPool) {
+    let app = app(pool).await;
+    let [a, b, c, d, e, f] = known_data_set(&app).await;
+    let admin = app.admin_token();
+
+    let before_release = app.get(&report_path("fitfam", ""), &admin).await;
+    assert_eq!(before_release.body["funnel"]["reward_credited"], 0);
+    // a's welcome reward is held; the hold ends and the job releases it (and f's
+    // completed referral of the other partner).
+    assert_eq!(app.end_holds().await, 2);
+
+    let report = app.get(&report_path("fitfam", ""), &admin).await;
+    assert_eq!(report.status, StatusCode::OK, "{}", report.body);
+    let body = &report.body;
+    assert_eq!(body["partner_code"], "FitFam");
+    assert_eq!(body["window"], json!({ "from": null, "to": null }));
+    assert_eq!(
+        body["funnel"],
+        json!({
+            // 3 clicks and 5 attributions carry the code.
+            "total_events": 8, "clicked": 3, "invited": 0,
+            "registered": 5, "unique_referred_customers": 5,
+            // a's first order completed the referral; b's came back, which undid it.
+            "completed": 1, "reward_credited": 1,
+            // 101..106: 107 was placed before e's signup.
+            "attributed_orders": 6,
+            "first_orders": 5, "delivered": 2, "returned": 1
+        })
+    );
+    assert_eq!(body["revenue"]["order_count"], 2);
+    // 1200 + (800 - 300 refunded).
+    assert_eq!(dec(&body["revenue"]["total_revenue"]), Decimal::from(1700));
+    assert_eq!(body["revenue"]["total_discount"], Value::Null);
+    let mut outcomes = body["order_outcomes"].clone();
+    // 1 refused of the 4 parcels that reached a door; 1 back of the 3 taken.
+    assert_eq!(dec(&outcomes["refusal_rate"]), Decimal::new(25, 2));
+    assert_eq!(dec(&outcomes["return_rate"]), Decimal::new(3333, 4));
+    outcomes["refusal_rate"].take();
+    outcomes["return_rate"].take();
+    assert_eq!(
+        outcomes,
+        json!({
+            "orders": 6, "delivered": 2, "returned": 1, "refused": 1, "cancelled": 1, "open": 1,
+            "refusal_rate": null, "return_rate": null
+        })
+    );
+    // Exact digits on the wire: four places for rates, poisha for money.
+    let text = String::from_utf8(report.bytes.to_vec()).unwrap();
+    assert!(text.contains(r#""refusal_rate":0.2500"#), "{text}");
+    assert!(text.contains(r#""return_rate":0.3333"#), "{text}");
+    assert!(text.contains(r#""lifetime_value":1700.00"#), "{text}");
+    assert!(
+        text.contains(r#""average_lifetime_value":340.00"#),
+        "{text}"
+    );
+    assert_eq!(body["referred_customers"]["customers"], 5);
+    assert_eq!(body["referred_customers"]["orders"], 2);
+
+    // The orders of the window, newest first, 107 (before e's signup) and f's left out.
+    let ids: Vec<i64> = body["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, [106, 105, 104, 103, 102, 101]);
+    let customers: Vec<i64> = body["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["customer_id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        customers,
+        [e, d, c, b, a, a].map(i64::from),
+        "each order keeps its customer"
+    );
+    assert_eq!(body["orders"][4]["total_amount"], "800.00");
+    assert_eq!(body["orders"][2]["status"], "returned");
+    let two = app.get(&report_path("FitFam", "?limit=2"), &admin).await;
+    assert_eq!(two.body["orders"].as_array().unwrap().len(), 2);
+    assert_eq!(two.body["orders"][0]["id"], 106);
+    assert_eq!(
+        two.body["order_outcomes"]["orders"], 6,
+        "the limit lists, never counts"
+    );
+    assert_eq!(
+        body["by_utm"],
+        json!([{ "utm_source": null, "utm_campaign": null, "signups": 5, "delivered_first_orders": 1 }])
+    );
+
+    // The other partner's report holds only its own customer.
+    let other = app.get(&report_path("otherpartner", ""), &admin).await;
+    assert_eq!(other.body["funnel"]["clicked"], 1);
+    assert_eq!(other.body["funnel"]["registered"], 1);
+    assert_eq!(other.body["order_outcomes"]["orders"], 1);
+    assert_eq!(other.body["orders"][0]["customer_id"], f);
+    assert_eq!(
+        dec(&other.body["revenue"]["total_revenue"]),
+        Decimal::from(2000)
+    );
+    assert_eq!(
+        dec(&other.body["order_outcomes"]["refusal_rate"]),
+        Decimal::ZERO
+    );
+
+    // A partner without anything: zeros, and undefined rates and averages are null.
+    partner(&app, "QuietOne", None).await;
+    let quiet = app.get(&report_path("QuietOne", ""), &admin).await;
+    assert_eq!(quiet.status, StatusCode::OK, "{}", quiet.body);
+    assert_eq!(quiet.body["order_outcomes"]["refusal_rate"], Value::Null);
+    assert_eq!(quiet.body["order_outcomes"]["return_rate"], Value::Null);
+    assert_eq!(
+        quiet.body["referred_customers"]["average_lifetime_value"],
+        Value::Null
+    );
+    assert_eq!(quiet.body["orders"], json!([]));
+    let text = String::from_utf8(quiet.bytes.to_vec()).unwrap();
+    for zero in [
+        r#""total_revenue":0.00"#,
+        r#""lifetime_value":0.00"#,
+        r#""paid":0.00"#,
+    ] {
+        assert!(text.contains(zero), "{zero} in {text}");
+    }
+    app.check_invariants().await;
+}
+
+/// An instant of the database as RFC 3339 with microseconds (the database's precision).
+async fn instant(app: &TestApp, sql: &'static str, id: i32) -> String {
+    let at: chrono::DateTime<chrono::Utc> = sqlx::query_scalar(sql)
+        .bind(id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+async fn signed_up_at(app: &TestApp, customer: i32) -> String {
+    let sql = "select created_at from customer_referrals where referred_customer_id = $1";
+    instant(app, sql, customer).await
+}
+
+async fn placed_at(app: &TestApp, order: i32) -> String {
+    instant(
+        app,
+        "select created_at from sales_orders where id = $1",
+        order,
+    )
+    .await
+}
+
+#[sqlx::test(migrator = "bondhu::MIGRATOR")]
+async fn windows_include_from_and_exclude_to(pool: PgPool) {
+    let app = app(pool).await;
+    let admin = app.admin_token();
+    partner(&app, "Window", None).await;
+    let early = app.customer("01811400011", Some("Window")).await;
+    let late = app.customer("01811400012", Some("Window")).await;
+    let late_at = signed_up_at(&app, late).await;
+    // Orders placed one after the other, after both signups.
+    put_order(&app, 201, early, 100, "delivered", None).await;
+    put_order(&app, 202, early, 200, "returned", None).await;
+    put_order(&app, 203, late, 300, "delivered", None).await;
+    let (at201, at202, at203) = (
+        placed_at(&app, 201).await,
+        placed_at(&app, 202).await,
+        placed_at(&app, 203).await,
+    );
+    assert!(at201 < at202 && at202 < at203, "{at201} {at202} {at203}");
+
+    let get = |query: String| {
+        let app = app.clone();
+        let admin = admin.clone();
+        async move {
+            let report = app.get(&report_path("window", &query), &admin).await;
+            assert_eq!(report.status, StatusCode::OK, "{query}: {}", report.body);
+            report.body
+        }
+    };
+
+    // Orders by when they were placed: from inclusive, to exclusive.
+    let only_202 = get(format!("?from={at202}&to={at203}")).await;
+    assert_eq!(only_202["order_outcomes"]["orders"], 1);
+    assert_eq!(only_202["order_outcomes"]["refused"], 1);
+    assert_eq!(only_202["orders"][0]["id"], 202);
+    assert_eq!(only_202["revenue"]["order_count"], 0);
+    let from_202 = get(format!("?from={at202}")).await;
+    assert_eq!(from_202["order_outcomes"]["orders"], 2);
+    assert_eq!(
+        dec(&from_202["revenue"]["total_revenue"]),
+        Decimal::from(300)
+    );
+    let until_202 = get(format!("?to={at202}")).await;
+    assert_eq!(until_202["order_outcomes"]["orders"], 1);
+    assert_eq!(until_202["orders"][0]["id"], 201);
+    // The window is echoed in the API's own format, whatever offset it came in.
+    let dhaka =
+        get("?from=2026-01-02T06:00:00%2B06:00&to=2026-01-03T06:00:00%2B06:00".into()).await;
+    assert_eq!(dhaka["window"]["from"], "2026-01-02T00:00:00.000Z");
+    assert_eq!(dhaka["window"]["to"], "2026-01-03T00:00:00.000Z");
+    assert_eq!(dhaka["order_outcomes"]["orders"], 0);
+
+    // Signups by when they were made: a window starting at `late`'s signup holds it, one
+    // ending there holds `early` only; each cohort's lifetime value follows it past the
+    // window's end.
+    let from_late = get(format!("?from={late_at}")).await;
+    assert_eq!(from_late["funnel"]["registered"], 1);
+    assert_eq!(from_late["referred_customers"]["customers"], 1);
+    assert_eq!(from_late["referred_customers"]["orders"], 1);
+    assert_eq!(
+        dec(&from_late["referred_customers"]["lifetime_value"]),
+        Decimal::from(300)
+    );
+    assert_eq!(from_late["funnel"]["first_orders"], 1);
+    let until_late = get(format!("?to={late_at}")).await;
+    assert_eq!(until_late["funnel"]["registered"], 1);
+    assert_eq!(until_late["referred_customers"]["orders"], 1);
+    assert_eq!(
+        dec(&until_late["referred_customers"]["lifetime_value"]),
+        Decimal::from(100)
+    );
+    assert_eq!(until_late["funnel"]["first_orders"], 1);
+    assert_eq!(until_late["funnel"]["delivered"], 1);
+    // early's orders were placed after this window: the window itself has no orders.
+    assert_eq!(until_late["order_outcomes"]["orders"], 0);
+    // An empty window is a question with zeros for an answer.
+    let empty = get(format!("?from={late_at}&to={late_at}")).await;
+    assert_eq!(empty["funnel"]["registered"], 0);
+    assert_eq!(empty["order_outcomes"]["orders"], 0);
+    app.check_invariants().await;
+}
+
+#[sqlx::test(migrator = "bondhu::MIGRATOR")]
+async fn commissions_pending_released_and_paid_are_reported(pool: PgPool) {
+    let app = app(pool).await;
+    let admin = app.admin_token();
+    let created = app
+        .post(
+            PARTNERS,
+            &admin,
+            json!({ "code": "EarnCo", "name": "Earn Co", "commissionAmount": 40,
+                    "commissionScope": "every_order", "commissionDays": 90,
+                    "payoutMethod": "bkash", "payoutAccount": "01711640010" }),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let partner_id = created.body["id"].as_str().unwrap().to_owned();
+    let x = app.customer("01811400021", Some("EarnCo")).await;
+    let y = app.customer("01811400022", Some("EarnCo")).await;
+    let totals = |report: &Value| {
+        let c = &report["commission"];
+        [dec(&c["pending"]), dec(&c["released"]), dec(&c["paid"])]
+    };
+    let report = || async { app.get(&report_path("EarnCo", ""), &admin).await.body };
+
+    put_order(&app, 301, x, 1000, "delivered", None).await;
+    put_order(&app, 302, x, 1000, "delivered", None).await;
+    put_order(&app, 303, y, 1000, "delivered", None).await;
+    // Returned in its hold: the commission is voided, and not shown.
+    put_order(&app, 304, y, 1000, "delivered", None).await;
+    move_order(&app, 304, "returned").await;
+    assert_eq!(totals(&report().await), [120, 0, 0].map(Decimal::from));
+
+    assert_eq!(app.end_commission_holds().await, 3);
+    assert_eq!(totals(&report().await), [0, 120, 0].map(Decimal::from));
+    let batch = app
+        .post(
+            "/api/loyalty/payout-batches",
+            &admin,
+            json!({ "from": "2000-01-01T00:00:00Z", "to": "2100-01-01T00:00:00Z", "method": "bkash" }),
+        )
+        .await;
+    assert_eq!(batch.status, StatusCode::CREATED, "{}", batch.body);
+    let paid = app
+        .post(
+            &format!("/api/loyalty/payout-batches/{}/paid", batch.body["id"]),
+            &admin,
+            json!([{ "partnerId": partner_id, "transactionId": "TRX-EARN-1" }]),
+        )
+        .await;
+    assert_eq!(paid.status, StatusCode::OK, "{}", paid.body);
+
+    put_order(&app, 305, x, 1000, "delivered", None).await;
+    assert_eq!(app.end_commission_holds().await, 1);
+    put_order(&app, 306, y, 1000, "delivered", None).await;
+    let now = report().await;
+    assert_eq!(totals(&now), [40, 40, 120].map(Decimal::from));
+    let text = now["commission"].to_string();
+    assert!(text.contains(r#""paid":120.00"#), "{text}");
+
+    // The partner sees the same on its own report; a window before it all, nothing.
+    let token = app.keys.issue_partner(partner_id.parse().unwrap()).unwrap();
+    let mine = app.get("/api/partners/me/report", &token).await;
+    assert_eq!(mine.body["commission"], now["commission"]);
+    let before = app
+        .get(&report_path("EarnCo", "?to=2020-01-01T00:00:00Z"), &admin)
+        .await;
+    assert_eq!(totals(&before.body), [0, 0, 0].map(Decimal::from));
+    app.check_invariants().await;
+}
+
+#[sqlx::test(migrator = "bondhu::MIGRATOR")]
+async fn bad_report_queries_are_json_4xx(pool: PgPool) {
+    let app = app(pool).await;
+    let admin = app.admin_token();
+    let id = partner(&app, "Strict", None).await;
+    let partner_token = app.keys.issue_partner(id.parse().unwrap()).unwrap();
+    for (path, token) in [
+        (report_path("Strict", ""), &admin),
+        ("/api/partners/me/report".to_owned(), &partner_token),
+    ] {
+        for query in [
+            "?limit=0",
+            "?limit=2001",
+            "?limit=ten",
+            "?from=yesterday",
+            "?to=2026-13-01T00:00:00Z",
+            "?from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z",
+        ] {
+            let path = format!("{path}{query}");
+            app.get(&path, token)
+                .await
+                .assert_error(StatusCode::BAD_REQUEST, "invalid_query");
+        }
+        app.get(&format!("{path}?limit=%00"), token)
+            .await
+            .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+        let ok = app.get(&format!("{path}?limit=2000"), token).await;
+        assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+    }
+    app.get(&report_path("NoSuchPartner", ""), &admin)
+        .await
+        .assert_error(StatusCode::NOT_FOUND, "partner_not_found");
+    app.get(&report_path("Strict", ""), &app.staff_token("order-desk"))
+        .await
+        .assert_error(StatusCode::FORBIDDEN, "forbidden");
+}
+
+async fn login(app: &TestApp, code: &str, password: &str) -> crate::helpers::TestResponse {
+    app.request(
+        Method::POST,
+        "/api/partners/login",
+        None,
+        Some(json!({ "code": code, "password": password })),
+    )
+    .await
+}
+
+#[sqlx::test(migrator = "bondhu::MIGRATOR")]
+async fn a_partner_logs_in_and_reads_only_its_own_report(pool: PgPool) {
+    let app = app(pool).await;
+    let [a, ..] = known_data_set(&app).await;
+    let admin = app.admin_token();
+    let fitfam = sqlx::query_scalar!("select id from referral_partners where code = 'FitFam'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let password_path = format!("/api/partners/{fitfam}/password");
+
+    // Without a password there is no login, and the answer is the same as a wrong one.
+    login(&app, "FitFam", "whatever-password")
+        .await
+        .assert_error(StatusCode::UNAUTHORIZED, "invalid_credentials");
+    // Setting it takes manage-mlm-settings and a real password.
+    app.put(
+        &password_path,
+        &app.staff_token("support-agent"),
+        json!({ "password": "fitfam-secret" }),
+    )
+    .await
+    .assert_error(StatusCode::FORBIDDEN, "forbidden");
+    app.put(&password_path, &admin, json!({ "password": "short" }))
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    app.put(
+        &password_path,
+        &admin,
+        json!({ "password": "fitfam-secret", "role": "admin" }),
+    )
+    .await
+    .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body");
+    app.put(
+        &format!("/api/partners/{}/password", uuid::Uuid::new_v4()),
+        &admin,
+        json!({ "password": "fitfam-secret" }),
+    )
+    .await
+    .assert_error(StatusCode::NOT_FOUND, "partner_not_found");
+    let set = app
+        .put(
+            &password_path,
+            &admin,
+            json!({ "password": "fitfam-secret" }),
+        )
+        .await;
+    assert_eq!(set.status, StatusCode::OK, "{}", set.body);
+    assert_eq!(set.body, json!({ "partnerId": fitfam, "code": "FitFam" }));
+    let stored: String = sqlx::query_scalar!(
+        "select password_hash from partner_logins where partner_id = $1",
+        fitfam
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert!(stored.starts_with("$argon2id$"), "only the hash is stored");
+
+    // Wrong passwords lock the partner (LOGIN_MAX_FAILURES = 3), even for the right one.
+    for _ in 0..3 {
+        login(&app, "FitFam", "wrong-password")
+            .await
+            .assert_error(StatusCode::UNAUTHORIZED, "invalid_credentials");
+    }
+    let locked = login(&app, "FitFam", "fitfam-secret").await;
+    locked.assert_error(StatusCode::TOO_MANY_REQUESTS, "account_locked");
+    assert!(locked.headers.contains_key(header::RETRY_AFTER));
+    // A new password from an admin unlocks it.
+    let reset = app
+        .put(
+            &password_path,
+            &admin,
+            json!({ "password": "fitfam-secret-2" }),
+        )
+        .await;
+    assert_eq!(reset.status, StatusCode::OK, "{}", reset.body);
+    login(&app, "FitFam", "fitfam-secret")
+        .await
+        .assert_error(StatusCode::UNAUTHORIZED, "invalid_credentials");
+    let logged_in = login(&app, "fitfam", "fitfam-secret-2").await;
+    assert_eq!(logged_in.status, StatusCode::OK, "{}", logged_in.body);
+    assert_eq!(logged_in.body["partner"]["code"], "FitFam");
+    assert_eq!(logged_in.body["partner"]["id"], json!(fitfam));
+    let token = logged_in.body["accessToken"].as_str().unwrap().to_owned();
+
+    // The partner's own report is the admin's report of that partner, number for number.
+    let mine = app.get("/api/partners/me/report", &token).await;
+    assert_eq!(mine.status, StatusCode::OK, "{}", mine.body);
+    let theirs = app.get(&report_path("FitFam", ""), &admin).await;
+    assert_eq!(mine.body, theirs.body);
+    let windowed = app
+        .get(
+            "/api/partners/me/report?from=2099-01-01T00:00:00Z&limit=5",
+            &token,
+        )
+        .await;
+    assert_eq!(windowed.status, StatusCode::OK, "{}", windowed.body);
+    assert_eq!(windowed.body["funnel"]["registered"], 0);
+
+    // Nothing else: not the other partner's report, not its own admin report, no customer
+    // route (not even of its own customers), no staff route, no profile.
+    for path in [
+        report_path("OtherPartner", ""),
+        report_path("FitFam", ""),
+        PARTNERS.to_owned(),
+        "/api/loyalty/kpis".to_owned(),
+        format!("/api/loyalty/wallet/{a}"),
+        format!("/api/loyalty/referrals/{a}/stats"),
+        "/api/loyalty/me/wallet".to_owned(),
+        "/api/loyalty/me/referrals".to_owned(),
+        "/api/customers/me".to_owned(),
+        "/api/auth/me".to_owned(),
+        format!("/api/loyalty/referral-code/{a}/qr.svg"),
+    ] {
+        app.get(&path, &token)
+            .await
+            .assert_error(StatusCode::FORBIDDEN, "forbidden");
+    }
+    app.put(
+        &password_path,
+        &token,
+        json!({ "password": "taken-over-1" }),
+    )
+    .await
+    .assert_error(StatusCode::FORBIDDEN, "forbidden");
+    // And the self-service route is for partners only.
+    for other in [admin.clone(), app.customer_token(a)] {
+        app.get("/api/partners/me/report", &other)
+            .await
+            .assert_error(StatusCode::FORBIDDEN, "forbidden");
+    }
+    app.request(Method::GET, "/api/partners/me/report", None, None)
+        .await
+        .assert_error(StatusCode::UNAUTHORIZED, "unauthenticated");
+
+    // A deactivated partner's token stops working, and it cannot log in again.
+    let off = app
+        .put(
+            &format!("{PARTNERS}/{fitfam}"),
+            &admin,
+            json!({ "is_active": false }),
+        )
+        .await;
+    assert_eq!(off.status, StatusCode::OK, "{}", off.body);
+    app.get("/api/partners/me/report", &token)
+        .await
+        .assert_error(StatusCode::UNAUTHORIZED, "account_unavailable");
+    login(&app, "FitFam", "fitfam-secret-2")
+        .await
+        .assert_error(StatusCode::FORBIDDEN, "forbidden");
+    // A token for a partner that does not exist names no account.
+    let stranger = app.keys.issue_partner(uuid::Uuid::new_v4()).unwrap();
+    app.get("/api/partners/me/report", &stranger)
+        .await
+        .assert_error(StatusCode::UNAUTHORIZED, "account_unavailable");
+    app.check_invariants().await;
+}
+
+#[sqlx::test(migrator = "bondhu::MIGRATOR")]
+async fn bad_partner_logins_are_json_4xx(pool: PgPool) {
+    let app = app(pool).await;
+    for body in [
+        json!({}),
+        json!({ "code": "FitFam" }),
+        json!({ "password": "secret-secret" }),
+        json!({ "code": 7, "password": "secret-secret" }),
+        json!({ "code": "FitFam", "password": "secret-secret", "extra": true }),
+    ] {
+        app.request(Method::POST, "/api/partners/login", None, Some(body))
+            .await
+            .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body");
+    }
+    app.raw(
+        Method::POST,
+        "/api/partners/login",
+        None,
+        Some("{not json"),
+        Some("application/json"),
+    )
+    .await
+    .assert_error(StatusCode::BAD_REQUEST, "malformed_json");
+    login(&app, "", "secret-secret")
+        .await
+        .assert_error(StatusCode::UNAUTHORIZED, "invalid_credentials");
+}
+
+/// A path of the OpenAPI document with each `{parameter}` (and each required query
+/// parameter) given a value of its kind
+/// (integers are `customer`, the partner's own customer, wherever a customer is named).
+fn concrete(path: &str, params: &[Value], customer: i32) -> String {
+    let mut path = path.to_owned();
+    let mut query = Vec::new();
+    for param in params
+        .iter()
+        .filter(|p| p["in"] == "path" || (p["in"] == "query" && p["required"] == true))
+    {
+        let name = param["name"].as_str().unwrap();
+        let schema = &param["schema"];
+        let value = if schema["format"] == "uuid" {
+            uuid::Uuid::new_v4().to_string()
+        } else if schema["type"] == "integer" || name.ends_with("Id") || name == "id" {
+            customer.to_string()
+        } else {
+            "SOMECODE".to_owned()
+        };
+        if param["in"] == "path" {
+            path = path.replace(&format!("{{{name}}}"), &value);
+        } else {
+            query.push(format!("{name}={value}"));
+        }
+    }
+    if query.is_empty() {
+        path
+    } else {
+        format!("{path}?{}", query.join("&"))
+    }
+}
+
+#[sqlx::test(migrator = "bondhu::MIGRATOR")]
+async fn a_partner_token_is_refused_by_every_other_route(pool: PgPool) {
+    let app = app(pool).await;
+    let [a, ..] = known_data_set(&app).await;
+    let fitfam = sqlx::query_scalar!("select id from referral_partners where code = 'FitFam'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let token = app.keys.issue_partner(fitfam).unwrap();
+    let doc = app
+        .raw(Method::GET, "/api/openapi.json", None, None, None)
+        .await
+        .body;
+    let mut checked = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let Ok(method) = method.to_uppercase().parse::<Method>() else {
+                continue;
+            };
+            let secured = op["security"].as_array().is_some_and(|s| {
+                !s.is_empty() && s.iter().all(|r| r != &Value::Object(Default::default()))
+            });
+            if !secured || path == "/api/partners/me/report" {
+                continue;
+            }
+            let params = op["parameters"].as_array().cloned().unwrap_or_default();
+            let concrete = concrete(path, &params, a);
+            let before = app.snapshot().await;
+            let body = op.get("requestBody").map(|_| json!({}));
+            let response = app
+                .request(method.clone(), &concrete, Some(&token), body.clone())
+                .await;
+            if body.is_none() {
+                // No body to refuse first: the route itself refuses the partner.
+                response.assert_error(StatusCode::FORBIDDEN, "forbidden");
+            } else {
+                assert!(
+                    response.status.is_client_error(),
+                    "{method} {concrete}: {} {}",
+                    response.status,
+                    response.body
+                );
+            }
+            assert_eq!(
+                app.snapshot().await,
+                before,
+                "{method} {concrete} changed data"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 60, "only {checked} routes checked");
+}
