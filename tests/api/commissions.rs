@@ -315,6 +315,18 @@ async fn a_commission_lives_pending_released_paid(pool: PgPool) {
     ] {
         assert_eq!(app.events(event).await, 1, "{event}");
     }
+    // The outbox's one `partner.commission_earned`, from the delivery; the release and the
+    // payout add none.
+    let earned = sqlx::query!(
+        r#"select payload from outbox_events where type = 'partner.commission_earned'"#
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(earned.len(), 1);
+    assert_eq!(earned[0].payload["orderId"], 8101);
+    assert_eq!(earned[0].payload["amount"], "50.00");
+    assert_eq!(earned[0].payload["status"], "pending");
     app.check_invariants().await;
 }
 
@@ -631,6 +643,15 @@ async fn a_rider_never_earns_from_their_own_phone_device_address_or_account(pool
         ]
     );
     assert_eq!(app.events("commission_skipped").await, 4);
+    // Self-dealing earned nothing, so no webhook says it did: only the honest order's.
+    let announced = sqlx::query_scalar!(
+        r#"select (payload ->> 'orderId')::int as "order!" from outbox_events
+           where type = 'partner.commission_earned'"#
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(announced, [8505]);
     // Skipped decisions are never released nor paid.
     assert_eq!(app.end_commission_holds().await, 1);
     app.check_invariants().await;
