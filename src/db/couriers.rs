@@ -248,7 +248,8 @@ pub async fn link(
     order_id: i32,
     parcel: &ParcelLink,
 ) -> sqlx::Result<Option<Parcel>> {
-    sqlx::query!(
+    sqlx::query_as!(
+        Parcel,
         r#"update sales_orders o
            set courier        = $2,
                consignment_id = case when o.courier = $2 then coalesce($3::varchar, o.consignment_id)
@@ -271,37 +272,20 @@ pub async fn link(
         parcel.consignment_id.as_deref(),
         parcel.tracking_code.as_deref(),
     )
-    .map(|row| Parcel {
-        courier: row.courier,
-        consignment_id: row.consignment_id,
-        tracking_code: row.tracking_code,
-        courier_status: row.courier_status,
-        courier_updated_at: row.courier_updated_at,
-        cash_collected_amount: row.cash_collected_amount,
-        delivery_charge: row.delivery_charge,
-    })
     .fetch_optional(db)
     .await
 }
 
 /// Order `order_id`'s parcel, if it has a courier.
 pub async fn parcel_of(db: impl PgExecutor<'_>, order_id: i32) -> sqlx::Result<Option<Parcel>> {
-    sqlx::query!(
+    sqlx::query_as!(
+        Parcel,
         r#"select courier as "courier!: Courier", consignment_id, tracking_code, courier_status,
                   courier_event_at as "courier_updated_at: Timestamp",
                   cash_collected_amount, delivery_charge
            from sales_orders where id = $1 and courier is not null"#,
         order_id
     )
-    .map(|row| Parcel {
-        courier: row.courier,
-        consignment_id: row.consignment_id,
-        tracking_code: row.tracking_code,
-        courier_status: row.courier_status,
-        courier_updated_at: row.courier_updated_at,
-        cash_collected_amount: row.cash_collected_amount,
-        delivery_charge: row.delivery_charge,
-    })
     .fetch_optional(db)
     .await
 }
