@@ -28,6 +28,27 @@
 #   Pending orders of customers M+1..M+R/2 are the HTTP pool, the rest the pgbench pool.
 #   Every customer has exactly one wallet (wallet id = customer id).
 #
+# The scale layer (knobs PARTNERS, PARTNER_CUSTOMERS, ORDERS, REFERRALS; all 0 by default,
+# so bench/run.sh's data is unchanged) is loaded after the layout above with COPY FROM STDIN,
+# fed by bench/scale.awk (its header describes the rows), under session_replication_role =
+# replica: historic rows queue no messages, and the foreign keys, consistent by
+# construction, are checked once at the end instead of row by row:
+#   partners                 PARTNERS referral partners BenchP0001.., ৳30 per delivered order
+#   partner customers        PARTNER_CUSTOMERS customers total+1.., each brought by a partner
+#                            (partner k's share falls off as 1/sqrt(k)), with its partner
+#                            referral (completed when its first order is delivered), its
+#                            wallet, CLICKS_PER_SIGNUP clicks and its attribution events
+#   extra orders             up to ORDERS orders in all: spread over the originals and the
+#                            partner customers (never the referred friends, whose pending
+#                            order is the benchmark's first order), in a mix of statuses
+#                            (delivered, partial, returned, refused, cancelled, open, refunds),
+#                            with the partner commissions of the partner customers' orders
+#   invitations              up to REFERRALS referrals in all: pending invitations
+#
+#   PARTNERS=200 PARTNER_CUSTOMERS=100000 ORDERS=1000000 bench/generate.sh     # issue 11
+#   CUSTOMERS=600000 PARTNERS=200 PARTNER_CUSTOMERS=400000 ORDERS=5000000 \
+#       REFERRALS=1000000 bench/generate.sh                                     # issue 13
+#
 # The layout is written to $OUT/dataset.env for bench/run.sh.
 set -euo pipefail
 
@@ -45,6 +66,14 @@ CUSTOMERS=${CUSTOMERS:-100000}
 # past one half, and the customer count past CUSTOMERS, when this asks for more.
 ORDERS_PER_POOL=${ORDERS_PER_POOL:-0}
 BATCH=${BATCH:-25000}
+# The scale layer (see above): 0 leaves each part out.
+PARTNERS=${PARTNERS:-0}
+PARTNER_CUSTOMERS=${PARTNER_CUSTOMERS:-0}
+ORDERS=${ORDERS:-0}
+REFERRALS=${REFERRALS:-0}
+CLICKS_PER_SIGNUP=${CLICKS_PER_SIGNUP:-3}
+# mawk is faster than gawk; any POSIX awk works.
+AWK=${AWK:-$(command -v mawk || command -v awk)}
 BONDHU_BIN=${BONDHU_BIN:-$ROOT/target/release/bondhu}
 OUT=${OUT:-$BENCH_DIR/out}
 
@@ -207,7 +236,8 @@ echo "generate: loaded in $(( SECONDS - started )) s"
 # ---- identities --------------------------------------------------------------------------------
 # Rows were inserted with explicit ids: move each identity past them so the server's own
 # inserts (ledger rows, events, new customers) never collide.
-psql_db -o /dev/null <<'SQL'
+move_identities() {
+    psql_db -o /dev/null <<'SQL'
 select setval(pg_get_serial_sequence('customers', 'id'),
               coalesce((select max(id) from customers), 0) + 1, false);
 select setval(pg_get_serial_sequence('customer_wallets', 'id'),
@@ -217,6 +247,8 @@ select setval(pg_get_serial_sequence('wallet_transactions', 'id'),
 select setval(pg_get_serial_sequence('customer_referrals', 'id'),
               coalesce((select max(id) from customer_referrals), 0) + 1, false);
 SQL
+}
+move_identities
 
 # ---- completed referral history ------------------------------------------------------------
 # Veterans' first orders are delivered with the server's own statement (apply_order_status
@@ -252,10 +284,89 @@ done
 if [[ -t 2 ]]; then echo >&2; fi
 echo "generate: history completed at $(( SECONDS - started )) s"
 
+# ---- the scale layer ----------------------------------------------------------------------------
+if (( PARTNER_CUSTOMERS > 0 && PARTNERS == 0 )); then
+    echo "generate.sh: PARTNER_CUSTOMERS needs PARTNERS" >&2
+    exit 1
+fi
+if (( PARTNERS > 0 || ORDERS > 0 || REFERRALS > 0 )); then
+    t0=$(date -u +%s)
+    layout_orders=$(psql_db -At -c "select count(*) from sales_orders")
+    layout_referrals=$(psql_db -At -c "select count(*) from customer_referrals")
+    extra=$(( ORDERS > layout_orders ? ORDERS - layout_orders : 0 ))
+    invitations=$(( REFERRALS > layout_referrals + PARTNER_CUSTOMERS ? REFERRALS - layout_referrals - PARTNER_CUSTOMERS : 0 ))
+    if (( extra > 0 && originals + PARTNER_CUSTOMERS == 0 )); then
+        echo "generate.sh: extra orders need customers to belong to" >&2
+        exit 1
+    fi
+    echo "generate: scale layer: $PARTNERS partners, $PARTNER_CUSTOMERS partner customers," \
+         "$extra extra orders, $invitations invitations (COPY FROM STDIN, $(basename "$AWK"))"
+    psql_db -v n="$PARTNERS" -v t0="$t0" <<'SQL'
+insert into referral_partners (id, code, partner_type, name, is_active, commission_amount,
+                               commission_scope, commission_days, payout_method, payout_account,
+                               created_at)
+select md5('bench-partner-' || k)::uuid, 'BenchP' || lpad(k::text, 4, '0'),
+       (array['influencer', 'influencer', 'community', 'delivery_rider', 'affiliate'])[1 + k % 5]::partner_type,
+       'Bench Partner ' || k, true, 30, 'every_order', 365, 'bkash',
+       '+88017' || lpad(k::text, 8, '0'), to_timestamp(:t0) - interval '400 days'
+from generate_series(1, :n) k;
+SQL
+    mkdir -p "$OUT"
+    psql_db -At -F $'\t' -c "select id, code from referral_partners where code like 'BenchP%' order by code" \
+        >"$OUT/partners.tsv"
+    campaign=$(psql_db -At -c "select id from referral_campaigns where is_default")
+    tty=0; [[ -t 2 ]] && tty=1
+    # scale TABLE AWK-TABLE COLUMNS: one COPY of the awk's rows.
+    scale() {
+        "$AWK" -f "$BENCH_DIR/scale.awk" -v table="$2" -v t0="$t0" -v total="$total" \
+            -v originals="$originals" -v pcust="$PARTNER_CUSTOMERS" -v extra="$extra" \
+            -v invitations="$invitations" -v clicks="$CLICKS_PER_SIGNUP" \
+            -v partners="$OUT/partners.tsv" -v campaign="$campaign" -v progress=1 -v tty="$tty" |
+            PGOPTIONS="-c session_replication_role=replica" psql_db -c "copy $1 ($3) from stdin"
+    }
+    scale customers customers "id, name, phone, email, password_hash, is_guest, customer_type, district,
+        referred_by_code, referred_by_partner_id, referred_channel, referred_at, referral_campaign_id,
+        created_at, updated_at"
+    scale customer_wallets wallets "id, customer_id, balance, total_earned, total_spent, created_at, updated_at"
+    scale sales_orders orders "id, sales_order_number, customer_id, status, total_amount, refunded_amount,
+        delivered_at, created_at, updated_at"
+    scale customer_referrals referrals "id, referred_customer_id, referral_code, share_code_used,
+        source_channel, campaign_id, partner_id, qualifying_order_id, status, reward_type,
+        first_order_placed, first_order_date, created_at, completed_at, completions, released_at,
+        utm_source, utm_campaign"
+    scale customer_referrals invitations "id, referrer_customer_id, referred_phone, referral_code,
+        share_code_used, source_channel, campaign_id, status, created_at"
+    scale referral_events events "event_type, referral_id, referred_customer_id, order_id,
+        share_code_used, partner_code, source_channel, created_at"
+    scale partner_commissions commissions "partner_id, order_id, customer_id, referral_id, status,
+        base_amount, amount, release_at, released_at, voided_at, reversal_reason, created_at,
+        updated_at"
+    move_identities
+    # The foreign keys the COPYs did not check row by row, checked once (each an anti-join).
+    orphans=$(psql_db -At <<'SQL'
+select (select count(*) from sales_orders o where o.id >= 300000000
+          and not exists (select 1 from customers c where c.id = o.customer_id))
+     + (select count(*) from customer_referrals r where r.partner_id is not null
+          and not exists (select 1 from customers c where c.id = r.referred_customer_id))
+     + (select count(*) from customer_referrals r where r.qualifying_order_id is not null
+          and not exists (select 1 from sales_orders o where o.id = r.qualifying_order_id))
+     + (select count(*) from partner_commissions pc
+          where not exists (select 1 from sales_orders o where o.id = pc.order_id))
+     + (select count(*) from customers c
+          where not exists (select 1 from customer_wallets w where w.customer_id = c.id));
+SQL
+)
+    if [[ $orphans != 0 ]]; then
+        echo "generate.sh: the scale layer left $orphans rows without what they refer to" >&2
+        exit 1
+    fi
+    echo "generate: scale layer loaded at $(( SECONDS - started )) s"
+fi
+
 # ---- statistics, checkpoint ------------------------------------------------------------------
 psql_db <<'SQL'
 vacuum (analyze) customers, customer_wallets, wallet_transactions, customer_referrals, sales_orders,
-                 referral_events;
+                 referral_events, referral_partners, partner_commissions;
 checkpoint;
 SQL
 
@@ -272,6 +383,8 @@ HTTP_ORDER_LO=$http_lo
 HTTP_ORDER_HI=$http_hi
 PGBENCH_ORDER_LO=$pgb_lo
 PGBENCH_ORDER_HI=$pgb_hi
+DATASET_PARTNERS=$PARTNERS
+DATASET_PARTNER_CUSTOMERS=$PARTNER_CUSTOMERS
 EOF
 
 psql_db -P footer=off <<'SQL'
@@ -280,6 +393,9 @@ select (select count(*) from customers) as customers,
        (select count(*) from customer_referrals where status = 'registered') as registered_referrals,
        (select count(*) from sales_orders where status = 'pending') as pending_orders,
        (select count(*) from sales_orders where status = 'delivered') as delivered_orders,
+       (select count(*) from sales_orders) as orders,
+       (select count(*) from customer_referrals) as referrals,
+       (select count(*) from referral_partners) as partners,
        (select count(*) from wallet_transactions) as ledger_rows,
        pg_size_pretty(pg_database_size(current_database())) as db_size;
 SQL
