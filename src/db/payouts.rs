@@ -90,25 +90,7 @@ pub async fn find_batch(
     db: impl PgExecutor<'_>,
     id: i64,
 ) -> sqlx::Result<Option<PayoutBatchSummary>> {
-    let row = sqlx::query_as!(
-        SummaryRow,
-        r#"select b.id, b.method as "method: PayoutMethod", b.released_from, b.released_to,
-                  b.gross_amount, b.netted_amount, b.total_amount,
-                  coalesce(s.paid_amount, 0) as "paid_amount!", coalesce(s.rejected_amount, 0) as "rejected_amount!",
-                  b.partner_count, b.commission_count, coalesce(s.pending_lines, 0) as "pending_lines!",
-                  b.created_by, b.created_at
-           from payout_batches b
-           left join lateral (
-               select sum(l.amount) filter (where l.status = 'paid') as paid_amount,
-                      sum(l.amount) filter (where l.status = 'rejected') as rejected_amount,
-                      count(*) filter (where l.status = 'pending') as pending_lines
-               from payout_batch_lines l where l.batch_id = b.id) s on true
-           where b.id = $1"#,
-        id
-    )
-    .fetch_optional(db)
-    .await?;
-    Ok(row.map(Into::into))
+    Ok(summaries(db, Some(id), None, 1).await?.pop())
 }
 
 /// Batches, newest first: `limit` of them with an id below `before_id`.
@@ -116,6 +98,18 @@ pub async fn list_batches(
     db: impl PgExecutor<'_>,
     limit: i64,
     before_id: Option<i64>,
+) -> sqlx::Result<Vec<PayoutBatchSummary>> {
+    summaries(db, None, before_id, limit).await
+}
+
+/// Batches with what their lines say now (paid, rejected, still pending), newest first:
+/// batch `only_id` if given, else those below `before_id`; at most `limit`. The one
+/// statement that sums a batch's lines.
+async fn summaries(
+    db: impl PgExecutor<'_>,
+    only_id: Option<i64>,
+    before_id: Option<i64>,
+    limit: i64,
 ) -> sqlx::Result<Vec<PayoutBatchSummary>> {
     let rows = sqlx::query_as!(
         SummaryRow,
@@ -130,11 +124,12 @@ pub async fn list_batches(
                       sum(l.amount) filter (where l.status = 'rejected') as rejected_amount,
                       count(*) filter (where l.status = 'pending') as pending_lines
                from payout_batch_lines l where l.batch_id = b.id) s on true
-           where $2::bigint is null or b.id < $2
+           where ($1::bigint is null or b.id = $1) and ($2::bigint is null or b.id < $2)
            order by b.id desc
-           limit $1"#,
-        limit,
-        before_id
+           limit $3"#,
+        only_id,
+        before_id,
+        limit
     )
     .fetch_all(db)
     .await?;
