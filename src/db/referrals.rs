@@ -480,33 +480,42 @@ pub async fn list_for_referrer(
         .collect())
 }
 
-/// A referrer's statistics. Counts come from the referrals; the money from the ledger.
+/// A referrer's statistics, or `None` when customer `referrer_customer_id` does not exist.
+/// Counts come from the referrals; the money from the reward rows. One statement, so the
+/// read costs one round trip.
 pub async fn stats(
     db: impl PgExecutor<'_>,
     referrer_customer_id: i32,
-) -> sqlx::Result<ReferralStats> {
+) -> sqlx::Result<Option<ReferralStats>> {
     let row = sqlx::query!(
         r#"select
-               count(*) as "total!",
-               count(*) filter (where status = 'completed') as "completed!",
-               count(*) filter (where status = 'pending') as "invited!",
-               count(*) filter (where status = 'registered') as "registered!",
+               r.total as "total!",
+               r.completed as "completed!",
+               r.invited as "invited!",
+               r.registered as "registered!",
                (select coalesce(sum(x.amount), 0) from referral_rewards x
-                where x.customer_id = $1 and x.side = 'referrer' and x.kind = 'wallet'
+                where x.customer_id = c.id and x.side = 'referrer' and x.kind = 'wallet'
                   and x.status = 'released')
                + (select coalesce(sum(m.reward_amount), 0) from milestone_awards a
                   join referral_campaign_milestones m on m.id = a.milestone_id
-                  where a.customer_id = $1 and a.status = 'released') as "earned!: Decimal",
+                  where a.customer_id = c.id and a.status = 'released') as "earned!: Decimal",
                (select coalesce(sum(x.amount), 0) from referral_rewards x
-                where x.customer_id = $1 and x.side = 'referrer' and x.kind = 'wallet'
+                where x.customer_id = c.id and x.side = 'referrer' and x.kind = 'wallet'
                   and x.status in ('pending', 'in_review')) as "pending!: Decimal"
-           from customer_referrals
-           where referrer_customer_id = $1"#,
+           from customers c
+           cross join lateral (
+               select count(*) as total,
+                      count(*) filter (where status = 'completed') as completed,
+                      count(*) filter (where status = 'pending') as invited,
+                      count(*) filter (where status = 'registered') as registered
+               from customer_referrals where referrer_customer_id = c.id
+           ) r
+           where c.id = $1"#,
         referrer_customer_id,
     )
-    .fetch_one(db)
+    .fetch_optional(db)
     .await?;
-    Ok(ReferralStats {
+    Ok(row.map(|row| ReferralStats {
         total_referrals: row.total.to_string(),
         completed_referrals: row.completed.to_string(),
         pending_referrals: (row.invited + row.registered).to_string(),
@@ -514,7 +523,7 @@ pub async fn stats(
         registered_referrals: row.registered.to_string(),
         total_rewards_earned: row.earned.to_string(),
         pending_rewards: row.pending.to_string(),
-    })
+    }))
 }
 
 /// The referral that brought customer `referred_customer_id`, if any.

@@ -41,10 +41,9 @@ pub async fn list(
 
 /// A referrer's statistics.
 pub async fn stats(pool: &PgPool, referrer_id: i32) -> Result<ReferralStats> {
-    if !db::customers::exists(pool, referrer_id).await? {
-        return Err(Error::customer_not_found());
-    }
-    Ok(db::referrals::stats(pool, referrer_id).await?)
+    db::referrals::stats(pool, referrer_id)
+        .await?
+        .ok_or_else(Error::customer_not_found)
 }
 
 /// The friend an invitation names, read from what was typed: a normalised email and/or

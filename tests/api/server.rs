@@ -29,16 +29,20 @@ pub(crate) async fn spawn(options: &PgConnectOptions, extra: &[(&str, &str)]) ->
         .unwrap_or_else(|_| bondhu::config::DEFAULT_DATABASE_URL.into());
     let (server_part, _) = base_url.rsplit_once('/').unwrap();
     let url = format!("{server_part}/{database}");
+    let given = |name: &str| {
+        extra
+            .iter()
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| (*value).to_owned())
+    };
     let config = Config::from_lookup(|name| match name {
-        "DATABASE_URL" => Some(url.clone()),
+        // `extra` may name another way to the same database (a proxy, in `faults`).
+        "DATABASE_URL" => given(name).or_else(|| Some(url.clone())),
         "PORT" => Some("0".into()),
         "JWT_SECRET" => Some(TEST_SECRET.into()),
         // The release job runs every second, so the test sees it release.
         "JOBS_INTERVAL_SECS" => Some("1".into()),
-        other => extra
-            .iter()
-            .find(|(key, _)| *key == other)
-            .map(|(_, value)| (*value).to_owned()),
+        other => given(other),
     })
     .unwrap();
     let app = Application::build(config).await.unwrap();
