@@ -8,7 +8,8 @@
 #   (a) POST /api/orders/{id}/status delivered (wrk, one distinct pending order per request)
 #       against pgbench running the server's statement on other pending orders;
 #   (b) GET /api/loyalty/me/wallet (wrk, random among TOKENS customer tokens) against
-#       pgbench running the server's statement for the same customers.
+#       pgbench running the server's statement for the same customers;
+#   (c) GET /api/loyalty/me/referrals/stats the same way, also against (b).
 # It samples the server's RSS, checks the money invariants afterwards, and writes the
 # summary to bench/out/summary.txt (bench/out/ is git-ignored). See bench/README.md.
 set -euo pipefail
@@ -36,7 +37,9 @@ export PGHOST PGPORT PGUSER BENCH_DB
 
 # Targets: server throughput as a share of pgbench's, and peak memory.
 TARGET_DELIVER=0.75
-TARGET_WALLET=0.35
+TARGET_WALLET=0.5
+# The referral stats read, as a share of the wallet read's throughput.
+TARGET_STATS_OF_WALLET=0.8
 TARGET_RSS_MIB=100
 
 OUT=$BENCH_DIR/out
@@ -357,6 +360,20 @@ for c in "${concurrencies[@]}"; do
     pgbench_result wallet "$c" "wallet_pgbench_c$c"
 done
 
+# ---- (c) the referral stats read ---------------------------------------------------------------
+# GET /api/loyalty/me/referrals/stats for the same customers: against pgbench running its
+# statement, and against the wallet read (target: within 20 % of the wallet's throughput).
+for c in "${concurrencies[@]}"; do
+    log "stats c=$c: wrk over $TOKENS customer tokens (${DURATION}s)"
+    run_wrk "stats_http_c$c" "$c" "$BENCH_DIR/wallet.lua" READ_PATH=/api/loyalty/me/referrals/stats
+    wrk_result stats "$c" "stats_http_c$c"
+
+    log "stats c=$c: pgbench over the same $TOKENS customers (${DURATION}s)"
+    run_pgbench "stats_pgbench_c$c" "$c" "$BENCH_DIR/stats.pgbench" \
+        -D first=1 -D stride="$stride" -D ntokens="$TOKENS"
+    pgbench_result stats "$c" "stats_pgbench_c$c"
+done
+
 # ---- the HTTP floor (informational) -------------------------------------------------------------
 # GET /healthz touches no database: its CPU per request is what routing, middleware and
 # HTTP cost, the part of the server's per-request CPU that no SQL change can remove.
@@ -446,9 +463,9 @@ summary=$OUT/summary.txt
     echo
     printf '%-7s %5s | %9s %7s %7s %7s %7s | %9s %7s %7s %7s | %5s %6s %s\n' \
         path conns 'server/s' 'p50 ms' 'p99 ms' 'mean ms' 'cpu us' 'pgbench/s' 'p50 ms' 'p99 ms' 'mean ms' ratio target ''
-    for path in deliver wallet; do
+    for path in deliver wallet stats; do
         target=$TARGET_DELIVER
-        [[ $path == wallet ]] && target=$TARGET_WALLET
+        [[ $path == wallet || $path == stats ]] && target=$TARGET_WALLET
         for c in "${concurrencies[@]}"; do
             s=$(field "$path" "$c" server 4); p=$(field "$path" "$c" pgbench 4)
             ratio=$(awk -v s="$s" -v p="$p" 'BEGIN { printf "%.2f", s / p }')
@@ -459,6 +476,12 @@ summary=$OUT/summary.txt
                 "$p" "$(fmt_ms "$(field "$path" "$c" pgbench 5)")" "$(fmt_ms "$(field "$path" "$c" pgbench 6)")" \
                 "$(fmt_ms "$(field "$path" "$c" pgbench 7)")" "$ratio" "$target" "$verdict"
         done
+    done
+    for c in "${concurrencies[@]}"; do
+        s=$(field stats "$c" server 4); w=$(field wallet "$c" server 4)
+        ratio=$(awk -v s="$s" -v w="$w" 'BEGIN { printf "%.2f", s / w }')
+        echo "stats / wallet at $c connections (server): $s / $w = $ratio (target >= $TARGET_STATS_OF_WALLET:" \
+             "$(awk -v r="$ratio" -v t="$TARGET_STATS_OF_WALLET" 'BEGIN { print (r >= t) ? "ok" : "BELOW" }'))"
     done
     c=${concurrencies[0]}
     printf '%-7s %5s | %9s %7s %7s %7s %7s | (no database: the HTTP floor)\n' healthz "$c" \

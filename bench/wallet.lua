@@ -1,10 +1,11 @@
--- wrk script for the wallet read: GET /api/loyalty/me/wallet with a customer token.
+-- wrk script for the customer reads: GET READ_PATH (default /api/loyalty/me/wallet; the
+-- referral stats run sets /api/loyalty/me/referrals/stats) with a customer token.
 --
 -- TOKENS_FILE holds one customer JWT per line (run.sh makes them with `bondhu token`);
 -- each request picks one of them at random, so the reads spread over those customers.
 -- The requests are built once in init(): request() only picks one.
 --
--- Environment: TOKENS_FILE.
+-- Environment: TOKENS_FILE, READ_PATH (optional).
 
 local threads = {}
 
@@ -16,9 +17,10 @@ end
 function init(args)
    math.randomseed(7919 + 104729 * tid)  -- reproducible, different per thread
    prepared = {}
+   local path = os.getenv("READ_PATH") or "/api/loyalty/me/wallet"
    for token in io.lines(os.getenv("TOKENS_FILE")) do
       if token ~= "" then
-         table.insert(prepared, wrk.format("GET", "/api/loyalty/me/wallet",
+         table.insert(prepared, wrk.format("GET", path,
             { ["Authorization"] = "Bearer " .. token }))
       end
    end
