@@ -36,6 +36,7 @@ mod providers;
 mod reconcile;
 mod referrals;
 mod reminders;
+mod replica;
 mod reviews;
 mod rules;
 mod schema;
