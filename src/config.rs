@@ -29,6 +29,13 @@ pub struct Config {
     /// How long a request waits for a pooled connection before it gets a 503
     /// (`DATABASE_ACQUIRE_TIMEOUT_SECS`).
     pub database_acquire_timeout: Duration,
+    /// A read replica (a streaming standby of `DATABASE_URL`) that the report and KPI
+    /// routes read instead of the primary (`DATABASE_READ_URL`). Unset: they read the
+    /// primary. Never created or migrated; may hold a password: never logged.
+    pub database_read_url: Option<SecretString>,
+    /// Largest number of pooled connections to the read replica
+    /// (`DATABASE_READ_MAX_CONNECTIONS`); only with `DATABASE_READ_URL`.
+    pub database_read_max_connections: u32,
     /// Address to listen on (`HOST`).
     pub host: IpAddr,
     /// Port to listen on (`PORT`); 0 picks a free one.
@@ -322,6 +329,32 @@ impl Config {
             |max| *max >= withdrawal_min_amount,
         )?;
 
+        let database_read_url = match get("DATABASE_READ_URL") {
+            None => None,
+            Some(url) => {
+                let url = url.trim().to_owned();
+                let postgres = url.starts_with("postgres://") || url.starts_with("postgresql://");
+                if !postgres || url.parse::<sqlx::postgres::PgConnectOptions>().is_err() {
+                    return Err(ConfigError {
+                        name: "DATABASE_READ_URL",
+                        reason: "must be a PostgreSQL URL such as \
+                                 postgres://user@replica:5432/bondhu"
+                            .to_owned(),
+                    });
+                }
+                Some(SecretString::from(url))
+            }
+        };
+        if database_read_url.is_none() && get("DATABASE_READ_MAX_CONNECTIONS").is_some() {
+            return Err(ConfigError {
+                name: "DATABASE_READ_MAX_CONNECTIONS",
+                reason: "only applies with DATABASE_READ_URL, which is not set".to_owned(),
+            });
+        }
+        let database_read_max_connections = parse(&get, "DATABASE_READ_MAX_CONNECTIONS", 8, |n| {
+            (1..=1000).contains(n)
+        })?;
+
         let whatsapp_api_url = http_url(
             "WHATSAPP_API_URL",
             get("WHATSAPP_API_URL"),
@@ -401,6 +434,8 @@ impl Config {
                 5,
                 |n| (1..=300).contains(n),
             )?),
+            database_read_url,
+            database_read_max_connections,
             host: parse(&get, "HOST", IpAddr::from([127, 0, 0, 1]), |_| true)?,
             port: parse(&get, "PORT", 3001, |_| true)?,
             metrics_addr: get("METRICS_ADDR")
@@ -497,6 +532,13 @@ impl Config {
     pub fn database_url(&self) -> &str {
         self.database_url.expose_secret()
     }
+
+    /// The read replica's URL, when one is configured.
+    pub fn database_read_url(&self) -> Option<&str> {
+        self.database_read_url
+            .as_ref()
+            .map(|url| url.expose_secret())
+    }
 }
 
 /// A courier's webhook secret: unset, or at least [`MIN_WEBHOOK_SECRET_LEN`] characters
@@ -571,6 +613,14 @@ impl fmt::Debug for Config {
             .field("database_url", &redact_url(self.database_url()))
             .field("database_max_connections", &self.database_max_connections)
             .field("database_acquire_timeout", &self.database_acquire_timeout)
+            .field(
+                "database_read_url",
+                &self.database_read_url().map(redact_url),
+            )
+            .field(
+                "database_read_max_connections",
+                &self.database_read_max_connections,
+            )
             .field("host", &self.host)
             .field("port", &self.port)
             .field(
@@ -746,6 +796,17 @@ mod tests {
         assert_eq!(config.host.to_string(), "127.0.0.1");
         assert!(config.jwt_secret.is_none());
         assert_eq!(config.shop_name, "TrustCart");
+        assert!(config.database_read_url().is_none());
+    }
+
+    #[test]
+    fn a_read_replica_has_its_own_pool_size() {
+        let config = config(&[("DATABASE_READ_URL", "postgres://r@replica:5432/bondhu")]).unwrap();
+        assert_eq!(
+            config.database_read_url(),
+            Some("postgres://r@replica:5432/bondhu")
+        );
+        assert_eq!(config.database_read_max_connections, 8);
     }
 
     #[test]
@@ -754,6 +815,16 @@ mod tests {
         assert_eq!(err.name, "PORT");
         let err = config(&[("DATABASE_MAX_CONNECTIONS", "0")]).unwrap_err();
         assert_eq!(err.name, "DATABASE_MAX_CONNECTIONS");
+        let err = config(&[("DATABASE_READ_URL", "replica:5432")]).unwrap_err();
+        assert_eq!(err.name, "DATABASE_READ_URL");
+        let err = config(&[("DATABASE_READ_MAX_CONNECTIONS", "4")]).unwrap_err();
+        assert_eq!(err.name, "DATABASE_READ_MAX_CONNECTIONS");
+        let err = config(&[
+            ("DATABASE_READ_URL", "postgres://r@replica/bondhu"),
+            ("DATABASE_READ_MAX_CONNECTIONS", "0"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.name, "DATABASE_READ_MAX_CONNECTIONS");
         let err = config(&[("CORS_ALLOWED_ORIGINS", "https://shop.example/")]).unwrap_err();
         assert_eq!(err.name, "CORS_ALLOWED_ORIGINS");
         let err = config(&[("SHOP_URL", "javascript:alert(1)")]).unwrap_err();
@@ -857,6 +928,10 @@ mod tests {
     fn debug_output_hides_secrets() {
         let config = config(&[
             ("DATABASE_URL", "postgres://bondhu:hunter2@db:5432/bondhu"),
+            (
+                "DATABASE_READ_URL",
+                "postgres://bondhu:swordfish@replica:5432/bondhu",
+            ),
             ("JWT_SECRET", "0123456789abcdef0123456789abcdef"),
             ("WHATSAPP_ACCESS_TOKEN", "EAAG-whatsapp-secret"),
             ("WHATSAPP_PHONE_NUMBER_ID", "106540352242922"),
@@ -867,7 +942,8 @@ mod tests {
         ])
         .unwrap();
         let debug = format!("{config:?}");
-        assert!(!debug.contains("hunter2"));
+        assert!(!debug.contains("hunter2") && !debug.contains("swordfish"));
+        assert!(debug.contains("bondhu:[redacted]@replica"));
         assert!(!debug.contains("0123456789abcdef"));
         for secret in [
             "whatsapp-secret",

@@ -272,6 +272,10 @@ codes! {
     ServiceUnavailable = SERVICE_UNAVAILABLE "service_unavailable",
     /// A courier webhook has no secret configured: it fails closed and keeps nothing.
     WebhookNotConfigured = SERVICE_UNAVAILABLE "webhook_not_configured",
+    /// The database refused a write because it is read-only (SQLSTATE 25006): a primary
+    /// that was demoted to a standby, or a statement that wrote where reports read. The
+    /// request changed nothing.
+    DatabaseReadOnly = SERVICE_UNAVAILABLE "database_read_only",
 }
 
 impl std::fmt::Display for Code {
@@ -630,6 +634,8 @@ const CONSTRAINT_ERRORS: &[ConstraintError] = &[
 pub const SERIALIZATION_FAILURE: &str = "40001";
 /// Deadlock detected.
 pub const DEADLOCK_DETECTED: &str = "40P01";
+/// A write in a read-only transaction, or on a standby.
+pub const READ_ONLY_SQL_TRANSACTION: &str = "25006";
 
 /// SQLSTATEs that mean the database, not the request, is the problem right now: class 08
 /// (connection exception), 57P01–57P05 (admin shutdown, crash shutdown, cannot connect now,
@@ -668,6 +674,18 @@ impl From<sqlx::Error> for Error {
                 // wrongly, since every money path is idempotent, so the client is told to
                 // retry (503), never that the server failed.
                 Some(code) if is_database_away(code) => return Self::Unavailable(err),
+                // Never expected: the reports read in read-only transactions that their
+                // tests run, and the primary is writable unless it was demoted under us.
+                // Either way nothing was written, and the client may retry later.
+                Some(READ_ONLY_SQL_TRANSACTION) => {
+                    tracing::error!(error = %db, "a write reached a read-only database");
+                    return Self::Api {
+                        code: Code::DatabaseReadOnly,
+                        message: "The database is read-only right now; nothing was changed".into(),
+                        fields: BTreeMap::new(),
+                        retry_after: Some(Duration::from_secs(1)),
+                    };
+                }
                 // A constraint this table does not name still means bad input or a
                 // conflict, never a server error; the detail is logged, not sent.
                 Some("23505") => {

@@ -47,6 +47,18 @@ impl Application {
         let pool = db::connect(&config).await?;
         db::migrate(&pool).await?;
         let state = app_state(pool, config).await?;
+        if let Some(url) = state.config.database_read_url() {
+            let url = redact_url(url);
+            match state.reports.probe().await {
+                Ok(()) => tracing::info!(replica = %url, "reports read the replica"),
+                // Not fatal: money paths do not need it, and its pool keeps trying.
+                Err(err) => tracing::warn!(
+                    replica = %url,
+                    error = format!("{err:#}"),
+                    "the read replica does not answer; the reports answer 503 until it does"
+                ),
+            }
+        }
         let address = (state.config.host, state.config.port);
         let listener = TcpListener::bind(address)
             .await
@@ -136,7 +148,11 @@ impl Application {
         let metrics = match self.metrics {
             Some(listener) => {
                 let handle = telemetry::metrics::install()?;
-                let router = telemetry::metrics::router(handle, self.state.db.clone());
+                let router = telemetry::metrics::router(
+                    handle,
+                    self.state.db.clone(),
+                    self.state.reports.clone(),
+                );
                 let mut stopping = stopping_rx.clone();
                 tracing::info!(address = ?listener.local_addr().ok(), "serving metrics");
                 Some(tokio::spawn(async move {
@@ -192,12 +208,15 @@ impl Application {
             }
         }
         self.state.db.close().await;
+        self.state.reports.pool().close().await;
         served
     }
 }
 
-/// The handlers' state for `pool` and `config`.
+/// The handlers' state for the primary `pool` and `config` (which says where the reports
+/// read).
 pub async fn app_state(pool: PgPool, config: Config) -> anyhow::Result<AppState> {
+    let reports = db::reports_db(&config, &pool)?;
     let secret = jwt_secret(&config, &pool).await?;
     let otp_secret = match &config.otp_secret {
         Some(secret) => secret.clone(),
@@ -219,6 +238,7 @@ pub async fn app_state(pool: PgPool, config: Config) -> anyhow::Result<AppState>
     };
     Ok(AppState::new(
         pool,
+        reports,
         config,
         &secret,
         &fraud_secret,

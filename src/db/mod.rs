@@ -41,7 +41,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{ConnectOptions, Connection, PgPool};
+use sqlx::{ConnectOptions, Connection, PgPool, Postgres, Transaction};
 
 use crate::config::Config;
 use crate::error::{DEADLOCK_DETECTED, SERIALIZATION_FAILURE};
@@ -65,6 +65,125 @@ pub async fn connect(config: &Config) -> anyhow::Result<PgPool> {
         .connect_with(options)
         .await
         .context("connecting to PostgreSQL")
+}
+
+/// How long start-up and `/readyz` wait for the read replica: one that hangs must not
+/// hold the readiness probe past a load balancer's timeout.
+pub const REPLICA_PROBE_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// The database the report and KPI routes read: the read replica when
+/// `DATABASE_READ_URL` is set, the primary's own pool otherwise ([`reports_db`] decides,
+/// once). A service function that may read a lagging copy takes this type instead of a
+/// `PgPool`, so which routes read the replica is written in their signatures; money
+/// paths, auth lookups and anything that reads its own writes take the primary's
+/// `PgPool` and cannot be handed this.
+#[derive(Clone, Debug)]
+pub struct ReportsDb {
+    pool: PgPool,
+    replica: bool,
+}
+
+impl ReportsDb {
+    /// Reports read the primary through its pool (`DATABASE_READ_URL` unset).
+    pub fn primary(pool: PgPool) -> Self {
+        Self {
+            pool,
+            replica: false,
+        }
+    }
+
+    /// Reports read a replica through `pool`.
+    pub fn replica(pool: PgPool) -> Self {
+        Self {
+            pool,
+            replica: true,
+        }
+    }
+
+    /// Whether the reports read a replica (and may lag the primary).
+    pub fn is_replica(&self) -> bool {
+        self.replica
+    }
+
+    /// The pool itself: for the readiness probe, the metrics and shutdown only.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Pings the database the reports read, waiting at most [`REPLICA_PROBE_TIMEOUT`].
+    pub async fn probe(&self) -> anyhow::Result<()> {
+        tokio::time::timeout(REPLICA_PROBE_TIMEOUT, ping(&self.pool))
+            .await
+            .context("no answer in time")?
+            .context("the ping failed")
+    }
+
+    /// A read-only transaction at repeatable read, the only way a report reads: its
+    /// statements see one snapshot, and one that writes fails with SQLSTATE 25006 (a 503
+    /// `database_read_only`) on the primary exactly as on a replica, so a report that
+    /// writes fails its tests even where no replica is configured. Dropping it ends it.
+    pub async fn begin(&self) -> sqlx::Result<Transaction<'static, Postgres>> {
+        self.pool
+            .begin_with("begin isolation level repeatable read, read only")
+            .await
+    }
+}
+
+/// Where the reports read: a pool to `DATABASE_READ_URL` when it is set, else `primary`.
+/// The replica's pool connects lazily and is never created or migrated (the primary's
+/// migrations reach it by replication), so a replica that is down at start-up only makes
+/// the report routes answer 503 until it is back.
+pub fn reports_db(config: &Config, primary: &PgPool) -> anyhow::Result<ReportsDb> {
+    let Some(url) = config.database_read_url() else {
+        return Ok(ReportsDb::primary(primary.clone()));
+    };
+    let options: PgConnectOptions = url
+        .parse()
+        .context("DATABASE_READ_URL is not a valid PostgreSQL URL")?;
+    let pool = PgPoolOptions::new()
+        .max_connections(config.database_read_max_connections)
+        // As for the primary: the ping on return stays, the one on acquire goes.
+        .test_before_acquire(false)
+        .acquire_timeout(config.database_acquire_timeout)
+        .idle_timeout(Duration::from_secs(600))
+        .max_lifetime(Duration::from_secs(1800))
+        .connect_lazy_with(options);
+    Ok(ReportsDb::replica(pool))
+}
+
+/// How far a replica is behind its primary.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ReplicaLag {
+    /// WAL the primary had written that the replica had not replayed yet.
+    pub bytes: f64,
+    /// Since the last transaction the replica replayed, when it is behind; 0 when it has
+    /// replayed everything the primary had written (an idle primary does not make a
+    /// caught-up replica look late).
+    pub seconds: f64,
+}
+
+/// How far the replica behind `replica` is behind `primary`; `None` when it is not a
+/// standby (`DATABASE_READ_URL` naming a primary) or has replayed nothing yet.
+pub async fn replica_lag(primary: &PgPool, replica: &PgPool) -> sqlx::Result<Option<ReplicaLag>> {
+    let written = sqlx::query_scalar!(r#"select pg_current_wal_lsn()::text as "lsn!""#)
+        .fetch_one(primary)
+        .await?;
+    let row = sqlx::query!(
+        r#"select pg_wal_lsn_diff($1::text::pg_lsn, pg_last_wal_replay_lsn())::float8 as bytes,
+                  case when pg_last_wal_replay_lsn() >= $1::text::pg_lsn then 0
+                       else extract(epoch from now() - pg_last_xact_replay_timestamp())
+                  end::float8 as seconds
+           where pg_is_in_recovery()"#,
+        written
+    )
+    .fetch_optional(replica)
+    .await?;
+    Ok(row.and_then(|row| {
+        Some(ReplicaLag {
+            bytes: row.bytes?.max(0.0),
+            seconds: row.seconds?.max(0.0),
+        })
+    }))
 }
 
 /// Applies the embedded migrations. sqlx holds an advisory lock while it does, so

@@ -34,6 +34,7 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::auth::JwtKeys;
 use crate::auth::cache::PrincipalCache;
 use crate::config::Config;
+use crate::db::ReportsDb;
 use crate::error::{Code, Error};
 use crate::service::phone_verification::{CodeKey, Otp};
 use error::ErrorBody;
@@ -42,8 +43,10 @@ use rate_limit::RateLimits;
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
-    /// The database pool.
+    /// The primary's pool: every write, and every read that must see them.
     pub db: PgPool,
+    /// Where the report and KPI routes read (a replica when `DATABASE_READ_URL` is set).
+    pub reports: ReportsDb,
     /// Token signing and verification.
     pub jwt: Arc<JwtKeys>,
     /// Recent account checks of tokens and API keys.
@@ -63,11 +66,12 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// The state for `pool`, `config`, the JWT signing `secret`, the key that hashes
+    /// The state for the primary `db`, the `reports` database, `config`, the JWT signing `secret`, the key that hashes
     /// client addresses (`fraud_secret`) and the key of phone verification codes
     /// (`otp_secret`).
     pub fn new(
         db: PgPool,
+        reports: ReportsDb,
         config: Config,
         secret: &secrecy::SecretString,
         fraud_secret: &secrecy::SecretString,
@@ -77,6 +81,7 @@ impl AppState {
         Self {
             signal_hasher: Arc::new(crate::service::fraud::SignalHasher::new(fraud_secret)),
             db,
+            reports,
             jwt: Arc::new(JwtKeys::new(secret)),
             principals: Arc::new(PrincipalCache::new(config.auth_cache_ttl)),
             limits: Arc::new(RateLimits::new(&config)),

@@ -113,7 +113,9 @@ const SHARED_RESPONSES: &[(&str, &str, &str)] = &[
     (
         "503",
         "ServiceUnavailable",
-        "service_unavailable: the database is unreachable or saturated; see Retry-After",
+        "service_unavailable: the database (or, on report routes, the read replica) is \
+         unreachable or saturated; database_read_only: the database refused a write; see \
+         Retry-After",
     ),
 ];
 

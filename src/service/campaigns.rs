@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::db;
+use crate::db::{self, ReportsDb};
 use crate::domain::campaign::{Campaign, CampaignChange, CampaignReport, CampaignSpec, Spent};
 use crate::error::{Code, Error, Problems, Result};
 
@@ -76,12 +76,12 @@ pub fn campaign_not_found() -> Error {
     Error::new(Code::CampaignNotFound, "Campaign not found")
 }
 
-/// The report of campaign `id`.
-pub async fn report(pool: &PgPool, id: Uuid) -> Result<CampaignReport> {
-    let mut conn = pool.acquire().await?;
-    let campaign = db::campaigns::find(&mut conn, id)
+/// The report of campaign `id`, from the reports' database.
+pub async fn report(reports: &ReportsDb, id: Uuid) -> Result<CampaignReport> {
+    let mut tx = reports.begin().await?;
+    let campaign = db::campaigns::find(&mut tx, id)
         .await?
         .ok_or_else(campaign_not_found)?;
-    let variants = db::campaigns::report(&mut *conn, id).await?;
+    let variants = db::campaigns::report(&mut *tx, id).await?;
     Ok(CampaignReport { campaign, variants })
 }

@@ -16,10 +16,10 @@ use serde_json::json;
 use sqlx::PgPool;
 
 use crate::auth::{Permission, Principal};
-use crate::db;
 use crate::db::crm::{NewTask, TaskFilter};
 use crate::db::events::NewEvent;
 use crate::db::referrals::NewReferral;
+use crate::db::{self, ReportsDb};
 use crate::domain::channel::Channel;
 use crate::domain::crm::{AgentReferral, AgentReport, REFERRAL_TASK_TAGS, Task, TaskStatus};
 use crate::domain::message::NewMessage;
@@ -193,9 +193,10 @@ pub async fn my_referrals(
         .collect())
 }
 
-/// The agents' report over the referrals captured between `from` and `to`.
+/// The agents' report over the referrals captured between `from` and `to`, from the
+/// reports' database.
 pub async fn agent_report(
-    pool: &PgPool,
+    reports: &ReportsDb,
     from: Option<DateTime<Utc>>,
     to: Option<DateTime<Utc>>,
 ) -> Result<AgentReport> {
@@ -209,7 +210,7 @@ pub async fn agent_report(
             from: from.map(Timestamp::from),
             to: to.map(Timestamp::from),
         },
-        agents: db::crm::agent_report(pool, from, to).await?,
+        agents: db::crm::agent_report(&mut *reports.begin().await?, from, to).await?,
     })
 }
 

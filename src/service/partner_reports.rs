@@ -4,11 +4,11 @@
 //! [`crate::domain::partner_report`].
 
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::partners::partner_not_found;
-use crate::db;
+use crate::db::{self, ReportsDb};
 use crate::domain::partner::{Partner, ReportWindow};
 use crate::domain::partner_report::{
     CommissionTotals, OrderOutcomes, PartnerFunnel, PartnerReport, PartnerRevenue,
@@ -48,24 +48,30 @@ impl ReportQuery {
 
 /// The report of the partner whose code is `code` (case-insensitive, active or not).
 pub async fn report_by_code(
-    pool: &PgPool,
+    reports: &ReportsDb,
     code: &str,
     query: ReportQuery,
 ) -> Result<PartnerReport> {
     query.check()?;
-    let partner = db::partners::find_by_code(pool, code)
+    let mut tx = reports.begin().await?;
+    let partner = db::partners::find_by_code(&mut *tx, code)
         .await?
         .ok_or_else(partner_not_found)?;
-    report(pool, &partner, query).await
+    report(&mut tx, &partner, query).await
 }
 
 /// The report of partner `id` (the partner's own, through its token).
-pub async fn report_by_id(pool: &PgPool, id: Uuid, query: ReportQuery) -> Result<PartnerReport> {
+pub async fn report_by_id(
+    reports: &ReportsDb,
+    id: Uuid,
+    query: ReportQuery,
+) -> Result<PartnerReport> {
     query.check()?;
-    let partner = db::partners::find(pool, id)
+    let mut tx = reports.begin().await?;
+    let partner = db::partners::find(&mut *tx, id)
         .await?
         .ok_or_else(partner_not_found)?;
-    report(pool, &partner, query).await
+    report(&mut tx, &partner, query).await
 }
 
 /// The partner named by `text`: its id (a UUID) or its code (case-insensitive). For the
@@ -79,12 +85,18 @@ pub async fn partner_named(pool: &PgPool, text: &str) -> Result<Partner> {
     found.ok_or_else(partner_not_found)
 }
 
-async fn report(pool: &PgPool, partner: &Partner, query: ReportQuery) -> Result<PartnerReport> {
+/// The report's three statements, in the caller's read-only transaction: one snapshot.
+async fn report(
+    conn: &mut PgConnection,
+    partner: &Partner,
+    query: ReportQuery,
+) -> Result<PartnerReport> {
     let ReportQuery { from, to, limit } = query;
     let numbers =
-        db::partner_reports::numbers(pool, partner.id, &partner.code, from, to, limit).await?;
-    let orders = db::partner_reports::orders(pool, &numbers.latest_order_ids).await?;
-    let by_utm = db::partner_reports::by_utm(pool, partner.id, from, to).await?;
+        db::partner_reports::numbers(&mut *conn, partner.id, &partner.code, from, to, limit)
+            .await?;
+    let orders = db::partner_reports::orders(&mut *conn, &numbers.latest_order_ids).await?;
+    let by_utm = db::partner_reports::by_utm(&mut *conn, partner.id, from, to).await?;
     let outcomes = OrderOutcomes::new(
         numbers.delivered,
         numbers.returned,

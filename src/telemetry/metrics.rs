@@ -27,7 +27,7 @@ use metrics::{counter, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use sqlx::PgPool;
 
-use crate::db;
+use crate::db::{self, ReportsDb};
 use crate::service::messaging::dispatcher::Round;
 
 /// Request latency buckets, in seconds: from a cached read to the request timeout.
@@ -65,16 +65,21 @@ pub fn install() -> anyhow::Result<PrometheusHandle> {
 }
 
 /// The metrics listener's router: `GET /metrics` and nothing else.
-pub fn router(handle: PrometheusHandle, pool: PgPool) -> Router {
+pub fn router(handle: PrometheusHandle, pool: PgPool, reports: ReportsDb) -> Router {
     Router::new()
         .route("/metrics", get(scrape))
-        .with_state(Scrape { handle, pool })
+        .with_state(Scrape {
+            handle,
+            pool,
+            reports,
+        })
 }
 
 #[derive(Clone)]
 struct Scrape {
     handle: PrometheusHandle,
     pool: PgPool,
+    reports: ReportsDb,
 }
 
 /// Reads the pool and the database's gauges, then renders everything.
@@ -97,6 +102,30 @@ async fn scrape(State(scrape): State<Scrape>) -> Response {
         Err(err) => {
             tracing::warn!(%err, "could not read the outbox for metrics");
             counter!("bondhu_metrics_scrape_errors_total").increment(1);
+        }
+    }
+    if scrape.reports.is_replica() {
+        let lag = tokio::time::timeout(
+            db::REPLICA_PROBE_TIMEOUT,
+            db::replica_lag(pool, scrape.reports.pool()),
+        )
+        .await;
+        match lag {
+            Ok(Ok(lag)) => {
+                gauge!("bondhu_db_replica_up").set(1.0);
+                // Not a standby (or nothing replayed yet): no lag to speak of.
+                let lag = lag.unwrap_or(db::ReplicaLag {
+                    bytes: 0.0,
+                    seconds: 0.0,
+                });
+                gauge!("bondhu_db_replica_lag_seconds").set(lag.seconds);
+                gauge!("bondhu_db_replica_lag_bytes").set(lag.bytes);
+            }
+            Ok(Err(err)) => {
+                tracing::warn!(%err, "could not read the replica's lag for metrics");
+                gauge!("bondhu_db_replica_up").set(0.0);
+            }
+            Err(_) => gauge!("bondhu_db_replica_up").set(0.0),
         }
     }
     (
@@ -189,6 +218,18 @@ fn describe() {
     describe_gauge!(
         "bondhu_db_pool_max_connections",
         "The pool's size limit (DATABASE_MAX_CONNECTIONS)"
+    );
+    describe_gauge!(
+        "bondhu_db_replica_up",
+        "Whether the read replica (DATABASE_READ_URL) answered this scrape, 1 or 0"
+    );
+    describe_gauge!(
+        "bondhu_db_replica_lag_seconds",
+        "Seconds since the read replica last replayed a transaction, when it is behind the primary; 0 when caught up"
+    );
+    describe_gauge!(
+        "bondhu_db_replica_lag_bytes",
+        "WAL bytes the primary had written that the read replica had not replayed"
     );
     describe_gauge!(
         "bondhu_outbox_depth",

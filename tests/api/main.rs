@@ -37,6 +37,7 @@ mod providers;
 mod reconcile;
 mod referrals;
 mod reminders;
+mod replica;
 mod reviews;
 mod rules;
 mod schema;

@@ -22,27 +22,26 @@ pub(crate) struct Running {
     pub handle: tokio::task::JoinHandle<()>,
 }
 
-/// Starts the server on port 0 against the test's own database, with `extra` variables.
+/// Starts the server on port 0 against the test's own database, with `extra` variables
+/// (which win over these defaults: `DATABASE_URL` too).
 pub(crate) async fn spawn(options: &PgConnectOptions, extra: &[(&str, &str)]) -> Running {
     let database = options.get_database().unwrap().to_owned();
     let base_url = std::env::var("DATABASE_URL")
         .unwrap_or_else(|_| bondhu::config::DEFAULT_DATABASE_URL.into());
     let (server_part, _) = base_url.rsplit_once('/').unwrap();
     let url = format!("{server_part}/{database}");
-    let given = |name: &str| {
-        extra
-            .iter()
-            .find(|(key, _)| *key == name)
-            .map(|(_, value)| (*value).to_owned())
-    };
-    let config = Config::from_lookup(|name| match name {
-        // `extra` may name another way to the same database (a proxy, in `faults`).
-        "DATABASE_URL" => given(name).or_else(|| Some(url.clone())),
-        "PORT" => Some("0".into()),
-        "JWT_SECRET" => Some(TEST_SECRET.into()),
-        // The release job runs every second, so the test sees it release.
-        "JOBS_INTERVAL_SECS" => Some("1".into()),
-        other => given(other),
+    let config = Config::from_lookup(|name| {
+        if let Some((_, value)) = extra.iter().find(|(key, _)| *key == name) {
+            return Some((*value).to_owned());
+        }
+        match name {
+            "DATABASE_URL" => Some(url.clone()),
+            "PORT" => Some("0".into()),
+            "JWT_SECRET" => Some(TEST_SECRET.into()),
+            // The release job runs every second, so the test sees it release.
+            "JOBS_INTERVAL_SECS" => Some("1".into()),
+            _ => None,
+        }
     })
     .unwrap();
     let app = Application::build(config).await.unwrap();

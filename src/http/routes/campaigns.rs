@@ -187,5 +187,5 @@ async fn get_campaign_report(
     Path(id): Path<Uuid>,
 ) -> Result<Json<CampaignReport>> {
     principal.require(Permission::ViewMlmReports)?;
-    Ok(Json(campaigns::report(&state.db, id).await?))
+    Ok(Json(campaigns::report(&state.reports, id).await?))
 }

@@ -149,7 +149,7 @@ async fn get_agents_report(
 ) -> Result<Json<AgentReport>> {
     principal.require(Permission::ManageCrmTasks)?;
     Ok(Json(
-        crm::agent_report(&state.db, params.from, params.to).await?,
+        crm::agent_report(&state.reports, params.from, params.to).await?,
     ))
 }
 

@@ -14,6 +14,12 @@ use crate::http::extract::Json;
 pub struct HealthResponse {
     /// `ok` or `ready`.
     status: &'static str,
+    /// Only with `DATABASE_READ_URL`: whether the read replica answers, `ok` or
+    /// `unavailable`. It never counts towards readiness: money paths do not read it, so
+    /// a replica that is down must not take the instance out of the load balancer (the
+    /// report routes answer 503 meanwhile).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reports: Option<&'static str>,
 }
 
 /// The probes' routes.
@@ -27,13 +33,36 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[utoipa::path(get, path = "/healthz", tag = "operations",
     responses((status = 200, body = HealthResponse)))]
 async fn healthz() -> Json<HealthResponse> {
-    Json(HealthResponse { status: "ok" })
+    Json(HealthResponse {
+        status: "ok",
+        reports: None,
+    })
 }
 
-/// The database answers.
+/// The primary database answers (503 otherwise). With a read replica, the body also says
+/// whether it answers, without making the probe fail.
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses((status = 200, body = HealthResponse), (status = 503, body = crate::http::error::ErrorBody)))]
 async fn readyz(State(state): State<AppState>) -> Result<Json<HealthResponse>> {
-    db::ping(&state.db).await?;
-    Ok(Json(HealthResponse { status: "ready" }))
+    let replica = async {
+        if !state.reports.is_replica() {
+            return None;
+        }
+        Some(match state.reports.probe().await {
+            Ok(()) => "ok",
+            Err(err) => {
+                tracing::warn!(
+                    error = format!("{err:#}"),
+                    "the read replica does not answer"
+                );
+                "unavailable"
+            }
+        })
+    };
+    let (primary, reports) = tokio::join!(db::ping(&state.db), replica);
+    primary?;
+    Ok(Json(HealthResponse {
+        status: "ready",
+        reports,
+    }))
 }

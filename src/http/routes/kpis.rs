@@ -23,7 +23,7 @@ pub fn router() -> OpenApiRouter<AppState> {
               (status = 403, body = crate::http::error::ErrorBody)))]
 async fn get_kpis(State(state): State<AppState>, principal: Principal) -> Result<Json<Kpis>> {
     principal.require(Permission::ViewMlmReports)?;
-    Ok(Json(kpis::dashboard(&state.db).await?.kpis))
+    Ok(Json(kpis::dashboard(&state.reports).await?.kpis))
 }
 
 /// The KPIs and the membership counts. Needs `view-mlm-reports`.
@@ -35,5 +35,5 @@ async fn get_dashboard(
     principal: Principal,
 ) -> Result<Json<Dashboard>> {
     principal.require(Permission::ViewMlmReports)?;
-    Ok(Json(kpis::dashboard(&state.db).await?))
+    Ok(Json(kpis::dashboard(&state.reports).await?))
 }

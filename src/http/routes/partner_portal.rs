@@ -76,7 +76,7 @@ async fn get_my_partner_report(
 ) -> Result<Json<PartnerReport>> {
     let me = principal.own_partner_id()?;
     Ok(Json(
-        partner_reports::report_by_id(&state.db, me, params.query()?).await?,
+        partner_reports::report_by_id(&state.reports, me, params.query()?).await?,
     ))
 }
 

@@ -201,6 +201,6 @@ async fn get_partner_report(
 ) -> Result<Json<PartnerReport>> {
     principal.require(Permission::ViewMlmReports)?;
     Ok(Json(
-        partner_reports::report_by_code(&state.db, &code, params.query()?).await?,
+        partner_reports::report_by_code(&state.reports, &code, params.query()?).await?,
     ))
 }
