@@ -20,6 +20,7 @@ ROOT=$(dirname "$BENCH_DIR")
 # ---- knobs -------------------------------------------------------------------------------
 DURATION=${DURATION:-10}                 # seconds per measured run
 CONCURRENCIES=${CONCURRENCIES:-"16 64"}  # HTTP connections = pgbench clients
+PATHS=${PATHS:-"deliver wallet stats"}   # which of the measured paths to run
 WRK_THREADS=${WRK_THREADS:-2}
 PGBENCH_JOBS=${PGBENCH_JOBS:-2}
 TOKENS=${TOKENS:-256}                    # customer tokens for the wallet read
@@ -50,6 +51,9 @@ DATABASE_URL="postgres://$PGUSER@$PGHOST:$PGPORT/$BENCH_DB"
 export DATABASE_URL
 
 read -r -a concurrencies <<<"$CONCURRENCIES"
+read -r -a paths <<<"$PATHS"
+# measures PATH: whether PATHS names it
+measures() { [[ " ${paths[*]} " == *" $1 "* ]]; }
 nruns=${#concurrencies[@]}
 
 log() { printf '\n== %s  %s\n' "$(date +%T)" "$*"; }
@@ -331,48 +335,54 @@ if (( nargs != 7 )); then
 fi
 
 # ---- (a) the delivered path ------------------------------------------------------------------
-for i in "${!concurrencies[@]}"; do
-    c=${concurrencies[$i]}
-    lo=$(( http_lo + i * http_slice )); hi=$(( lo + http_slice - 1 ))
-    log "deliver c=$c: wrk on orders $lo..$hi (${DURATION}s)"
-    run_wrk "deliver_http_c$c" "$c" "$BENCH_DIR/deliver.lua" ORDER_LO="$lo" ORDER_HI="$hi"
-    check_deliveries "deliver_http_c$c" "$lo" "$hi" "$(value requests "$RUN_DIR/deliver_http_c$c.txt")"
-    wrk_result deliver "$c" "deliver_http_c$c"
+if measures deliver; then
+    for i in "${!concurrencies[@]}"; do
+        c=${concurrencies[$i]}
+        lo=$(( http_lo + i * http_slice )); hi=$(( lo + http_slice - 1 ))
+        log "deliver c=$c: wrk on orders $lo..$hi (${DURATION}s)"
+        run_wrk "deliver_http_c$c" "$c" "$BENCH_DIR/deliver.lua" ORDER_LO="$lo" ORDER_HI="$hi"
+        check_deliveries "deliver_http_c$c" "$lo" "$hi" "$(value requests "$RUN_DIR/deliver_http_c$c.txt")"
+        wrk_result deliver "$c" "deliver_http_c$c"
 
-    lo=$(( PGBENCH_ORDER_LO + i * pgb_slice )); hi=$(( lo + pgb_slice - 1 ))
-    log "deliver c=$c: pgbench on orders $lo..$hi (${DURATION}s)"
-    run_pgbench "deliver_pgbench_c$c" "$c" "$DELIVER_PGBENCH" -D n=0 -D lo="$lo" -D nclients="$c"
-    check_deliveries "deliver_pgbench_c$c" "$lo" "$hi" "$(pgbench_count "deliver_pgbench_c$c")"
-    pgbench_result deliver "$c" "deliver_pgbench_c$c"
-done
+        lo=$(( PGBENCH_ORDER_LO + i * pgb_slice )); hi=$(( lo + pgb_slice - 1 ))
+        log "deliver c=$c: pgbench on orders $lo..$hi (${DURATION}s)"
+        run_pgbench "deliver_pgbench_c$c" "$c" "$DELIVER_PGBENCH" -D n=0 -D lo="$lo" -D nclients="$c"
+        check_deliveries "deliver_pgbench_c$c" "$lo" "$hi" "$(pgbench_count "deliver_pgbench_c$c")"
+        pgbench_result deliver "$c" "deliver_pgbench_c$c"
+    done
+fi
 
 # ---- (b) the wallet read ---------------------------------------------------------------------
-log "wallet warm-up (2s, not measured)"
-DURATION=2 run_wrk wallet_warmup "${concurrencies[0]}" "$BENCH_DIR/wallet.lua"
-for c in "${concurrencies[@]}"; do
-    log "wallet c=$c: wrk over $TOKENS customer tokens (${DURATION}s)"
-    run_wrk "wallet_http_c$c" "$c" "$BENCH_DIR/wallet.lua"
-    wrk_result wallet "$c" "wallet_http_c$c"
+if measures wallet; then
+    log "wallet warm-up (2s, not measured)"
+    DURATION=2 run_wrk wallet_warmup "${concurrencies[0]}" "$BENCH_DIR/wallet.lua"
+    for c in "${concurrencies[@]}"; do
+        log "wallet c=$c: wrk over $TOKENS customer tokens (${DURATION}s)"
+        run_wrk "wallet_http_c$c" "$c" "$BENCH_DIR/wallet.lua"
+        wrk_result wallet "$c" "wallet_http_c$c"
 
-    log "wallet c=$c: pgbench over the same $TOKENS customers (${DURATION}s)"
-    run_pgbench "wallet_pgbench_c$c" "$c" "$BENCH_DIR/wallet.pgbench" \
-        -D first=1 -D stride="$stride" -D ntokens="$TOKENS"
-    pgbench_result wallet "$c" "wallet_pgbench_c$c"
-done
+        log "wallet c=$c: pgbench over the same $TOKENS customers (${DURATION}s)"
+        run_pgbench "wallet_pgbench_c$c" "$c" "$BENCH_DIR/wallet.pgbench" \
+            -D first=1 -D stride="$stride" -D ntokens="$TOKENS"
+        pgbench_result wallet "$c" "wallet_pgbench_c$c"
+    done
+fi
 
 # ---- (c) the referral stats read ---------------------------------------------------------------
 # GET /api/loyalty/me/referrals/stats for the same customers: against pgbench running its
 # statement, and against the wallet read (target: within 20 % of the wallet's throughput).
-for c in "${concurrencies[@]}"; do
-    log "stats c=$c: wrk over $TOKENS customer tokens (${DURATION}s)"
-    run_wrk "stats_http_c$c" "$c" "$BENCH_DIR/wallet.lua" READ_PATH=/api/loyalty/me/referrals/stats
-    wrk_result stats "$c" "stats_http_c$c"
+if measures stats; then
+    for c in "${concurrencies[@]}"; do
+        log "stats c=$c: wrk over $TOKENS customer tokens (${DURATION}s)"
+        run_wrk "stats_http_c$c" "$c" "$BENCH_DIR/wallet.lua" READ_PATH=/api/loyalty/me/referrals/stats
+        wrk_result stats "$c" "stats_http_c$c"
 
-    log "stats c=$c: pgbench over the same $TOKENS customers (${DURATION}s)"
-    run_pgbench "stats_pgbench_c$c" "$c" "$BENCH_DIR/stats.pgbench" \
-        -D first=1 -D stride="$stride" -D ntokens="$TOKENS"
-    pgbench_result stats "$c" "stats_pgbench_c$c"
-done
+        log "stats c=$c: pgbench over the same $TOKENS customers (${DURATION}s)"
+        run_pgbench "stats_pgbench_c$c" "$c" "$BENCH_DIR/stats.pgbench" \
+            -D first=1 -D stride="$stride" -D ntokens="$TOKENS"
+        pgbench_result stats "$c" "stats_pgbench_c$c"
+    done
+fi
 
 # ---- the HTTP floor (informational) -------------------------------------------------------------
 # GET /healthz touches no database: its CPU per request is what routing, middleware and
@@ -463,7 +473,7 @@ summary=$OUT/summary.txt
     echo
     printf '%-7s %5s | %9s %7s %7s %7s %7s | %9s %7s %7s %7s | %5s %6s %s\n' \
         path conns 'server/s' 'p50 ms' 'p99 ms' 'mean ms' 'cpu us' 'pgbench/s' 'p50 ms' 'p99 ms' 'mean ms' ratio target ''
-    for path in deliver wallet stats; do
+    for path in "${paths[@]}"; do
         target=$TARGET_DELIVER
         [[ $path == wallet || $path == stats ]] && target=$TARGET_WALLET
         for c in "${concurrencies[@]}"; do
@@ -478,6 +488,7 @@ summary=$OUT/summary.txt
         done
     done
     for c in "${concurrencies[@]}"; do
+        measures stats && measures wallet || break
         s=$(field stats "$c" server 4); w=$(field wallet "$c" server 4)
         ratio=$(awk -v s="$s" -v w="$w" 'BEGIN { printf "%.2f", s / w }')
         echo "stats / wallet at $c connections (server): $s / $w = $ratio (target >= $TARGET_STATS_OF_WALLET:" \
