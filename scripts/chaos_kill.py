@@ -347,6 +347,7 @@ class Phase:
         self.fakes = Fakes()
         self.logs = tempfile.mkdtemp(prefix="bondhu-chaos-kill.")
         env = dict(os.environ)
+        env.pop("BONDHU_FAILPOINT", None)  # armed per server, never for the whole phase
         env.update({
             "DATABASE_URL": self.db,
             "SMS_API_URL": self.fakes.url, "SMS_API_TOKEN": SMS_TOKEN, "SMS_SID": "BONDHU",
