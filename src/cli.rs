@@ -65,6 +65,11 @@ enum Command {
         #[arg(long)]
         repair: bool,
     },
+    /// Print every fail-point, one a line: its name, a tab, the state a crash there
+    /// leaves. Only in a build with the `failpoints` feature (scripts/chaos.sh).
+    #[cfg(feature = "failpoints")]
+    #[command(hide = true)]
+    Failpoints,
 }
 
 #[derive(Debug, Subcommand)]
@@ -127,6 +132,15 @@ pub async fn run() -> ExitCode {
         return ExitCode::FAILURE;
     }
     let cli = Cli::parse();
+    #[cfg(feature = "failpoints")]
+    match crate::failpoint::armed() {
+        Ok(Some(armed)) => eprintln!("fail-point {} armed (hit {})", armed.name, armed.at),
+        Ok(None) => {}
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::FAILURE;
+        }
+    }
     let config = match Config::from_env() {
         Ok(config) => config,
         Err(err) => {
@@ -147,6 +161,13 @@ pub async fn run() -> ExitCode {
 
 async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
+        #[cfg(feature = "failpoints")]
+        Command::Failpoints => {
+            for point in crate::failpoint::POINTS {
+                println!("{}\t{}", point.name, point.state);
+            }
+            Ok(())
+        }
         Command::Serve => {
             let app = Application::build(config).await?;
             app.run_until_stopped(startup::shutdown_signal()).await

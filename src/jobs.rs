@@ -18,6 +18,7 @@ use std::time::Duration;
 use sqlx::PgPool;
 use tokio::sync::{Notify, watch};
 
+use crate::failpoint::failpoint;
 use crate::service::messaging::dispatcher::{BATCH, Dispatcher};
 use crate::service::webhooks::dispatcher::{BATCH as WEBHOOK_BATCH, WebhookDispatcher};
 use crate::telemetry::metrics;
@@ -32,8 +33,19 @@ const RELEASES_PER_TICK: u32 = 10_000;
 pub async fn release_due(pool: &PgPool, stop: Option<&watch::Receiver<bool>>) -> sqlx::Result<u32> {
     let mut released = 0;
     while released < RELEASES_PER_TICK && !stop.is_some_and(|s| *s.borrow()) {
-        match db::holds::release_next_due(pool).await? {
+        // One statement, in a transaction of its own rather than autocommitted: the claim's
+        // row lock and the posted rewards then stay uncommitted together for a moment,
+        // where a crash (the fail-point) must roll both back and leave the referral to
+        // the next instance's job.
+        let mut tx = pool.begin().await?;
+        let claimed = db::holds::release_next_due(&mut *tx).await?;
+        if claimed.is_some() {
+            failpoint!("release.claimed");
+        }
+        tx.commit().await?;
+        match claimed {
             Some(referral_id) => {
+                failpoint!("release.after_commit");
                 tracing::debug!(referral_id, "released a referral's rewards");
                 released += 1;
             }

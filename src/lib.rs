@@ -9,7 +9,9 @@
 //! - [`auth`]: JWT tokens and the permission rules;
 //! - [`providers`]: the clients that deliver messages (WhatsApp, SMS, the log stand-in);
 //! - [`render`]: QR codes and printable PDF cards, drawn from plain values;
-//! - [`config`], [`telemetry`], [`startup`] and [`cli`]: the process around it.
+//! - [`config`], [`telemetry`], [`startup`] and [`cli`]: the process around it;
+//! - [`failpoint`]: the crash points of `scripts/chaos.sh` (no code without the
+//!   `failpoints` feature).
 //!
 //! The money core (posting to a wallet, completing a referral, recording an order's
 //! status) lives in SQL functions in `migrations/`: see `docs/ARCHITECTURE.md`.
@@ -20,6 +22,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod failpoint;
 pub mod http;
 pub mod jobs;
 pub mod providers;

@@ -9,7 +9,8 @@ use crate::domain::review::{Review, ReviewOutcome, ReviewStatus};
 use crate::domain::time::Timestamp;
 
 /// Claims one referral whose hold is over (skipping any another instance is releasing)
-/// and releases its rewards, in its own transaction. `None` when nothing is due.
+/// and releases its rewards, in one statement (the release job runs it in a transaction
+/// of its own). `None` when nothing is due.
 pub async fn release_next_due(db: impl PgExecutor<'_>) -> sqlx::Result<Option<i32>> {
     sqlx::query_scalar!(r#"select release_due_referral() as "id""#)
         .fetch_one(db)

@@ -31,7 +31,10 @@ pub async fn unlock(conn: &mut PgConnection) -> sqlx::Result<()> {
 }
 
 /// Registered referrals whose customer has a successful order that qualifies (by the live
-/// rule, `qualification_refusal`): the delivery should have completed them.
+/// rule, `qualification_refusal`) and that its refunds do not undo
+/// (`completion_undone_by`): the delivery should have completed them. A referral reversed
+/// by a full refund stays registered beside its delivered order, as the live path leaves
+/// it; completing it again would pay its rewards twice.
 pub async fn unfinished_completions(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<Finding>> {
     sqlx::query_as!(
         Finding,
@@ -41,6 +44,7 @@ pub async fn unfinished_completions(db: impl PgExecutor<'_>) -> sqlx::Result<Vec
            join sales_orders o on o.customer_id = r.referred_customer_id
                               and order_status_is_success(o.status)
            where r.status = 'registered' and qualification_refusal(r, o) is null
+             and completion_undone_by(r, o) is null
            order by r.id, o.delivered_at nulls last, o.id"#
     )
     .fetch_all(db)

@@ -16,6 +16,7 @@ use crate::domain::money::{Money, OrderTotal};
 use crate::domain::order::{Order, OrderLine, OrderStatus, RefundOutcome};
 use crate::domain::wallet::IdempotencyKey;
 use crate::error::{Code, Error, Problems, Result};
+use crate::failpoint::failpoint;
 use crate::service::couriers::{self, LinkedParcel};
 use crate::service::{attribution, fraud};
 
@@ -95,11 +96,14 @@ pub async fn record(
     }
     let Some(report) = report else {
         // Only the status: the transition alone, one statement.
-        return db::retry_transient(|| async {
+        failpoint!("order.before_apply");
+        let recorded = db::retry_transient(|| async {
             let mut conn = pool.acquire().await?;
             transition(&mut conn, order_id, status).await
         })
-        .await;
+        .await?;
+        failpoint!("order.after_commit");
+        return Ok(recorded);
     };
     if report.customer_id.is_some_and(|id| id <= 0) {
         return Err(Error::invalid_field(
@@ -184,6 +188,7 @@ pub async fn record(
         coupon_code,
     };
     let parcel = report.parcel.as_ref();
+    failpoint!("order.before_apply");
     let (outcome, linked) = db::retry_transient(|| async {
         match (
             referral_code,
@@ -232,6 +237,7 @@ pub async fn record(
                     if let Some(parcel) = parcel {
                         linked = Some(couriers::link(&mut tx, order_id, parcel).await?);
                     }
+                    failpoint!("order.before_commit");
                     tx.commit().await?;
                 }
                 Ok((outcome, linked))
@@ -239,6 +245,7 @@ pub async fn record(
         }
     })
     .await?;
+    failpoint!("order.after_commit");
     let mut recorded = recorded(outcome)?;
     if let Some(linked) = linked {
         if let Some(order) = linked.order {
@@ -373,8 +380,10 @@ pub async fn refund(
         idempotency_key: request.idempotency_key.as_str(),
         created_by: actor,
     };
+    failpoint!("refund.before_apply");
     let result =
         db::retry_transient(|| async { Ok(db::holds::refund(pool, &refund).await?) }).await?;
+    failpoint!("refund.after_commit");
     let created = match result.outcome {
         RefundOutcome::Refunded => {
             if result.reversed_referral_id.is_some() {

@@ -17,6 +17,7 @@ use crate::domain::withdrawal::{
     WithdrawalMethod, WithdrawalOutcome, WithdrawalRequest, WithdrawalStatus,
 };
 use crate::error::{Code, Error, Result};
+use crate::failpoint::failpoint;
 
 /// Longest accepted bank account text (the column is varchar(80)).
 pub const MAX_ACCOUNT_LEN: usize = 80;
@@ -230,6 +231,7 @@ pub async fn decide(
             format!("must be at most {MAX_NOTES_LEN} characters"),
         ));
     }
+    failpoint!("withdrawal.before_decide");
     let outcome = db::retry_transient(|| async {
         Ok(db::withdrawals::decide(
             pool,
@@ -242,6 +244,7 @@ pub async fn decide(
         .await?)
     })
     .await?;
+    failpoint!("withdrawal.after_commit");
     let request = db::withdrawals::find(pool, id).await?;
     match (outcome, request) {
         (WithdrawalOutcome::Applied, Some(request)) => {

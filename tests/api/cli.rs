@@ -123,3 +123,27 @@ async fn operators_create_users_keys_and_tokens(pool: PgPool) {
     );
     app.check_invariants().await;
 }
+
+/// The binary the tests run is built like a release: without the `failpoints` feature it
+/// has no `bondhu failpoints`, and neither a point's name nor the variable that arms one
+/// is in it (`failpoint!` expands to a compile-time check only). Under the feature, both
+/// are there and an unarmed server runs as usual (the kill phase of scripts/chaos.sh).
+#[test]
+fn fail_points_are_only_in_a_build_with_the_feature() {
+    let listing = Command::new(env!("CARGO_BIN_EXE_bondhu"))
+        .arg("failpoints")
+        .env("RUST_LOG", "error")
+        .output()
+        .unwrap();
+    assert_eq!(
+        listing.status.success(),
+        cfg!(feature = "failpoints"),
+        "{}",
+        String::from_utf8_lossy(&listing.stderr)
+    );
+    let binary = std::fs::read(env!("CARGO_BIN_EXE_bondhu")).unwrap();
+    let holds = |needle: &[u8]| binary.windows(needle.len()).any(|w| w == needle);
+    let point = bondhu::failpoint::POINTS[0].name.as_bytes();
+    assert_eq!(holds(b"BONDHU_FAILPOINT"), cfg!(feature = "failpoints"));
+    assert_eq!(holds(point), cfg!(feature = "failpoints"));
+}

@@ -194,3 +194,67 @@ async fn one_instance_reconciles_at_a_time_and_the_schedule_is_shared(pool: PgPo
     assert!(second.is_none());
     app.check_invariants().await;
 }
+
+/// A full refund reverses the referral (released reward clawed back) and leaves it
+/// registered beside its delivered order, where the live path leaves it. Reconciliation
+/// used to take that for a delivery that never completed, and its repair paid the reward
+/// again (found by the kill phase of scripts/chaos.sh).
+#[sqlx::test(migrator = "bondhu::MIGRATOR")]
+async fn a_referral_reversed_by_a_full_refund_is_not_completed_again(pool: PgPool) {
+    let app = TestApp::new(pool.clone()).await;
+    let admin = app.admin_token();
+    let (referrer, friend) = app.referrer_and_friend(1).await;
+    // A second pair refunded in part only: still a completion, untouched.
+    let (_, kept) = app.referrer_and_friend(2).await;
+    for (order, customer) in [(8101, friend), (8102, kept)] {
+        assert_eq!(
+            app.order(order, customer, "delivered").await.status,
+            StatusCode::OK
+        );
+    }
+    assert_eq!(app.end_holds().await, 2);
+    assert_eq!(app.balance(referrer).await, Decimal::from(100));
+    for (order, amount) in [(8101, 1000), (8102, 100)] {
+        let refund = app
+            .post(
+                &format!("/api/orders/{order}/refund"),
+                &admin,
+                serde_json::json!({ "amount": amount, "reason": "refunded", "idempotencyKey": format!("r-{order}") }),
+            )
+            .await;
+        assert_eq!(refund.status, StatusCode::CREATED, "{}", refund.body);
+    }
+    assert_eq!(app.balance(referrer).await, Decimal::ZERO);
+
+    let (report, clean) = reconcile(&pool, false);
+    assert!(clean, "{report}");
+    let before = app.snapshot().await;
+    let (report, clean) = reconcile(&pool, true);
+    assert!(clean, "{report}");
+    assert_eq!(report["unfinishedCompletions"]["found"], 0, "{report}");
+    assert_eq!(before, app.snapshot().await, "the repair changed nothing");
+    // And were the check to name it, the repair itself refuses.
+    let referral = sqlx::query_scalar!(
+        "select id from customer_referrals where referred_customer_id = $1",
+        friend
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(
+        !bondhu::db::reconcile::repair_completion(&pool, referral, 8101)
+            .await
+            .unwrap()
+    );
+    let (status, completions) = sqlx::query!(
+        r#"select status::text as "status!", completions from customer_referrals where id = $1"#,
+        referral
+    )
+    .fetch_one(&pool)
+    .await
+    .map(|r| (r.status, r.completions))
+    .unwrap();
+    assert_eq!((status.as_str(), completions), ("registered", 1));
+    assert_eq!(app.balance(referrer).await, Decimal::ZERO);
+    app.check_invariants().await;
+}

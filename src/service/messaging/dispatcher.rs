@@ -34,6 +34,7 @@ use crate::domain::message_text::{Language, sms_segments};
 use crate::domain::phone::Phone;
 use crate::domain::referral_code::share_code;
 use crate::domain::share::landing_url;
+use crate::failpoint::failpoint;
 use crate::providers::{Outgoing, Provider, Providers, SendError, WhatsappTemplate};
 use crate::service::outbox::{Backoff, lease_secs};
 
@@ -155,6 +156,9 @@ impl Dispatcher {
     pub async fn round(&self, pool: &PgPool) -> sqlx::Result<Round> {
         let mut round = Round::default();
         let ready = self.claim(pool, &mut round).await?;
+        if !ready.is_empty() {
+            failpoint!("message.claimed");
+        }
         let mut sends = tokio::task::JoinSet::new();
         for message in ready {
             sends.spawn(async move {
@@ -179,6 +183,7 @@ impl Dispatcher {
                 // A provider panicked: the lease ends and the message is retried.
                 continue;
             };
+            failpoint!("message.answered");
             self.record(pool, id, attempt, answer, &mut round).await?;
         }
         Ok(round)
@@ -240,6 +245,7 @@ impl Dispatcher {
                 Prepared::Ready(message) => ready.push(message),
             }
         }
+        failpoint!("message.claim_before_commit");
         tx.commit().await?;
         Ok(ready)
     }

@@ -37,6 +37,7 @@ use crate::db;
 use crate::db::webhooks::{Claimed, Outcome};
 use crate::domain::time::Timestamp;
 use crate::domain::webhook::{DeliveryStatus, DomainEventType};
+use crate::failpoint::failpoint;
 use crate::providers::{retry_after, sanitize, transport_error};
 use crate::service::outbox::{Backoff, lease_secs};
 
@@ -152,6 +153,9 @@ impl WebhookDispatcher {
     pub async fn round(&self, pool: &PgPool) -> sqlx::Result<WebhookRound> {
         let mut round = WebhookRound::default();
         let claimed = db::webhooks::claim(pool, BATCH, lease_secs(self.lease)).await?;
+        if claimed.iter().any(|d| d.status == DeliveryStatus::Sending) {
+            failpoint!("webhook.claimed");
+        }
         let mut sends = tokio::task::JoinSet::new();
         for delivery in claimed {
             if delivery.status != DeliveryStatus::Sending {
@@ -170,6 +174,7 @@ impl WebhookDispatcher {
                 // A send panicked: the lease ends and the delivery is tried again.
                 continue;
             };
+            failpoint!("webhook.answered");
             self.record(pool, &ready, attempted, &mut round).await?;
         }
         Ok(round)
