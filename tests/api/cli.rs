@@ -141,9 +141,40 @@ fn fail_points_are_only_in_a_build_with_the_feature() {
         "{}",
         String::from_utf8_lossy(&listing.stderr)
     );
+    // String literals live in `.rodata`: a few MB, where the whole debug binary is hundreds.
     let binary = std::fs::read(env!("CARGO_BIN_EXE_bondhu")).unwrap();
-    let holds = |needle: &[u8]| binary.windows(needle.len()).any(|w| w == needle);
-    let point = bondhu::failpoint::POINTS[0].name.as_bytes();
-    assert_eq!(holds(b"BONDHU_FAILPOINT"), cfg!(feature = "failpoints"));
-    assert_eq!(holds(point), cfg!(feature = "failpoints"));
+    let strings = elf_section(&binary, ".rodata");
+    let holds = |needle: &str| {
+        strings
+            .windows(needle.len())
+            .any(|w| w == needle.as_bytes())
+    };
+    assert_eq!(holds("BONDHU_FAILPOINT"), cfg!(feature = "failpoints"));
+    assert_eq!(
+        holds(bondhu::failpoint::POINTS[0].name),
+        cfg!(feature = "failpoints")
+    );
+}
+
+/// The bytes of section `name` of a 64-bit little-endian ELF file (the binaries built here).
+fn elf_section<'a>(elf: &'a [u8], name: &str) -> &'a [u8] {
+    assert_eq!(
+        &elf[..6],
+        b"\x7fELF\x02\x01",
+        "not a 64-bit little-endian ELF file"
+    );
+    let u16_at = |at: usize| usize::from(u16::from_le_bytes([elf[at], elf[at + 1]]));
+    let u32_at = |at: usize| u32::from_le_bytes(elf[at..at + 4].try_into().unwrap()) as usize;
+    let u64_at = |at: usize| u64::from_le_bytes(elf[at..at + 8].try_into().unwrap()) as usize;
+    // e_shoff, e_shentsize, e_shnum, e_shstrndx; then each header's sh_name, sh_offset, sh_size.
+    let (table, size, count) = (u64_at(0x28), u16_at(0x3a), u16_at(0x3c));
+    let names = u64_at(table + u16_at(0x3e) * size + 0x18);
+    (0..count)
+        .map(|i| table + i * size)
+        .find(|header| {
+            let start = names + u32_at(*header);
+            elf[start..].split(|b| *b == 0).next() == Some(name.as_bytes())
+        })
+        .map(|header| &elf[u64_at(header + 0x18)..][..u64_at(header + 0x20)])
+        .unwrap_or_else(|| panic!("no {name} section"))
 }
