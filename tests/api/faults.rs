@@ -130,7 +130,11 @@ async fn the_database_going_away_is_a_503_and_the_server_recovers_by_itself(pool
     for phone in ["01711800002", "01711800003", "01711800004"] {
         assert_unavailable(signup(phone).await.unwrap()).await;
     }
-    assert!(started.elapsed() < Duration::from_secs(15), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
     // Liveness does not need the database: the process is fine, only not ready.
     let health = client.get(format!("{base}/healthz")).send().await.unwrap();
     assert_eq!(health.status(), 200);
