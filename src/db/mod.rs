@@ -53,8 +53,17 @@ pub async fn connect(config: &Config) -> anyhow::Result<PgPool> {
         .parse()
         .context("DATABASE_URL is not a valid PostgreSQL URL")?;
     ensure_database_exists(&options).await?;
+    pool_options(config.database_max_connections, config)
+        .connect_with(options)
+        .await
+        .context("connecting to PostgreSQL")
+}
+
+/// The settings of every pool the server opens (the primary's, the replica's), with
+/// `max_connections` connections at most.
+fn pool_options(max_connections: u32, config: &Config) -> PgPoolOptions {
     PgPoolOptions::new()
-        .max_connections(config.database_max_connections)
+        .max_connections(max_connections)
         // sqlx pings every connection it hands out (a round trip per request) and again
         // when it is returned. The second ping stays; the first is redundant with it, and
         // a connection that broke while idle fails its query with a 503 and is closed.
@@ -62,9 +71,6 @@ pub async fn connect(config: &Config) -> anyhow::Result<PgPool> {
         .acquire_timeout(config.database_acquire_timeout)
         .idle_timeout(Duration::from_secs(600))
         .max_lifetime(Duration::from_secs(1800))
-        .connect_with(options)
-        .await
-        .context("connecting to PostgreSQL")
 }
 
 /// How long start-up and `/readyz` wait for the read replica: one that hangs must not
@@ -140,14 +146,8 @@ pub fn reports_db(config: &Config, primary: &PgPool) -> anyhow::Result<ReportsDb
     let options: PgConnectOptions = url
         .parse()
         .context("DATABASE_READ_URL is not a valid PostgreSQL URL")?;
-    let pool = PgPoolOptions::new()
-        .max_connections(config.database_read_max_connections)
-        // As for the primary: the ping on return stays, the one on acquire goes.
-        .test_before_acquire(false)
-        .acquire_timeout(config.database_acquire_timeout)
-        .idle_timeout(Duration::from_secs(600))
-        .max_lifetime(Duration::from_secs(1800))
-        .connect_lazy_with(options);
+    let pool =
+        pool_options(config.database_read_max_connections, config).connect_lazy_with(options);
     Ok(ReportsDb::replica(pool))
 }
 
