@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
@@ -9,15 +10,44 @@ use uuid::Uuid;
 use crate::domain::campaign::{Campaign, CampaignSpec, Milestone, Spent, Variant, VariantReport};
 use crate::domain::money::{Amount, Money};
 
-/// Campaigns, newest first; only active ones unless `include_inactive`.
-pub async fn list(conn: &mut PgConnection, include_inactive: bool) -> sqlx::Result<Vec<Campaign>> {
+/// A page of campaigns, newest first (`created_at`, then id), at most `limit`: only active
+/// ones unless `include_inactive`, and only those after `before` (the `(created_at, id)` of
+/// the previous page's last campaign) when given. Seeks `referral_campaigns_list_idx`.
+pub async fn list(
+    conn: &mut PgConnection,
+    include_inactive: bool,
+    before: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> sqlx::Result<Vec<Campaign>> {
+    let (before_at, before_id) = before.unzip();
     let ids: Vec<Uuid> = sqlx::query_scalar!(
-        "select id from referral_campaigns where $1 or is_active order by created_at desc, id",
-        include_inactive
+        "select id from referral_campaigns
+         where ($1 or is_active)
+           and ($2::timestamptz is null or (created_at, id) < ($2, $3::uuid))
+         order by created_at desc, id desc
+         limit $4",
+        include_inactive,
+        before_at,
+        before_id,
+        limit
     )
     .fetch_all(&mut *conn)
     .await?;
     load(conn, &ids).await
+}
+
+/// Where campaign `id` sits in the list's order: its `(created_at, id)`.
+pub async fn position(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+) -> sqlx::Result<Option<(DateTime<Utc>, Uuid)>> {
+    let at = sqlx::query_scalar!(
+        "select created_at from referral_campaigns where id = $1",
+        id
+    )
+    .fetch_optional(db)
+    .await?;
+    Ok(at.map(|at| (at, id)))
 }
 
 /// Campaign `id`.

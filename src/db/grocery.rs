@@ -8,16 +8,25 @@ use sqlx::PgExecutor;
 
 use crate::domain::grocery::{GroceryList, GroceryListItem};
 
-/// A live customer's lists, oldest first.
-pub async fn lists_of(db: impl PgExecutor<'_>, customer_id: i32) -> sqlx::Result<Vec<GroceryList>> {
+/// A page of a live customer's lists, oldest first, after list `after_id` if given (a
+/// range of `grocery_lists_customer_idx`).
+pub async fn lists_of(
+    db: impl PgExecutor<'_>,
+    customer_id: i32,
+    limit: i64,
+    after_id: Option<i32>,
+) -> sqlx::Result<Vec<GroceryList>> {
     sqlx::query_as!(
         GroceryList,
         r#"select l.id, l.customer_id, l.list_name, l.is_subscription, l.subscription_day,
                   l.next_order_date, l.total_orders_placed, l.is_active, l.created_at, l.updated_at
            from grocery_lists l join customers c on c.id = l.customer_id and not c.is_deleted
-           where l.customer_id = $1
-           order by l.id"#,
-        customer_id
+           where l.customer_id = $1 and ($3::integer is null or l.id > $3)
+           order by l.id
+           limit $2"#,
+        customer_id,
+        limit,
+        after_id
     )
     .fetch_all(db)
     .await
@@ -91,30 +100,52 @@ pub async fn set_subscription(
     .await
 }
 
-/// Active subscriptions of live customers due on or before `date`, the most overdue first.
-pub async fn due_on(db: impl PgExecutor<'_>, date: NaiveDate) -> sqlx::Result<Vec<GroceryList>> {
+/// A page of the active subscriptions of live customers due on or before `date`, the most
+/// overdue first (next order date, then id), after `after` (the previous page's last
+/// `(next order date, id)`) when given (a range of `grocery_lists_due_list_idx`).
+pub async fn due_on(
+    db: impl PgExecutor<'_>,
+    date: NaiveDate,
+    after: Option<(NaiveDate, i32)>,
+    limit: i64,
+) -> sqlx::Result<Vec<GroceryList>> {
+    let (after_date, after_id) = after.unzip();
     sqlx::query_as!(
         GroceryList,
         r#"select l.id, l.customer_id, l.list_name, l.is_subscription, l.subscription_day,
                   l.next_order_date, l.total_orders_placed, l.is_active, l.created_at, l.updated_at
            from grocery_lists l join customers c on c.id = l.customer_id and not c.is_deleted
            where l.is_subscription and l.is_active and l.next_order_date <= $1
+             and ($2::date is null or (l.next_order_date, l.id) > ($2, $3::integer))
            order by l.next_order_date, l.id
-           limit 2000"#,
-        date
+           limit $4"#,
+        date,
+        after_date,
+        after_id,
+        limit
     )
     .fetch_all(db)
     .await
 }
 
-/// The items of list `list_id`, in the order they were added.
-pub async fn items(db: impl PgExecutor<'_>, list_id: i32) -> sqlx::Result<Vec<GroceryListItem>> {
+/// A page of the items of list `list_id`, in the order they were added, after item
+/// `after_id` if given (a range of `grocery_list_items_list_idx`).
+pub async fn items(
+    db: impl PgExecutor<'_>,
+    list_id: i32,
+    limit: i64,
+    after_id: Option<i32>,
+) -> sqlx::Result<Vec<GroceryListItem>> {
     sqlx::query_as!(
         GroceryListItem,
         r#"select id, list_id as grocery_list_id, product_id, quantity, last_purchase_price,
                   created_at, updated_at
-           from grocery_list_items where list_id = $1 order by id"#,
-        list_id
+           from grocery_list_items where list_id = $1 and ($3::integer is null or id > $3)
+           order by id
+           limit $2"#,
+        list_id,
+        limit,
+        after_id
     )
     .fetch_all(db)
     .await

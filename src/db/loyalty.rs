@@ -113,8 +113,17 @@ pub async fn coupon(db: impl PgExecutor<'_>, code: &str) -> sqlx::Result<Option<
     .await
 }
 
-/// A customer's coupons and free products: usable ones first, then the rest, newest first.
-pub async fn coupons_of(db: impl PgExecutor<'_>, customer_id: i32) -> sqlx::Result<Vec<Coupon>> {
+/// A page of a customer's coupons and free products: usable ones first, then the rest,
+/// each newest first; at most `limit`, after `before` (the previous page's last coupon's
+/// `(usable, id)`, from [`coupon_position`]) when given. Usable is decided at each request,
+/// so a coupon that expires between two pages moves across the cursor.
+pub async fn coupons_of(
+    db: impl PgExecutor<'_>,
+    customer_id: i32,
+    limit: i64,
+    before: Option<(bool, i32)>,
+) -> sqlx::Result<Vec<Coupon>> {
+    let (before_usable, before_id) = before.unzip();
     sqlx::query_as!(
         Coupon,
         r#"select id, code, customer_id, kind as "kind: _", discount_type as "discount_type: _",
@@ -122,13 +131,38 @@ pub async fn coupons_of(db: impl PgExecutor<'_>, customer_id: i32) -> sqlx::Resu
                   valid_from, valid_until as "valid_until: Timestamp", status as "status: _",
                   redeemed_order_id, redeemed_at as "redeemed_at: Timestamp",
                   referral_id, created_at
-         from coupons where customer_id = $1
+         from coupons
+         where customer_id = $1
+           and ($3::boolean is null
+                or ((status = 'active' and (valid_until is null or valid_until > now())), id)
+                   < ($3, $4::integer))
          order by (status = 'active' and (valid_until is null or valid_until > now())) desc, id desc
-         limit 200"#,
-        customer_id
+         limit $2"#,
+        customer_id,
+        limit,
+        before_usable,
+        before_id
     )
     .fetch_all(db)
     .await
+}
+
+/// Where coupon `id` of `customer_id` sits in [`coupons_of`]'s order: whether it is usable
+/// now, and its id; `None` when it is not the customer's.
+pub async fn coupon_position(
+    db: impl PgExecutor<'_>,
+    customer_id: i32,
+    id: i32,
+) -> sqlx::Result<Option<(bool, i32)>> {
+    let usable = sqlx::query_scalar!(
+        r#"select (status = 'active' and (valid_until is null or valid_until > now())) as "usable!"
+           from coupons where id = $1 and customer_id = $2"#,
+        id,
+        customer_id
+    )
+    .fetch_optional(db)
+    .await?;
+    Ok(usable.map(|usable| (usable, id)))
 }
 
 /// Why coupon `code` cannot be used now by `customer_id` on a new order, or `None` when
@@ -154,19 +188,24 @@ pub async fn membership(
     db: impl PgExecutor<'_>,
     customer_id: i32,
 ) -> sqlx::Result<Option<Membership>> {
-    Ok(memberships(db, Some(customer_id), None, 1)
+    Ok(memberships(db, Some(customer_id), None, None, 1)
         .await?
         .into_iter()
         .next())
 }
 
-/// Memberships (of one customer, or of a tier), the highest current-month spend first.
+/// Memberships (of one customer, or of a tier), the highest current-month spend first, ties
+/// by customer id; at most `limit`, after `after` (the previous page's last
+/// `(current-month spend, customer id)`) when given. Spend is computed from the orders, so
+/// no index holds this order: each page sorts the (tier's) memberships.
 pub async fn memberships(
     db: impl PgExecutor<'_>,
     customer_id: Option<i32>,
     tier: Option<Tier>,
+    after: Option<(Decimal, i32)>,
     limit: i64,
 ) -> sqlx::Result<Vec<Membership>> {
+    let (after_spend, after_customer) = after.unzip();
     sqlx::query_as!(
         Membership,
         r#"select m.id, m.customer_id, m.membership_tier as "membership_tier: _", m.permanent_card_number,
@@ -191,11 +230,17 @@ pub async fn memberships(
            ) s on true
            where ($1::integer is null or m.customer_id = $1)
              and ($2::membership_tier is null or m.membership_tier = $2)
+             -- Spend descending, customer ascending: the negated spend makes it one row
+             -- comparison.
+             and ($4::numeric is null
+                  or (-coalesce(s.current_month, 0), m.customer_id) > (-$4::numeric, $5::integer))
            order by 8 desc, m.customer_id
            limit $3"#,
         customer_id,
         tier as Option<Tier>,
-        limit
+        limit,
+        after_spend,
+        after_customer
     )
     .fetch_all(db)
     .await

@@ -1,5 +1,6 @@
 //! Referral partners (influencers, communities, shops' own codes).
 
+use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
 use uuid::Uuid;
 
@@ -29,8 +30,16 @@ pub async fn find_active_by_code(
     .await
 }
 
-/// Partners, newest first; only active ones unless `include_inactive`.
-pub async fn list(db: impl PgExecutor<'_>, include_inactive: bool) -> sqlx::Result<Vec<Partner>> {
+/// A page of partners, newest first (`created_at`, then id), at most `limit`: only active
+/// ones unless `include_inactive`, and only those after `before` (the `(created_at, id)` of
+/// the previous page's last partner) when given. Seeks `referral_partners_list_idx`.
+pub async fn list(
+    db: impl PgExecutor<'_>,
+    include_inactive: bool,
+    before: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> sqlx::Result<Vec<Partner>> {
+    let (before_at, before_id) = before.unzip();
     sqlx::query_as!(
         Partner,
         r#"select id, code, partner_type as "partner_type: PartnerType", name, is_active, created_at, campaign_id,
@@ -38,11 +47,29 @@ pub async fn list(db: impl PgExecutor<'_>, include_inactive: bool) -> sqlx::Resu
                 commission_amount as "commission_amount: Money", commission_percent as "commission_percent: Percent",
                 commission_cap as "commission_cap: Money", commission_scope as "commission_scope: CommissionScope",
                 commission_days, customer_id, owed_amount
-           from referral_partners where $1 or is_active order by created_at desc, id"#,
-        include_inactive
+           from referral_partners
+           where ($1 or is_active)
+             and ($2::timestamptz is null or (created_at, id) < ($2, $3::uuid))
+           order by created_at desc, id desc
+           limit $4"#,
+        include_inactive,
+        before_at,
+        before_id,
+        limit
     )
     .fetch_all(db)
     .await
+}
+
+/// Where partner `id` sits in the list's order: its `(created_at, id)`.
+pub async fn position(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+) -> sqlx::Result<Option<(DateTime<Utc>, Uuid)>> {
+    let at = sqlx::query_scalar!("select created_at from referral_partners where id = $1", id)
+        .fetch_optional(db)
+        .await?;
+    Ok(at.map(|at| (at, id)))
 }
 
 /// Partner `id`.

@@ -29,14 +29,23 @@ pub async fn insert(
     .await
 }
 
-/// A customer's locks, newest first.
-pub async fn locks_of(db: impl PgExecutor<'_>, customer_id: i32) -> sqlx::Result<Vec<PriceLock>> {
+/// A page of a customer's locks, newest first, older than `before_id` if given (a range
+/// of `price_locks_customer_idx`).
+pub async fn locks_of(
+    db: impl PgExecutor<'_>,
+    customer_id: i32,
+    limit: i64,
+    before_id: Option<i32>,
+) -> sqlx::Result<Vec<PriceLock>> {
     sqlx::query_as!(
         PriceLock,
         r#"select id, customer_id, product_id, locked_price, is_active, created_at, updated_at
-           from price_locks where customer_id = $1
-           order by id desc"#,
-        customer_id
+           from price_locks where customer_id = $1 and ($3::integer is null or id < $3)
+           order by id desc
+           limit $2"#,
+        customer_id,
+        limit,
+        before_id
     )
     .fetch_all(db)
     .await

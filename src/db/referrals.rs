@@ -357,11 +357,13 @@ async fn find_one(
     .await
 }
 
-/// The referrals agent `agent_user_id` captured, newest first, at most `limit`.
+/// The referrals agent `agent_user_id` captured, newest first, at most `limit`, older than
+/// `before_id` if given (a range of `customer_referrals_agent_idx`).
 pub async fn list_for_agent(
     db: impl PgExecutor<'_>,
     agent_user_id: i32,
     limit: i64,
+    before_id: Option<i32>,
 ) -> sqlx::Result<Vec<Referral>> {
     sqlx::query_as!(
         Referral,
@@ -376,11 +378,12 @@ pub async fn list_for_agent(
                   fraud_reasons,
                   reward_terms as "reward_terms: Json<RewardTerms>"
            from customer_referrals
-           where agent_user_id = $1
+           where agent_user_id = $1 and ($3::integer is null or id < $3)
            order by id desc
            limit $2"#,
         agent_user_id,
-        limit
+        limit,
+        before_id
     )
     .fetch_all(db)
     .await

@@ -9,14 +9,22 @@ use crate::domain::reminder::{
     ConsumptionProfile, Generation, NewProfile, ProfileTarget, Reminder, ReminderChannel,
 };
 
-/// Every profile, products first, then categories, by id.
-pub async fn profiles(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<ConsumptionProfile>> {
+/// A page of profiles, oldest first (by id), after profile `after_id` if given.
+pub async fn profiles(
+    db: impl PgExecutor<'_>,
+    limit: i64,
+    after_id: Option<i32>,
+) -> sqlx::Result<Vec<ConsumptionProfile>> {
     sqlx::query_as!(
         ConsumptionProfile,
         r#"select id, product_id, category_id, avg_consumption_days, buffer_days, min_days,
                   max_days, is_active, created_at, updated_at
              from consumption_profiles
-            order by (product_id is null), id"#
+            where ($2::integer is null or id > $2)
+            order by id
+            limit $1"#,
+        limit,
+        after_id
     )
     .fetch_all(db)
     .await
@@ -148,13 +156,17 @@ pub async fn generate_daily(db: impl PgExecutor<'_>) -> sqlx::Result<Option<Naiv
         .await
 }
 
-/// Unsent reminders due on or before `as_of` that may still be sent (`reminder_is_live`:
-/// live customer, successful order, active profile, no re-order); earliest due first.
+/// A page of the unsent reminders due on or before `as_of` that may still be sent
+/// (`reminder_is_live`: live customer, successful order, active profile, no re-order);
+/// earliest due first (due date, then id), after `after` (the previous page's last
+/// `(due date, id)`) when given (a range of `customer_product_reminders_due_list_idx`).
 pub async fn due(
     db: impl PgExecutor<'_>,
     as_of: NaiveDate,
+    after: Option<(NaiveDate, i32)>,
     limit: i64,
 ) -> sqlx::Result<Vec<Reminder>> {
+    let (after_date, after_id) = after.unzip();
     sqlx::query_as!(
         Reminder,
         r#"select r.id, r.customer_id, r.product_id, r.last_order_date, r.reminder_due_date,
@@ -164,11 +176,14 @@ pub async fn due(
              join customers c on c.id = r.customer_id
             where not r.reminder_sent
               and r.reminder_due_date <= $1
+              and ($3::date is null or (r.reminder_due_date, r.id) > ($3, $4::integer))
               and reminder_is_live(r.customer_id, r.product_id, r.last_order_id)
             order by r.reminder_due_date, r.id
             limit $2"#,
         as_of,
-        limit
+        limit,
+        after_date,
+        after_id
     )
     .fetch_all(db)
     .await

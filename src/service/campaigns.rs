@@ -10,10 +10,24 @@ use crate::db::{self, ReportsDb};
 use crate::domain::campaign::{Campaign, CampaignChange, CampaignReport, CampaignSpec, Spent};
 use crate::error::{Code, Error, Problems, Result};
 
-/// Campaigns, newest first.
-pub async fn list(pool: &PgPool, include_inactive: bool) -> Result<Vec<Campaign>> {
+/// A page of campaigns, newest first: at most `limit`, after campaign `before_id` (the last
+/// of the previous page; 400 `invalid_query` when it names no campaign).
+pub async fn list(
+    pool: &PgPool,
+    include_inactive: bool,
+    before_id: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<Campaign>> {
     let mut conn = pool.acquire().await?;
-    Ok(db::campaigns::list(&mut conn, include_inactive).await?)
+    let before = match before_id {
+        None => None,
+        Some(id) => Some(
+            db::campaigns::position(&mut *conn, id)
+                .await?
+                .ok_or_else(|| super::unknown_cursor("beforeId", "campaign"))?,
+        ),
+    };
+    Ok(db::campaigns::list(&mut conn, include_inactive, before, limit).await?)
 }
 
 /// Creates a campaign from `patch` (snake_case keys) over a new campaign's defaults.

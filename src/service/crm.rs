@@ -179,18 +179,21 @@ async fn refuse_staff_phone(
     }
 }
 
-/// The referrals agent `agent_user_id` captured, newest first, in TrustCart's raw-row
-/// shape.
+/// A page of the referrals agent `agent_user_id` captured, newest first, older than
+/// `before_id` if given, in TrustCart's raw-row shape.
 pub async fn my_referrals(
     pool: &PgPool,
     agent_user_id: i32,
     limit: i64,
+    before_id: Option<i32>,
 ) -> Result<Vec<ReferralRow>> {
-    Ok(db::referrals::list_for_agent(pool, agent_user_id, limit)
-        .await?
-        .into_iter()
-        .map(ReferralRow::from)
-        .collect())
+    Ok(
+        db::referrals::list_for_agent(pool, agent_user_id, limit, before_id)
+            .await?
+            .into_iter()
+            .map(ReferralRow::from)
+            .collect(),
+    )
 }
 
 /// The agents' report over the referrals captured between `from` and `to`, from the

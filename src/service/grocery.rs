@@ -84,10 +84,15 @@ async fn live_customer(pool: &PgPool, customer_id: i32) -> Result<()> {
     }
 }
 
-/// A live customer's lists.
-pub async fn lists(pool: &PgPool, customer_id: i32) -> Result<Vec<GroceryList>> {
+/// A page of a live customer's lists, oldest first, after list `after_id` if given.
+pub async fn lists(
+    pool: &PgPool,
+    customer_id: i32,
+    limit: i64,
+    after_id: Option<i32>,
+) -> Result<Vec<GroceryList>> {
     live_customer(pool, customer_id).await?;
-    Ok(db::grocery::lists_of(pool, customer_id).await?)
+    Ok(db::grocery::lists_of(pool, customer_id, limit, after_id).await?)
 }
 
 /// Creates a list for a live customer.
@@ -112,16 +117,19 @@ pub async fn create_list(pool: &PgPool, customer_id: i32, request: NewList) -> R
     Ok(db::grocery::insert_list(pool, customer_id, name, subscription).await?)
 }
 
-/// A reachable list's items.
+/// A page of a reachable list's items, in the order they were added, after item
+/// `after_id` if given.
 pub async fn items(
     pool: &PgPool,
     list_id: i32,
     owner: Option<i32>,
+    limit: i64,
+    after_id: Option<i32>,
 ) -> Result<Vec<GroceryListItem>> {
     db::grocery::list(pool, list_id, owner)
         .await?
         .ok_or_else(list_not_found)?;
-    Ok(db::grocery::items(pool, list_id).await?)
+    Ok(db::grocery::items(pool, list_id, limit, after_id).await?)
 }
 
 /// Adds a product to a reachable list (once: a second time is 409).
@@ -207,12 +215,18 @@ pub async fn set_subscription(
         .ok_or_else(list_not_found)
 }
 
-/// Active subscriptions due on or before `date` (today in Dhaka by default): the date used
-/// and the lists.
-pub async fn due(pool: &PgPool, date: Option<NaiveDate>) -> Result<(NaiveDate, Vec<GroceryList>)> {
+/// A page of the active subscriptions due on or before `date` (today in Dhaka by default),
+/// after `after` (the previous page's last `(next order date, id)`) when given: the date
+/// used and the lists.
+pub async fn due(
+    pool: &PgPool,
+    date: Option<NaiveDate>,
+    after: Option<(NaiveDate, i32)>,
+    limit: i64,
+) -> Result<(NaiveDate, Vec<GroceryList>)> {
     let date = match date {
         Some(date) => date,
         None => db::dhaka_today(pool).await?,
     };
-    Ok((date, db::grocery::due_on(pool, date).await?))
+    Ok((date, db::grocery::due_on(pool, date, after, limit).await?))
 }

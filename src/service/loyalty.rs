@@ -105,12 +105,26 @@ pub async fn post_points(
     Ok((db::loyalty::point_transaction(pool, id).await?, created))
 }
 
-/// A customer's coupons and free products.
-pub async fn coupons(pool: &PgPool, customer_id: i32) -> Result<Vec<Coupon>> {
+/// A page of a customer's coupons and free products, after coupon `before_id` (the last of
+/// the previous page; 400 `invalid_query` when it is none of the customer's).
+pub async fn coupons(
+    pool: &PgPool,
+    customer_id: i32,
+    limit: i64,
+    before_id: Option<i32>,
+) -> Result<Vec<Coupon>> {
     if !db::customers::exists(pool, customer_id).await? {
         return Err(Error::customer_not_found());
     }
-    Ok(db::loyalty::coupons_of(pool, customer_id).await?)
+    let before = match before_id {
+        None => None,
+        Some(id) => Some(
+            db::loyalty::coupon_position(pool, customer_id, id)
+                .await?
+                .ok_or_else(|| super::unknown_cursor("beforeId", "coupon of this customer"))?,
+        ),
+    };
+    Ok(db::loyalty::coupons_of(pool, customer_id, limit, before).await?)
 }
 
 /// Whose coupon `principal` may check: a customer their own (naming another is refused),
@@ -177,9 +191,15 @@ pub async fn membership(pool: &PgPool, customer_id: i32) -> Result<Membership> {
         .ok_or_else(Error::customer_not_found)
 }
 
-/// Memberships of a tier (or all), highest current-month spend first.
-pub async fn memberships(pool: &PgPool, tier: Option<Tier>, limit: i64) -> Result<Vec<Membership>> {
-    Ok(db::loyalty::memberships(pool, None, tier, limit).await?)
+/// A page of memberships of a tier (or all), highest current-month spend first, after
+/// `after` (the previous page's last `(spend, customer id)`) when given.
+pub async fn memberships(
+    pool: &PgPool,
+    tier: Option<Tier>,
+    after: Option<(Decimal, i32)>,
+    limit: i64,
+) -> Result<Vec<Membership>> {
+    Ok(db::loyalty::memberships(pool, None, tier, after, limit).await?)
 }
 
 /// An operator sets a tier (up or down).

@@ -36,7 +36,13 @@ pub mod withdrawals;
 use sqlx::PgPool;
 
 use crate::db;
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
+
+/// The 400 of a cursor (`beforeId`, …) that names no row of the list: a list whose order is
+/// not the id's own (campaigns, partners, coupons) reads its cursor's sort keys from the row.
+pub(crate) fn unknown_cursor(param: &str, what: &str) -> Error {
+    Error::new(Code::InvalidQuery, format!("{param} names no {what}"))
+}
 
 /// A page of one customer's rows. An empty page is a 404 when the customer does not exist,
 /// so a typo in an id is never mistaken for a customer with no history.

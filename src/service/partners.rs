@@ -53,9 +53,23 @@ pub(crate) fn partner_not_found() -> Error {
     Error::new(Code::PartnerNotFound, "Partner not found")
 }
 
-/// Partners, newest first.
-pub async fn list(pool: &PgPool, include_inactive: bool) -> Result<Vec<Partner>> {
-    Ok(db::partners::list(pool, include_inactive).await?)
+/// A page of partners, newest first: at most `limit`, after partner `before_id` (the last
+/// of the previous page; 400 `invalid_query` when it names no partner).
+pub async fn list(
+    pool: &PgPool,
+    include_inactive: bool,
+    before_id: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<Partner>> {
+    let before = match before_id {
+        None => None,
+        Some(id) => Some(
+            db::partners::position(pool, id)
+                .await?
+                .ok_or_else(|| super::unknown_cursor("beforeId", "partner"))?,
+        ),
+    };
+    Ok(db::partners::list(pool, include_inactive, before, limit).await?)
 }
 
 /// `new` when given, else `current`: the merge of one nullable field.

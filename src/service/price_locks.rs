@@ -35,12 +35,17 @@ pub async fn lock(
     ))
 }
 
-/// A live customer's locks, newest first.
-pub async fn locks(pool: &PgPool, customer_id: i32) -> Result<Vec<PriceLock>> {
+/// A page of a live customer's locks, newest first, older than `before_id` if given.
+pub async fn locks(
+    pool: &PgPool,
+    customer_id: i32,
+    limit: i64,
+    before_id: Option<i32>,
+) -> Result<Vec<PriceLock>> {
     if !db::customers::exists(pool, customer_id).await? {
         return Err(Error::customer_not_found());
     }
-    Ok(db::price_locks::locks_of(pool, customer_id).await?)
+    Ok(db::price_locks::locks_of(pool, customer_id, limit, before_id).await?)
 }
 
 /// A live customer's active locks and what they saved.

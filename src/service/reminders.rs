@@ -11,9 +11,13 @@ use crate::domain::reminder::{
 };
 use crate::error::{Code, Error, Result};
 
-/// Every consumption profile.
-pub async fn profiles(pool: &PgPool) -> Result<Vec<ConsumptionProfile>> {
-    Ok(db::reminders::profiles(pool).await?)
+/// A page of consumption profiles, oldest first, after profile `after_id` if given.
+pub async fn profiles(
+    pool: &PgPool,
+    limit: i64,
+    after_id: Option<i32>,
+) -> Result<Vec<ConsumptionProfile>> {
+    Ok(db::reminders::profiles(pool, limit, after_id).await?)
 }
 
 /// Validates and stores a profile (replacing the product's or category's existing one).
@@ -48,17 +52,19 @@ pub async fn generate_daily(pool: &PgPool) -> sqlx::Result<Option<NaiveDate>> {
     db::reminders::generate_daily(pool).await
 }
 
-/// The reminders due on or before `as_of` (today in Dhaka when `None`), with that date.
+/// A page of the reminders due on or before `as_of` (today in Dhaka when `None`), after
+/// `after` (the previous page's last `(due date, id)`) when given, with that date.
 pub async fn due(
     pool: &PgPool,
     as_of: Option<NaiveDate>,
+    after: Option<(NaiveDate, i32)>,
     limit: i64,
 ) -> Result<(NaiveDate, Vec<Reminder>)> {
     let as_of = match as_of {
         Some(date) => date,
         None => db::dhaka_today(pool).await?,
     };
-    Ok((as_of, db::reminders::due(pool, as_of, limit).await?))
+    Ok((as_of, db::reminders::due(pool, as_of, after, limit).await?))
 }
 
 /// Marks a reminder sent through `channel`. Marking it again through the same channel

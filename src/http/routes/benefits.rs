@@ -6,14 +6,19 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use super::PageParams;
 use crate::auth::{Permission, Principal};
 use crate::domain::grocery::{BenefitsSummary, PriceLock, PriceLockSavings};
 use crate::domain::money::{Money, number_or_string};
 use crate::error::Result;
 use crate::http::AppState;
 use crate::http::error::ErrorBody;
-use crate::http::extract::{Json, Path};
+use crate::http::extract::{Json, Path, Query};
 use crate::service::price_locks;
+
+/// A page of price locks: 1 to 1000 (default 200; a member has one active lock per
+/// product, and the ones they ended).
+type LockPage = PageParams<200, 1000>;
 
 /// The benefits and price-lock routes.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -77,16 +82,22 @@ async fn create_price_lock(
     Ok((StatusCode::CREATED, Json(lock)))
 }
 
-/// A customer's price locks, newest first. Needs `view-mlm-reports`.
+/// A customer's price locks, newest first, a page at a time (`beforeId`: the last id of the
+/// previous page). Needs `view-mlm-reports`.
 #[utoipa::path(get, path = "/api/loyalty/price-locks/{customerId}", tag = "rewards", security(("bearer" = [])),
-    params(("customerId" = i32, Path)), responses((status = 200, body = Vec<PriceLock>), (status = 404, body = ErrorBody)))]
+    params(("customerId" = i32, Path), LockPage),
+    responses((status = 200, body = Vec<PriceLock>), (status = 404, body = ErrorBody)))]
 async fn list_price_locks(
     State(state): State<AppState>,
     principal: Principal,
     Path(customer_id): Path<i32>,
+    Query(page): Query<LockPage>,
 ) -> Result<Json<Vec<PriceLock>>> {
     principal.require(Permission::ViewMlmReports)?;
-    Ok(Json(price_locks::locks(&state.db, customer_id).await?))
+    let limit = page.limit()?;
+    Ok(Json(
+        price_locks::locks(&state.db, customer_id, limit, page.before_id).await?,
+    ))
 }
 
 /// What a member's active locks saved them. Needs `view-mlm-reports`.

@@ -9,6 +9,7 @@ use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
+use super::PageParams;
 use crate::auth::{Permission, Principal};
 use crate::domain::campaign::{Campaign, CampaignChange, CampaignReport, DryRunResponse};
 use crate::domain::channel::Channel;
@@ -28,6 +29,10 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(dry_run_campaign))
         .routes(routes!(get_campaign_report))
 }
+
+/// A page of campaigns: 1 to 1000 (default 200, more than a shop runs, so that TrustCart's
+/// admin, which sends no `limit`, still sees them all).
+type Page = PageParams<200, 1000, Uuid>;
 
 /// `?includeInactive=true`.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -115,17 +120,23 @@ impl DryRunRequest {
     }
 }
 
-/// Campaigns, newest first. Needs `view-mlm-reports`.
+/// Campaigns, newest first (by `created_at`, then id), a page at a time: `beforeId` is the
+/// last id of the previous page. Needs `view-mlm-reports`.
 #[utoipa::path(get, path = "/api/loyalty/referral-campaigns", tag = "campaigns", security(("bearer" = [])),
-    params(ListParams), responses((status = 200, body = Vec<Campaign>), (status = 403, body = ErrorBody)))]
+    params(ListParams, Page),
+    responses((status = 200, body = Vec<Campaign>),
+              (status = 400, body = ErrorBody, description = "invalid_query: a limit out of range, or a beforeId that names no campaign"),
+              (status = 403, body = ErrorBody)))]
 async fn list_campaigns(
     State(state): State<AppState>,
     principal: Principal,
     Query(params): Query<ListParams>,
+    Query(page): Query<Page>,
 ) -> Result<Json<Vec<Campaign>>> {
     principal.require(Permission::ViewMlmReports)?;
+    let limit = page.limit()?;
     Ok(Json(
-        campaigns::list(&state.db, params.include_inactive()).await?,
+        campaigns::list(&state.db, params.include_inactive(), page.before_id, limit).await?,
     ))
 }
 

@@ -9,7 +9,7 @@ use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-use super::page_limit;
+use super::{PageParams, page_limit};
 use crate::auth::{Permission, Principal};
 use crate::domain::crm::{AgentReferral, AgentReport, Task, TaskStatus};
 use crate::domain::referral::ReferralRow;
@@ -19,9 +19,9 @@ use crate::http::error::ErrorBody;
 use crate::http::extract::{Json, Path, Query};
 use crate::service::crm::{self, Assignee, Capture, TaskViewer};
 
-/// TrustCart's default and largest `limit` of `GET /api/crm/referrals/my`.
-const DEFAULT_MY: i64 = 100;
-const MAX_MY: i64 = 2000;
+/// A page of `GET /api/crm/referrals/my`: TrustCart's default and largest `limit` (100,
+/// 1 to 2000).
+type MyPage = PageParams<100, 2000>;
 /// Default and largest page of tasks.
 const DEFAULT_TASKS: i64 = 50;
 const MAX_TASKS: i64 = 500;
@@ -103,27 +103,21 @@ async fn create_agent_referral(
     ))
 }
 
-/// `?limit=` (1–2000, default 100).
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct MyReferralsParams {
-    /// How many referrals.
-    limit: Option<i64>,
-}
-
-/// The referrals the caller captured, newest first, as TrustCart's raw snake_case rows.
-/// Needs `capture-referrals`.
+/// The referrals the caller captured, newest first, as TrustCart's raw snake_case rows, a
+/// page at a time (`beforeId`: the last id of the previous page). Needs `capture-referrals`.
 #[utoipa::path(get, path = "/api/crm/referrals/my", tag = "crm", security(("bearer" = [])),
-    params(MyReferralsParams),
+    params(MyPage),
     responses((status = 200, body = Vec<ReferralRow>)))]
 async fn list_my_agent_referrals(
     State(state): State<AppState>,
     principal: Principal,
-    Query(params): Query<MyReferralsParams>,
+    Query(page): Query<MyPage>,
 ) -> Result<Json<Vec<ReferralRow>>> {
     let agent = principal.staff_user_id(Permission::CaptureReferrals)?;
-    let limit = page_limit(params.limit, DEFAULT_MY, MAX_MY)?;
-    Ok(Json(crm::my_referrals(&state.db, agent, limit).await?))
+    let limit = page.limit()?;
+    Ok(Json(
+        crm::my_referrals(&state.db, agent, limit, page.before_id).await?,
+    ))
 }
 
 /// `?from=&to=`.

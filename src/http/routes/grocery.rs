@@ -12,6 +12,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use super::{AfterPageParams, DuePageParams};
 use crate::auth::{Permission, Principal};
 use crate::domain::grocery::{GroceryList, GroceryListItem};
 use crate::domain::money::{Amount, number_or_string_opt};
@@ -20,6 +21,14 @@ use crate::http::AppState;
 use crate::http::error::ErrorBody;
 use crate::http::extract::{Json, Path, Query};
 use crate::service::grocery::{self, NewItem, NewList};
+
+/// A page of a customer's lists: 1 to 500 (default 100).
+type ListPage = AfterPageParams<100, 500>;
+/// A page of a list's items (one per product): 1 to 1000 (default 500).
+type ItemPage = AfterPageParams<500, 1000>;
+/// A page of due subscriptions: 1 to 2000 (default 2000, the list's former cap, so that a
+/// caller sending no `limit` sees what it saw).
+type DuePage = DuePageParams<2000, 2000>;
 
 /// The grocery list routes.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -124,16 +133,22 @@ pub struct DueParams {
     pub date: Option<NaiveDate>,
 }
 
-/// A customer's grocery lists. Needs `view-mlm-reports`.
+/// A customer's grocery lists, oldest first, a page at a time (`afterId`: the last id of
+/// the previous page). Needs `view-mlm-reports`.
 #[utoipa::path(get, path = "/api/loyalty/grocery-lists/{customerId}", tag = "grocery", security(("bearer" = [])),
-    params(("customerId" = i32, Path)), responses((status = 200, body = Vec<GroceryList>), (status = 404, body = ErrorBody)))]
+    params(("customerId" = i32, Path), ListPage),
+    responses((status = 200, body = Vec<GroceryList>), (status = 404, body = ErrorBody)))]
 async fn list_lists(
     State(state): State<AppState>,
     principal: Principal,
     Path(customer_id): Path<i32>,
+    Query(page): Query<ListPage>,
 ) -> Result<Json<Vec<GroceryList>>> {
     principal.require(Permission::ViewMlmReports)?;
-    Ok(Json(grocery::lists(&state.db, customer_id).await?))
+    let limit = page.limit()?;
+    Ok(Json(
+        grocery::lists(&state.db, customer_id, limit, page.after_id).await?,
+    ))
 }
 
 /// Creates a list for a customer. Needs `manage-mlm-settings`.
@@ -155,16 +170,22 @@ async fn create_list(
     Ok((StatusCode::CREATED, Json(list)))
 }
 
-/// A list's items. Needs `view-mlm-reports`.
+/// A list's items, in the order they were added, a page at a time (`afterId`: the last id
+/// of the previous page). Needs `view-mlm-reports`.
 #[utoipa::path(get, path = "/api/loyalty/grocery-list/{listId}/items", tag = "grocery", security(("bearer" = [])),
-    params(("listId" = i32, Path)), responses((status = 200, body = Vec<GroceryListItem>), (status = 404, body = ErrorBody)))]
+    params(("listId" = i32, Path), ItemPage),
+    responses((status = 200, body = Vec<GroceryListItem>), (status = 404, body = ErrorBody)))]
 async fn list_items(
     State(state): State<AppState>,
     principal: Principal,
     Path(list_id): Path<i32>,
+    Query(page): Query<ItemPage>,
 ) -> Result<Json<Vec<GroceryListItem>>> {
     principal.require(Permission::ViewMlmReports)?;
-    Ok(Json(grocery::items(&state.db, list_id, None).await?))
+    let limit = page.limit()?;
+    Ok(Json(
+        grocery::items(&state.db, list_id, None, limit, page.after_id).await?,
+    ))
 }
 
 /// Puts a product on a list. Needs `manage-mlm-settings`.
@@ -235,28 +256,41 @@ async fn set_subscription(
 }
 
 /// Active subscriptions whose next order date is today (Dhaka) or past, the most overdue
-/// first. Needs `view-mlm-reports`.
+/// first (by `nextOrderDate`, then id), a page at a time: the cursor is the previous page's
+/// last `nextOrderDate` (`afterDate`) and `id` (`afterId`). Needs `view-mlm-reports`.
 #[utoipa::path(get, path = "/api/loyalty/subscriptions/due-today", tag = "grocery", security(("bearer" = [])),
-    params(DueParams), responses((status = 200, body = Vec<GroceryList>)))]
+    params(DueParams, DuePage),
+    responses((status = 200, body = Vec<GroceryList>),
+              (status = 400, body = ErrorBody, description = "invalid_query: a limit out of range, or only one of afterDate and afterId")))]
 async fn due_today(
     State(state): State<AppState>,
     principal: Principal,
     Query(params): Query<DueParams>,
+    Query(page): Query<DuePage>,
 ) -> Result<Json<Vec<GroceryList>>> {
     principal.require(Permission::ViewMlmReports)?;
-    let (_, lists) = grocery::due(&state.db, params.date).await?;
+    let limit = page.limit()?;
+    let (_, lists) = grocery::due(&state.db, params.date, page.cursor()?, limit).await?;
     Ok(Json(lists))
 }
 
-/// The caller's grocery lists.
+/// The caller's grocery lists, oldest first, a page at a time (`afterId`: the last id of
+/// the previous page).
 #[utoipa::path(get, path = "/api/loyalty/me/grocery-lists", tag = "grocery", security(("bearer" = [])),
-    responses((status = 200, body = Vec<GroceryList>), (status = 403, body = ErrorBody)))]
+    params(ListPage),
+    responses((status = 200, body = Vec<GroceryList>),
+              (status = 400, body = ErrorBody, description = "invalid_query: a limit out of range"),
+              (status = 403, body = ErrorBody)))]
 async fn list_my_lists(
     State(state): State<AppState>,
     principal: Principal,
+    Query(page): Query<ListPage>,
 ) -> Result<Json<Vec<GroceryList>>> {
     let me = principal.own_customer_id(Permission::ViewOwnWallet)?;
-    Ok(Json(grocery::lists(&state.db, me).await?))
+    let limit = page.limit()?;
+    Ok(Json(
+        grocery::lists(&state.db, me, limit, page.after_id).await?,
+    ))
 }
 
 /// Creates a list of the caller's own.
@@ -272,16 +306,22 @@ async fn create_my_list(
     Ok((StatusCode::CREATED, Json(list)))
 }
 
-/// The items of one of the caller's lists (another customer's list is 404).
+/// The items of one of the caller's lists (another customer's list is 404), in the order
+/// they were added, a page at a time (`afterId`: the last id of the previous page).
 #[utoipa::path(get, path = "/api/loyalty/me/grocery-lists/{listId}/items", tag = "grocery", security(("bearer" = [])),
-    params(("listId" = i32, Path)), responses((status = 200, body = Vec<GroceryListItem>), (status = 404, body = ErrorBody)))]
+    params(("listId" = i32, Path), ItemPage),
+    responses((status = 200, body = Vec<GroceryListItem>), (status = 404, body = ErrorBody)))]
 async fn list_my_items(
     State(state): State<AppState>,
     principal: Principal,
     Path(list_id): Path<i32>,
+    Query(page): Query<ItemPage>,
 ) -> Result<Json<Vec<GroceryListItem>>> {
     let me = principal.own_customer_id(Permission::ViewOwnWallet)?;
-    Ok(Json(grocery::items(&state.db, list_id, Some(me)).await?))
+    let limit = page.limit()?;
+    Ok(Json(
+        grocery::items(&state.db, list_id, Some(me), limit, page.after_id).await?,
+    ))
 }
 
 /// Puts a product on one of the caller's lists.

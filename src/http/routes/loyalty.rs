@@ -8,7 +8,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{CustomerKey, PageParams, idempotency_key, page_limit, posted_response};
+use super::{CustomerKey, PageParams, SpendPageParams, idempotency_key, posted_response};
 use crate::auth::{Permission, Principal};
 use crate::domain::loyalty::{
     Coupon, CouponCheck, Evaluation, Membership, PointTransaction, Points, Thresholds, Tier,
@@ -20,8 +20,12 @@ use crate::http::error::ErrorBody;
 use crate::http::extract::{Json, OptionalJson, Path, Query};
 use crate::service::loyalty::{self, PointsMovement};
 
-const DEFAULT_PAGE: i64 = 50;
-const MAX_PAGE: i64 = 200;
+/// A page of points ledger rows: 1 to 200 (default 50).
+type Page = PageParams<50, 200>;
+/// A page of coupons and free products: 1 to 500 (default 200).
+type RewardPage = PageParams<200, 500>;
+/// A page of memberships: 1 to 1000 (default 200).
+type MembershipPage = SpendPageParams<200, 1000>;
 
 /// The points, coupon and membership routes.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -70,14 +74,14 @@ async fn get_my_points(
 
 /// The caller's points ledger, newest first.
 #[utoipa::path(get, path = "/api/loyalty/me/points/transactions", tag = "rewards", security(("bearer" = [])),
-    params(PageParams), responses((status = 200, body = Vec<PointTransaction>)))]
+    params(Page), responses((status = 200, body = Vec<PointTransaction>)))]
 async fn list_my_point_transactions(
     State(state): State<AppState>,
     principal: Principal,
-    Query(page): Query<PageParams>,
+    Query(page): Query<Page>,
 ) -> Result<Json<Vec<PointTransaction>>> {
     let me = principal.own_customer_id(Permission::ViewOwnWallet)?;
-    let limit = page.limit(DEFAULT_PAGE, MAX_PAGE)?;
+    let limit = page.limit()?;
     Ok(Json(
         loyalty::point_transactions(&state.db, me, limit, page.before_id).await?,
     ))
@@ -98,17 +102,17 @@ async fn get_points(
 
 /// A customer's points ledger, newest first. Needs `view-mlm-reports`.
 #[utoipa::path(get, path = "/api/loyalty/points/{customerId}/transactions", tag = "rewards", security(("bearer" = [])),
-    params(("customerId" = i32, Path), PageParams),
+    params(("customerId" = i32, Path), Page),
     responses((status = 200, body = Vec<PointTransaction>), (status = 404, body = ErrorBody)))]
 async fn list_point_transactions(
     State(state): State<AppState>,
     principal: Principal,
     Path(customer): Path<CustomerKey>,
-    Query(page): Query<PageParams>,
+    Query(page): Query<Page>,
 ) -> Result<Json<Vec<PointTransaction>>> {
     principal.require(Permission::ViewMlmReports)?;
     let customer_id = customer.resolve(&state).await?;
-    let limit = page.limit(DEFAULT_PAGE, MAX_PAGE)?;
+    let limit = page.limit()?;
     Ok(Json(
         loyalty::point_transactions(&state.db, customer_id, limit, page.before_id).await?,
     ))
@@ -183,27 +187,42 @@ async fn move_points(
     Ok(posted_response(transaction, created))
 }
 
-/// The caller's coupons and free products: usable ones first.
+/// The caller's coupons and free products: usable ones first, then newest first, a page at
+/// a time (`beforeId`: the last id of the previous page).
 #[utoipa::path(get, path = "/api/loyalty/me/rewards", tag = "rewards", security(("bearer" = [])),
-    responses((status = 200, body = Vec<Coupon>)))]
+    params(RewardPage),
+    responses((status = 200, body = Vec<Coupon>),
+              (status = 400, body = ErrorBody, description = "invalid_query: a limit out of range, or a beforeId that names none of the customer's coupons")))]
 async fn list_my_rewards(
     State(state): State<AppState>,
     principal: Principal,
+    Query(page): Query<RewardPage>,
 ) -> Result<Json<Vec<Coupon>>> {
     let me = principal.own_customer_id(Permission::ViewOwnWallet)?;
-    Ok(Json(loyalty::coupons(&state.db, me).await?))
+    let limit = page.limit()?;
+    Ok(Json(
+        loyalty::coupons(&state.db, me, limit, page.before_id).await?,
+    ))
 }
 
-/// A customer's coupons and free products. Needs `view-mlm-reports`.
+/// A customer's coupons and free products, in the order of `/me/rewards`. Needs
+/// `view-mlm-reports`.
 #[utoipa::path(get, path = "/api/loyalty/rewards/{customerId}", tag = "rewards", security(("bearer" = [])),
-    params(("customerId" = i32, Path)), responses((status = 200, body = Vec<Coupon>), (status = 404, body = ErrorBody)))]
+    params(("customerId" = i32, Path), RewardPage),
+    responses((status = 200, body = Vec<Coupon>),
+              (status = 400, body = ErrorBody, description = "invalid_query: a limit out of range, or a beforeId that names none of the customer's coupons"),
+              (status = 404, body = ErrorBody)))]
 async fn list_rewards(
     State(state): State<AppState>,
     principal: Principal,
     Path(customer_id): Path<i32>,
+    Query(page): Query<RewardPage>,
 ) -> Result<Json<Vec<Coupon>>> {
     principal.require(Permission::ViewMlmReports)?;
-    Ok(Json(loyalty::coupons(&state.db, customer_id).await?))
+    let limit = page.limit()?;
+    Ok(Json(
+        loyalty::coupons(&state.db, customer_id, limit, page.before_id).await?,
+    ))
 }
 
 /// A coupon check at checkout.
@@ -247,28 +266,31 @@ async fn get_membership(
     Ok(Json(loyalty::membership(&state.db, customer_id).await?))
 }
 
-/// `?tier=&limit=`.
+/// `?tier=`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct MembershipParams {
     /// Only this tier.
     tier: Option<Tier>,
-    /// At most this many (1–1000, default 200).
-    limit: Option<i64>,
 }
 
-/// Memberships, highest current-month spend first. Needs `view-mlm-reports`.
+/// Memberships, highest current-month spend first (ties by customer id), a page at a time:
+/// the cursor is the previous page's last `currentMonthSpend` and `customerId`. Needs
+/// `view-mlm-reports`.
 #[utoipa::path(get, path = "/api/loyalty/memberships", tag = "rewards", security(("bearer" = [])),
-    params(MembershipParams), responses((status = 200, body = Vec<Membership>)))]
+    params(MembershipParams, MembershipPage),
+    responses((status = 200, body = Vec<Membership>),
+              (status = 400, body = ErrorBody, description = "invalid_query: a limit out of range, or only one of afterSpend and afterCustomerId")))]
 async fn list_memberships(
     State(state): State<AppState>,
     principal: Principal,
     Query(params): Query<MembershipParams>,
+    Query(page): Query<MembershipPage>,
 ) -> Result<Json<Vec<Membership>>> {
     principal.require(Permission::ViewMlmReports)?;
-    let limit = page_limit(params.limit, 200, 1000)?;
+    let limit = page.limit()?;
     Ok(Json(
-        loyalty::memberships(&state.db, params.tier, limit).await?,
+        loyalty::memberships(&state.db, params.tier, page.cursor()?, limit).await?,
     ))
 }
 

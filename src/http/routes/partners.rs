@@ -9,7 +9,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use super::campaigns::ListParams;
-use super::page_limit;
+use super::{PageParams, page_limit};
 use crate::auth::{Permission, Principal};
 use crate::domain::money::{Money, Percent, number_or_string_opt};
 use crate::domain::partner::Partner;
@@ -20,6 +20,10 @@ use crate::http::error::ErrorBody;
 use crate::http::extract::{Json, Path, Query};
 use crate::service::partner_reports::{self, ReportQuery};
 use crate::service::partners::{self, PartnerChanges};
+
+/// A page of partners: 1 to 2000 (default 500, so that TrustCart's admin, which sends no
+/// `limit`, sees every partner a shop has).
+type Page = PageParams<500, 2000, Uuid>;
 
 /// The partner routes.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -113,17 +117,22 @@ impl From<PartnerInput> for PartnerChanges {
     }
 }
 
-/// Partners, newest first. Needs `view-mlm-reports`.
+/// Partners, newest first (by `created_at`, then id), a page at a time: `beforeId` is the
+/// last id of the previous page. Needs `view-mlm-reports`.
 #[utoipa::path(get, path = "/api/loyalty/referral-partners", tag = "campaigns", security(("bearer" = [])),
-    params(ListParams), responses((status = 200, body = Vec<Partner>)))]
+    params(ListParams, Page),
+    responses((status = 200, body = Vec<Partner>),
+              (status = 400, body = ErrorBody, description = "invalid_query: a limit out of range, or a beforeId that names no partner")))]
 async fn list_partners(
     State(state): State<AppState>,
     principal: Principal,
     Query(params): Query<ListParams>,
+    Query(page): Query<Page>,
 ) -> Result<Json<Vec<Partner>>> {
     principal.require(Permission::ViewMlmReports)?;
+    let limit = page.limit()?;
     Ok(Json(
-        partners::list(&state.db, params.include_inactive()).await?,
+        partners::list(&state.db, params.include_inactive(), page.before_id, limit).await?,
     ))
 }
 

@@ -15,9 +15,8 @@ use crate::http::extract::{Json, OptionalJson, Path, Query};
 use crate::service::fraud::ClientSignals;
 use crate::service::referrals;
 
-/// Default and largest page of referrals.
-const DEFAULT_PAGE: i64 = 200;
-const MAX_PAGE: i64 = 500;
+/// A page of referrals: 1 to 500 (default 200).
+type Page = PageParams<200, 500>;
 
 /// The referral routes.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -69,15 +68,15 @@ async fn get_referral_code(
 
 /// The caller's referrals, newest first, with the transaction that paid each reward.
 #[utoipa::path(get, path = "/api/loyalty/me/referrals", tag = "referrals", security(("bearer" = [])),
-    params(PageParams),
+    params(Page),
     responses((status = 200, body = Vec<ReferralListItem>), (status = 401, body = ErrorBody)))]
 async fn list_my_referrals(
     State(state): State<AppState>,
     principal: Principal,
-    Query(page): Query<PageParams>,
+    Query(page): Query<Page>,
 ) -> Result<Json<Vec<ReferralListItem>>> {
     let me = principal.own_customer_id(Permission::ShareReferralLink)?;
-    let limit = page.limit(DEFAULT_PAGE, MAX_PAGE)?;
+    let limit = page.limit()?;
     Ok(Json(
         referrals::list(&state.db, me, limit, page.before_id).await?,
     ))
@@ -85,16 +84,16 @@ async fn list_my_referrals(
 
 /// A customer's referrals. Needs `view-mlm-reports`.
 #[utoipa::path(get, path = "/api/loyalty/referrals/{customerId}", tag = "referrals", security(("bearer" = [])),
-    params(("customerId" = i32, Path), PageParams),
+    params(("customerId" = i32, Path), Page),
     responses((status = 200, body = Vec<ReferralListItem>), (status = 404, body = ErrorBody)))]
 async fn list_referrals(
     State(state): State<AppState>,
     principal: Principal,
     Path(customer_id): Path<i32>,
-    Query(page): Query<PageParams>,
+    Query(page): Query<Page>,
 ) -> Result<Json<Vec<ReferralListItem>>> {
     principal.require(Permission::ViewMlmReports)?;
-    let limit = page.limit(DEFAULT_PAGE, MAX_PAGE)?;
+    let limit = page.limit()?;
     Ok(Json(
         referrals::list(&state.db, customer_id, limit, page.before_id).await?,
     ))

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::page_limit;
+use super::{AfterPageParams, DuePageParams};
 use crate::auth::{Permission, Principal};
 use crate::domain::reminder::{
     ConsumptionProfile, DeleteResult, ProfileInput, Reminder, ReminderChannel,
@@ -20,9 +20,11 @@ use crate::http::error::ErrorBody;
 use crate::http::extract::{Json, Path, Query};
 use crate::service::reminders;
 
-/// The due list's default and largest page (the contract's 1..2000).
-const DEFAULT_DUE: i64 = 200;
-const MAX_DUE: i64 = 2000;
+/// A page of the due list: the contract's 1 to 2000 (default 200).
+type DuePage = DuePageParams<200, 2000>;
+/// A page of consumption profiles: 1 to 2000 (default 500, so that TrustCart's admin, which
+/// sends no `limit`, sees a shop's profiles).
+type ProfilePage = AfterPageParams<500, 2000>;
 
 /// The profile and reminder routes.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -57,15 +59,23 @@ pub struct ProfileRequest {
     is_active: Option<bool>,
 }
 
-/// Every consumption profile. Needs `view-mlm-reports`.
+/// Consumption profiles, oldest first, a page at a time (`afterId`: the last id of the
+/// previous page). Needs `view-mlm-reports`.
 #[utoipa::path(get, path = "/api/loyalty/consumption-profiles", tag = "rewards", security(("bearer" = [])),
-    responses((status = 200, body = Vec<ConsumptionProfile>), (status = 403, body = ErrorBody)))]
+    params(ProfilePage),
+    responses((status = 200, body = Vec<ConsumptionProfile>),
+              (status = 400, body = ErrorBody, description = "invalid_query: a limit out of range"),
+              (status = 403, body = ErrorBody)))]
 async fn list_profiles(
     State(state): State<AppState>,
     principal: Principal,
+    Query(page): Query<ProfilePage>,
 ) -> Result<Json<Vec<ConsumptionProfile>>> {
     principal.require(Permission::ViewMlmReports)?;
-    Ok(Json(reminders::profiles(&state.db).await?))
+    let limit = page.limit()?;
+    Ok(Json(
+        reminders::profiles(&state.db, limit, page.after_id).await?,
+    ))
 }
 
 /// Creates a product's or category's profile, or replaces the one it has (201 either
@@ -151,14 +161,12 @@ async fn generate(
     ))
 }
 
-/// `?date=YYYY-MM-DD&limit=`.
+/// `?date=YYYY-MM-DD`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct DueParams {
     /// Due on or before this Dhaka date (today when absent).
     date: Option<String>,
-    /// At most this many (1–2000, default 200).
-    limit: Option<i64>,
 }
 
 /// The due list.
@@ -168,25 +176,29 @@ pub struct DueReminders {
     /// The date asked about, `YYYY-MM-DD`.
     #[schema(value_type = String, format = Date)]
     as_of_date: NaiveDate,
-    /// How many reminders follow.
+    /// How many reminders follow (on this page).
     count: usize,
-    /// Earliest due first.
+    /// Earliest due first (by `reminder_due_date`, then id).
     reminders: Vec<Reminder>,
 }
 
 /// Unsent reminders due on or before a date, of live customers who have not ordered the
-/// product again. Needs `view-mlm-reports`.
+/// product again, a page at a time: the cursor is the previous page's last
+/// `reminder_due_date` (`afterDate`) and `id` (`afterId`). Needs `view-mlm-reports`.
 #[utoipa::path(get, path = "/api/loyalty/reminders/due", tag = "rewards", security(("bearer" = [])),
-    params(DueParams), responses((status = 200, body = DueReminders), (status = 400, body = ErrorBody)))]
+    params(DueParams, DuePage),
+    responses((status = 200, body = DueReminders),
+              (status = 400, body = ErrorBody, description = "invalid_query: a bad date, a limit out of range, or only one of afterDate and afterId")))]
 async fn list_due(
     State(state): State<AppState>,
     principal: Principal,
     Query(params): Query<DueParams>,
+    Query(page): Query<DuePage>,
 ) -> Result<Json<DueReminders>> {
     principal.require(Permission::ViewMlmReports)?;
     let as_of = parse_date(params.date.as_deref())?;
-    let limit = page_limit(params.limit, DEFAULT_DUE, MAX_DUE)?;
-    let (as_of_date, reminders) = reminders::due(&state.db, as_of, limit).await?;
+    let limit = page.limit()?;
+    let (as_of_date, reminders) = reminders::due(&state.db, as_of, page.cursor()?, limit).await?;
     Ok(Json(DueReminders {
         as_of_date,
         count: reminders.len(),

@@ -16,9 +16,8 @@ use crate::http::error::ErrorBody;
 use crate::http::extract::{Json, Path, Query};
 use crate::service::wallets::{self as wallets, Movement};
 
-/// Default and largest page of ledger rows.
-const DEFAULT_PAGE: i64 = 50;
-const MAX_PAGE: i64 = 200;
+/// A page of ledger rows: 1 to 200 (default 50).
+type Page = PageParams<50, 200>;
 
 /// The wallet routes.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -44,15 +43,15 @@ async fn get_my_wallet(
 
 /// The caller's ledger, newest first.
 #[utoipa::path(get, path = "/api/loyalty/me/wallet/transactions", tag = "wallets", security(("bearer" = [])),
-    params(PageParams),
+    params(Page),
     responses((status = 200, body = Vec<WalletTransaction>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn list_my_wallet_transactions(
     State(state): State<AppState>,
     principal: Principal,
-    Query(page): Query<PageParams>,
+    Query(page): Query<Page>,
 ) -> Result<Json<Vec<WalletTransaction>>> {
     let me = principal.own_customer_id(Permission::ViewOwnWallet)?;
-    let limit = page.limit(DEFAULT_PAGE, MAX_PAGE)?;
+    let limit = page.limit()?;
     Ok(Json(
         wallets::transactions(&state.db, me, limit, page.before_id).await?,
     ))
@@ -74,17 +73,17 @@ async fn get_wallet(
 
 /// A customer's ledger, newest first. Needs `view-mlm-reports`.
 #[utoipa::path(get, path = "/api/loyalty/wallet/{customerId}/transactions", tag = "wallets", security(("bearer" = [])),
-    params(("customerId" = String, Path, description = "Customer id or UUID"), PageParams),
+    params(("customerId" = String, Path, description = "Customer id or UUID"), Page),
     responses((status = 200, body = Vec<WalletTransaction>), (status = 404, body = ErrorBody)))]
 async fn list_wallet_transactions(
     State(state): State<AppState>,
     principal: Principal,
     Path(customer): Path<CustomerKey>,
-    Query(page): Query<PageParams>,
+    Query(page): Query<Page>,
 ) -> Result<Json<Vec<WalletTransaction>>> {
     principal.require(Permission::ViewMlmReports)?;
     let customer_id = customer.resolve(&state).await?;
-    let limit = page.limit(DEFAULT_PAGE, MAX_PAGE)?;
+    let limit = page.limit()?;
     Ok(Json(
         wallets::transactions(&state.db, customer_id, limit, page.before_id).await?,
     ))
