@@ -83,6 +83,77 @@ impl TestResponse {
     }
 }
 
+/// A JSON value as a query parameter's text: strings without their quotes (ids, dates),
+/// numbers as written.
+pub fn param(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// A walk through the pages of one list route, a page at a time, that checks as it goes
+/// that no row (by `id`) comes twice and that every page but the last is full. Between two
+/// pages a test may change the data, to show that the cursor holds.
+pub struct Pager<'a, F> {
+    app: &'a TestApp,
+    path: String,
+    token: String,
+    limit: usize,
+    /// Where the rows are in the body: a JSON pointer (`""` for a body that is the array).
+    rows: &'static str,
+    /// The next page's cursor parameters, from the last row of a page
+    /// (`beforeId=7`, `afterDate=2026-01-01&afterId=7`).
+    cursor: F,
+    next: Option<String>,
+    seen: std::collections::HashSet<String>,
+    done: bool,
+}
+
+impl<F: Fn(&Value) -> String> Pager<'_, F> {
+    /// The next page's rows, or `None` after the last page.
+    pub async fn next_page(&mut self) -> Option<Vec<Value>> {
+        if self.done {
+            return None;
+        }
+        let separator = if self.path.contains('?') { '&' } else { '?' };
+        let mut uri = format!("{}{separator}limit={}", self.path, self.limit);
+        if let Some(cursor) = &self.next {
+            uri = format!("{uri}&{cursor}");
+        }
+        let response = self.app.get(&uri, &self.token).await;
+        assert_eq!(response.status, StatusCode::OK, "{uri}: {}", response.body);
+        let rows = response
+            .body
+            .pointer(self.rows)
+            .and_then(Value::as_array)
+            .unwrap_or_else(|| panic!("{uri}: no rows at {:?}: {}", self.rows, response.body))
+            .clone();
+        assert!(rows.len() <= self.limit, "{uri}: {} rows", rows.len());
+        for row in &rows {
+            assert!(
+                self.seen.insert(param(&row["id"])),
+                "{uri}: row {} came twice",
+                row["id"]
+            );
+        }
+        match rows.last() {
+            Some(last) if rows.len() == self.limit => self.next = Some((self.cursor)(last)),
+            _ => self.done = true,
+        }
+        Some(rows)
+    }
+
+    /// The rows of every page left, in order.
+    pub async fn rest(mut self) -> Vec<Value> {
+        let mut all = Vec::new();
+        while let Some(rows) = self.next_page().await {
+            all.extend(rows);
+        }
+        all
+    }
+}
+
 /// Exact decimal of a JSON number or numeric string.
 #[track_caller]
 pub fn dec(value: &Value) -> Decimal {
@@ -303,6 +374,66 @@ impl TestApp {
             body,
             bytes,
         }
+    }
+
+    /// A walk through the list at `path` (which may carry filters), `limit` rows a page, each
+    /// next page asked for with `cursor` of the previous page's last row; the rows are at
+    /// the JSON pointer `rows` of each body (`""`: the body is the array).
+    pub fn pages<'a, F: Fn(&Value) -> String>(
+        &'a self,
+        path: &str,
+        token: &str,
+        limit: usize,
+        rows: &'static str,
+        cursor: F,
+    ) -> Pager<'a, F> {
+        Pager {
+            app: self,
+            path: path.to_owned(),
+            token: token.to_owned(),
+            limit,
+            rows,
+            cursor,
+            next: None,
+            seen: Default::default(),
+            done: false,
+        }
+    }
+
+    /// Walks every page of the list at `path` (see [`TestApp::pages`]) and asserts that the
+    /// pages together are the whole list, as one request with no `limit` answers it (the
+    /// route's default page, which must hold it): each row exactly once, in the list's
+    /// order. Returns the rows.
+    pub async fn assert_paged<F: Fn(&Value) -> String>(
+        &self,
+        path: &str,
+        token: &str,
+        limit: usize,
+        rows: &'static str,
+        cursor: F,
+    ) -> Vec<Value> {
+        let whole = self.get(path, token).await;
+        assert_eq!(whole.status, StatusCode::OK, "{path}: {}", whole.body);
+        let whole = whole
+            .body
+            .pointer(rows)
+            .and_then(Value::as_array)
+            .unwrap()
+            .clone();
+        let paged = self.pages(path, token, limit, rows, cursor).rest().await;
+        let ids = |rows: &[Value]| rows.iter().map(|r| param(&r["id"])).collect::<Vec<_>>();
+        assert_eq!(
+            ids(&paged),
+            ids(&whole),
+            "{path}: the pages and the whole list"
+        );
+        assert_eq!(paged, whole, "{path}");
+        assert!(
+            paged.len() > limit,
+            "{path}: {} rows fit one page of {limit}: the walk proves nothing",
+            paged.len()
+        );
+        paged
     }
 
     pub async fn get(&self, path: &str, token: &str) -> TestResponse {

@@ -29,6 +29,7 @@ mod kpis;
 mod messaging;
 mod openapi;
 mod orders;
+mod pages;
 mod partner_reports;
 mod payouts;
 mod phone_verification;
