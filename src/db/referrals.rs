@@ -496,15 +496,8 @@ pub async fn stats(
                r.completed as "completed!",
                r.invited as "invited!",
                r.registered as "registered!",
-               (select coalesce(sum(x.amount), 0) from referral_rewards x
-                where x.customer_id = c.id and x.side = 'referrer' and x.kind = 'wallet'
-                  and x.status = 'released')
-               + (select coalesce(sum(m.reward_amount), 0) from milestone_awards a
-                  join referral_campaign_milestones m on m.id = a.milestone_id
-                  where a.customer_id = c.id and a.status = 'released') as "earned!: Decimal",
-               (select coalesce(sum(x.amount), 0) from referral_rewards x
-                where x.customer_id = c.id and x.side = 'referrer' and x.kind = 'wallet'
-                  and x.status in ('pending', 'in_review')) as "pending!: Decimal"
+               w.released + m.released as "earned!: Decimal",
+               w.pending as "pending!: Decimal"
            from customers c
            cross join lateral (
                select count(*) as total,
@@ -513,6 +506,20 @@ pub async fn stats(
                       count(*) filter (where status = 'registered') as registered
                from customer_referrals where referrer_customer_id = c.id
            ) r
+           -- One pass over the customer's referrer wallet rewards for both sums.
+           cross join lateral (
+               select coalesce(sum(amount) filter (where status = 'released'), 0) as released,
+                      coalesce(sum(amount) filter (where status in ('pending', 'in_review')), 0)
+                          as pending
+               from referral_rewards
+               where customer_id = c.id and side = 'referrer' and kind = 'wallet'
+           ) w
+           cross join lateral (
+               select coalesce(sum(ms.reward_amount), 0) as released
+               from milestone_awards a
+               join referral_campaign_milestones ms on ms.id = a.milestone_id
+               where a.customer_id = c.id and a.status = 'released'
+           ) m
            where c.id = $1"#,
         referrer_customer_id,
     )
