@@ -120,7 +120,96 @@ pub struct Config {
     pub webhooks: WebhookConfig,
     /// The couriers' webhook secrets.
     pub couriers: CourierWebhooks,
+    /// The relay of the event outbox to NATS JetStream, when `EVENTS_NATS_URL` is set;
+    /// otherwise the relay is off.
+    pub events_nats: Option<EventStreamConfig>,
 }
+
+/// The stream of Bondhu's events on NATS JetStream (docs/EVENTS.md).
+#[derive(Clone)]
+pub struct EventStreamConfig {
+    /// The servers, `nats://` or `tls://` URLs, comma-separated (`EVENTS_NATS_URL`). A URL may
+    /// carry a user and password: never logged.
+    pub servers: Vec<SecretString>,
+    /// The JetStream stream (`EVENTS_NATS_STREAM`, default `BONDHU_EVENTS`), created at
+    /// start-up when missing.
+    pub stream: String,
+    /// The subjects' first tokens (`EVENTS_NATS_SUBJECT_PREFIX`, default `bondhu.events`): an
+    /// event is published to `{prefix}.{type}`, and the stream captures `{prefix}.>`.
+    pub subject_prefix: String,
+    /// How the relay authenticates, besides a user and password in a URL.
+    pub auth: NatsAuth,
+    /// The longest wait for a publication's acknowledgement, and for a JetStream API call
+    /// (`EVENTS_NATS_PUBLISH_TIMEOUT_SECS`, default 5); longer is a failure, retried.
+    pub publish_timeout: Duration,
+    /// How long JetStream remembers a message id, so a publication repeated within it is
+    /// stored once (`EVENTS_NATS_DUPLICATE_WINDOW_SECS`, default 600): the stream is created
+    /// with it, and it must cover the relay's retries (a lease of the timeout + 30 s, then
+    /// at most 60 s of backoff).
+    pub duplicate_window: Duration,
+    /// How often every instance looks for events to publish (`EVENTS_NATS_POLL_MILLIS`,
+    /// default 1000).
+    pub poll_interval: Duration,
+}
+
+/// How the relay authenticates to NATS: at most one way, each never logged.
+#[derive(Clone, Default)]
+pub enum NatsAuth {
+    /// No credentials, or a user and password in `EVENTS_NATS_URL`.
+    #[default]
+    None,
+    /// `EVENTS_NATS_TOKEN`.
+    Token(SecretString),
+    /// `EVENTS_NATS_USER` and `EVENTS_NATS_PASSWORD`.
+    UserPassword {
+        /// The user name.
+        user: String,
+        /// The password.
+        password: SecretString,
+    },
+    /// A `.creds` file (a user JWT and its NKey seed): `EVENTS_NATS_CREDS_FILE`.
+    CredsFile(std::path::PathBuf),
+}
+
+impl fmt::Debug for NatsAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::None => f.write_str("None"),
+            Self::Token(_) => f.write_str("Token([redacted])"),
+            Self::UserPassword { user, .. } => f
+                .debug_struct("UserPassword")
+                .field("user", user)
+                .field("password", &"[redacted]")
+                .finish(),
+            Self::CredsFile(path) => f.debug_tuple("CredsFile").field(path).finish(),
+        }
+    }
+}
+
+impl fmt::Debug for EventStreamConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let servers: Vec<String> = self
+            .servers
+            .iter()
+            .map(|url| redact_userinfo(url.expose_secret()))
+            .collect();
+        f.debug_struct("EventStreamConfig")
+            .field("servers", &servers)
+            .field("stream", &self.stream)
+            .field("subject_prefix", &self.subject_prefix)
+            .field("auth", &self.auth)
+            .field("publish_timeout", &self.publish_timeout)
+            .field("duplicate_window", &self.duplicate_window)
+            .field("poll_interval", &self.poll_interval)
+            .finish()
+    }
+}
+
+/// The stream the relay publishes to when `EVENTS_NATS_STREAM` is unset.
+pub const DEFAULT_EVENTS_NATS_STREAM: &str = "BONDHU_EVENTS";
+
+/// The subjects' prefix when `EVENTS_NATS_SUBJECT_PREFIX` is unset.
+pub const DEFAULT_EVENTS_NATS_SUBJECT_PREFIX: &str = "bondhu.events";
 
 /// The outbound webhooks' settings.
 #[derive(Clone, Debug)]
@@ -525,6 +614,7 @@ impl Config {
                 )?),
             },
             couriers,
+            events_nats: events_nats(&get)?,
         })
     }
 
@@ -539,6 +629,154 @@ impl Config {
             .as_ref()
             .map(|url| url.expose_secret())
     }
+}
+
+/// The `EVENTS_NATS_*` variables: the relay's configuration when `EVENTS_NATS_URL` is
+/// set. Any of the others without it is a mistake worth stopping for (the operator meant
+/// to turn the relay on).
+fn events_nats(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<EventStreamConfig>, ConfigError> {
+    const OTHERS: [&str; 9] = [
+        "EVENTS_NATS_STREAM",
+        "EVENTS_NATS_SUBJECT_PREFIX",
+        "EVENTS_NATS_TOKEN",
+        "EVENTS_NATS_USER",
+        "EVENTS_NATS_PASSWORD",
+        "EVENTS_NATS_CREDS_FILE",
+        "EVENTS_NATS_PUBLISH_TIMEOUT_SECS",
+        "EVENTS_NATS_DUPLICATE_WINDOW_SECS",
+        "EVENTS_NATS_POLL_MILLIS",
+    ];
+    let Some(urls) = get("EVENTS_NATS_URL") else {
+        return match OTHERS.into_iter().find(|name| get(name).is_some()) {
+            Some(name) => Err(ConfigError {
+                name,
+                reason: "only applies with EVENTS_NATS_URL, which is not set".to_owned(),
+            }),
+            None => Ok(None),
+        };
+    };
+    let mut servers = Vec::new();
+    for url in urls.split(',').map(str::trim).filter(|url| !url.is_empty()) {
+        let scheme_ok = url.starts_with("nats://") || url.starts_with("tls://");
+        if !scheme_ok || url.parse::<async_nats::ServerAddr>().is_err() {
+            return Err(ConfigError {
+                name: "EVENTS_NATS_URL",
+                // The URL itself may hold a password: only its position is named.
+                reason: format!(
+                    "server {} must be a URL such as nats://127.0.0.1:4222 or tls://nats.example:4222",
+                    servers.len() + 1
+                ),
+            });
+        }
+        servers.push(SecretString::from(url.to_owned()));
+    }
+    if servers.is_empty() {
+        return Err(ConfigError {
+            name: "EVENTS_NATS_URL",
+            reason: "names no server".to_owned(),
+        });
+    }
+
+    let stream = get("EVENTS_NATS_STREAM").map_or(DEFAULT_EVENTS_NATS_STREAM.to_owned(), |s| {
+        s.trim().to_owned()
+    });
+    // JetStream's rule for stream names, and ours for a readable one.
+    if stream.is_empty()
+        || stream.len() > 64
+        || !stream
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        return Err(ConfigError {
+            name: "EVENTS_NATS_STREAM",
+            reason: "must be 1 to 64 letters, digits, `_` or `-`, such as BONDHU_EVENTS".to_owned(),
+        });
+    }
+
+    let subject_prefix = get("EVENTS_NATS_SUBJECT_PREFIX")
+        .map_or(DEFAULT_EVENTS_NATS_SUBJECT_PREFIX.to_owned(), |s| {
+            s.trim().to_owned()
+        });
+    // Tokens separated by dots, none empty and none a wildcard: the event type is appended
+    // as further tokens, and the stream captures `{prefix}.>`.
+    let token_ok = |token: &str| {
+        !token.is_empty()
+            && token
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    };
+    if subject_prefix.len() > 100 || !subject_prefix.split('.').all(token_ok) {
+        return Err(ConfigError {
+            name: "EVENTS_NATS_SUBJECT_PREFIX",
+            reason: "must be dot-separated tokens of letters, digits, `_` or `-` (no wildcards), \
+                     such as bondhu.events"
+                .to_owned(),
+        });
+    }
+
+    let token = get("EVENTS_NATS_TOKEN");
+    let user = get("EVENTS_NATS_USER");
+    let password = get("EVENTS_NATS_PASSWORD");
+    let creds = get("EVENTS_NATS_CREDS_FILE");
+    let chosen = [
+        token.is_some(),
+        user.is_some() || password.is_some(),
+        creds.is_some(),
+    ]
+    .into_iter()
+    .filter(|set| *set)
+    .count();
+    if chosen > 1 {
+        return Err(ConfigError {
+            name: "EVENTS_NATS_TOKEN",
+            reason: "set at most one of EVENTS_NATS_TOKEN, EVENTS_NATS_USER with \
+                     EVENTS_NATS_PASSWORD, and EVENTS_NATS_CREDS_FILE"
+                .to_owned(),
+        });
+    }
+    let auth = match (
+        token,
+        both(get, "EVENTS_NATS_USER", "EVENTS_NATS_PASSWORD")?,
+        creds,
+    ) {
+        (Some(token), _, _) => NatsAuth::Token(token.trim().to_owned().into()),
+        (_, Some((user, password)), _) => NatsAuth::UserPassword {
+            user: user.trim().to_owned(),
+            password: password.into(),
+        },
+        (_, _, Some(path)) => NatsAuth::CredsFile(path.trim().into()),
+        _ => NatsAuth::None,
+    };
+
+    let publish_timeout =
+        Duration::from_secs(parse(get, "EVENTS_NATS_PUBLISH_TIMEOUT_SECS", 5, |n| {
+            (1..=60).contains(n)
+        })?);
+    let duplicate_window =
+        Duration::from_secs(parse(get, "EVENTS_NATS_DUPLICATE_WINDOW_SECS", 600, |n| {
+            (120..=86_400).contains(n)
+        })?);
+    // A reclaimed publication goes out again one lease (the timeout + 30 s) after the
+    // attempt it repeats, a retried one at most 60 s after: both must be deduplicated.
+    if duplicate_window < publish_timeout + Duration::from_secs(90) {
+        return Err(ConfigError {
+            name: "EVENTS_NATS_DUPLICATE_WINDOW_SECS",
+            reason: "must be at least EVENTS_NATS_PUBLISH_TIMEOUT_SECS + 90 seconds".to_owned(),
+        });
+    }
+    Ok(Some(EventStreamConfig {
+        servers,
+        stream,
+        subject_prefix,
+        auth,
+        publish_timeout,
+        duplicate_window,
+        poll_interval: Duration::from_millis(parse(get, "EVENTS_NATS_POLL_MILLIS", 1000, |n| {
+            (50..=600_000).contains(n)
+        })?),
+    }))
 }
 
 /// A courier's webhook secret: unset, or at least [`MIN_WEBHOOK_SECRET_LEN`] characters
@@ -672,6 +910,7 @@ impl fmt::Debug for Config {
             .field("messaging", &self.messaging)
             .field("webhooks", &self.webhooks)
             .field("couriers", &self.couriers)
+            .field("events_nats", &self.events_nats)
             .finish()
     }
 }
@@ -756,6 +995,20 @@ fn http_url(name: &'static str, raw: Option<String>, default: &str) -> Result<St
             reason: "must be an http(s) URL without a query, such as https://shop.example"
                 .to_owned(),
         })
+    }
+}
+
+/// The URL with whatever precedes `@` in its authority (a user and password, or a token)
+/// replaced, for logs.
+pub fn redact_userinfo(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_owned();
+    };
+    let rest = &url[scheme_end + 3..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{}[redacted]{}", &url[..scheme_end + 3], &rest[at..]),
+        None => url.to_owned(),
     }
 }
 
@@ -922,6 +1175,107 @@ mod tests {
         let sms = both.sms.unwrap();
         assert_eq!(sms.api_url, "https://sms.example");
         assert_eq!(sms.sid, "BONDHU");
+    }
+
+    #[test]
+    fn the_event_relay_is_off_unless_its_url_is_set_and_checked_when_it_is() {
+        let off = config(&[]).unwrap();
+        assert!(off.events_nats.is_none());
+        let err = config(&[("EVENTS_NATS_STREAM", "EVENTS")]).unwrap_err();
+        assert_eq!(err.name, "EVENTS_NATS_STREAM");
+        assert!(err.reason.contains("EVENTS_NATS_URL"), "{err}");
+
+        let on = config(&[("EVENTS_NATS_URL", "nats://127.0.0.1:4222")])
+            .unwrap()
+            .events_nats
+            .unwrap();
+        assert_eq!(on.stream, DEFAULT_EVENTS_NATS_STREAM);
+        assert_eq!(on.subject_prefix, DEFAULT_EVENTS_NATS_SUBJECT_PREFIX);
+        assert_eq!(on.publish_timeout, Duration::from_secs(5));
+        assert_eq!(on.duplicate_window, Duration::from_secs(600));
+        assert_eq!(on.poll_interval, Duration::from_secs(1));
+        assert!(matches!(on.auth, NatsAuth::None));
+
+        let two = config(&[(
+            "EVENTS_NATS_URL",
+            "nats://a.example:4222, tls://b.example:4222",
+        )])
+        .unwrap();
+        assert_eq!(two.events_nats.unwrap().servers.len(), 2);
+
+        let url = ("EVENTS_NATS_URL", "nats://127.0.0.1:4222");
+        for (name, value) in [
+            ("EVENTS_NATS_URL", "http://127.0.0.1:4222"),
+            ("EVENTS_NATS_URL", "127.0.0.1:4222"),
+            ("EVENTS_NATS_URL", ","),
+            ("EVENTS_NATS_STREAM", "bondhu.events"),
+            ("EVENTS_NATS_STREAM", "has space"),
+            ("EVENTS_NATS_SUBJECT_PREFIX", "bondhu.>"),
+            ("EVENTS_NATS_SUBJECT_PREFIX", "bondhu..events"),
+            ("EVENTS_NATS_SUBJECT_PREFIX", "bondhu.events."),
+            ("EVENTS_NATS_PUBLISH_TIMEOUT_SECS", "0"),
+            ("EVENTS_NATS_DUPLICATE_WINDOW_SECS", "60"),
+            ("EVENTS_NATS_POLL_MILLIS", "10"),
+            ("EVENTS_NATS_PASSWORD", "secret-password"),
+        ] {
+            let vars = if name == "EVENTS_NATS_URL" {
+                vec![(name, value)]
+            } else {
+                vec![url, (name, value)]
+            };
+            let err = config(&vars).unwrap_err();
+            let expected = if name == "EVENTS_NATS_PASSWORD" {
+                "EVENTS_NATS_USER"
+            } else {
+                name
+            };
+            assert_eq!(err.name, expected, "{name}={value}");
+        }
+        let err = config(&[
+            url,
+            ("EVENTS_NATS_PUBLISH_TIMEOUT_SECS", "60"),
+            ("EVENTS_NATS_DUPLICATE_WINDOW_SECS", "120"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.name, "EVENTS_NATS_DUPLICATE_WINDOW_SECS");
+        let err = config(&[
+            url,
+            ("EVENTS_NATS_TOKEN", "a-token"),
+            ("EVENTS_NATS_CREDS_FILE", "/etc/bondhu/nats.creds"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.name, "EVENTS_NATS_TOKEN");
+    }
+
+    #[test]
+    fn nats_credentials_are_never_printed() {
+        let with_token = config(&[
+            (
+                "EVENTS_NATS_URL",
+                "nats://url-user:url-password@nats.example:4222",
+            ),
+            ("EVENTS_NATS_TOKEN", "the-nats-token"),
+        ])
+        .unwrap();
+        let printed = format!("{with_token:?}");
+        assert!(!printed.contains("url-password") && !printed.contains("the-nats-token"));
+        assert!(
+            printed.contains("nats://[redacted]@nats.example:4222"),
+            "{printed}"
+        );
+        let token_in_url =
+            config(&[("EVENTS_NATS_URL", "nats://s3cr3t-token@nats.example:4222")]).unwrap();
+        assert!(!format!("{token_in_url:?}").contains("s3cr3t"));
+        let with_password = config(&[
+            ("EVENTS_NATS_URL", "nats://nats.example:4222"),
+            ("EVENTS_NATS_USER", "bondhu"),
+            ("EVENTS_NATS_PASSWORD", "the-nats-password"),
+        ])
+        .unwrap();
+        let printed = format!("{with_password:?}");
+        assert!(!printed.contains("the-nats-password") && printed.contains("bondhu"));
+        let err = config(&[("EVENTS_NATS_URL", "nats://user:pass word@host:4222 x")]).unwrap_err();
+        assert!(!err.to_string().contains("pass"), "{err}");
     }
 
     #[test]

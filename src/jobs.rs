@@ -7,9 +7,9 @@
 //! and singletons such as reconciliation take a PostgreSQL advisory lock first. Reminder
 //! generation runs once per Asia/Dhaka date across all instances
 //! (`generate_reminders_daily`: an advisory transaction lock and a table of dates done), and
-//! the dispatchers of the two outboxes (messages, webhook deliveries) claim rows with
-//! `FOR UPDATE SKIP LOCKED` and a lease, through one loop ([`run_outbox`]). No job makes
-//! an outside call inside a database transaction.
+//! the dispatchers of the two outboxes (messages, webhook deliveries) and the event relay
+//! (to NATS JetStream) claim rows with `FOR UPDATE SKIP LOCKED` and a lease, through one
+//! loop ([`run_outbox`]). No job makes an outside call inside a database transaction.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -19,6 +19,7 @@ use sqlx::PgPool;
 use tokio::sync::{Notify, watch};
 
 use crate::failpoint::failpoint;
+use crate::service::event_relay::{BATCH as RELAY_BATCH, EventRelay, RelayError};
 use crate::service::messaging::dispatcher::{BATCH, Dispatcher};
 use crate::service::webhooks::dispatcher::{BATCH as WEBHOOK_BATCH, WebhookDispatcher};
 use crate::telemetry::metrics;
@@ -156,7 +157,7 @@ pub async fn dispatch_messages(
             if round.total() > 0 {
                 tracing::debug!(?round, "dispatched messages");
             }
-            Ok(round.total())
+            Ok::<_, sqlx::Error>(round.total())
         }
     })
     .await;
@@ -178,7 +179,31 @@ pub async fn dispatch_webhooks(
             if round.total() > 0 {
                 tracing::debug!(?round, "dispatched webhooks");
             }
-            Ok(round.total())
+            Ok::<_, sqlx::Error>(round.total())
+        }
+    })
+    .await;
+}
+
+/// Publishes the event outbox to NATS JetStream until `stop` turns true: every `every`
+/// (`EVENTS_NATS_POLL_MILLIS`). Events are written by triggers, in other processes too, so
+/// nothing in this one could wake it sooner.
+pub async fn relay_events(
+    pool: PgPool,
+    relay: EventRelay,
+    every: Duration,
+    stop: watch::Receiver<bool>,
+) {
+    let wake = Arc::new(Notify::new());
+    run_outbox("events", wake, every, RELAY_BATCH as u32, stop, || {
+        let (pool, relay) = (&pool, &relay);
+        async move {
+            let round = relay.round(pool).await?;
+            if round.total() > 0 {
+                tracing::debug!(?round, "relayed events");
+            }
+            // A failing stream ends the burst: the rest waits for the next tick.
+            Ok::<_, RelayError>(if round.failed > 0 { 0 } else { round.total() })
         }
     })
     .await;
@@ -189,7 +214,7 @@ pub async fn dispatch_webhooks(
 /// deals with fewer than `batch` rows (nothing more is due now) or `stop` turns true. Each
 /// round claims with `FOR UPDATE SKIP LOCKED`, so every instance runs this loop; a failing
 /// round is logged and retried at the next tick.
-pub async fn run_outbox<F, Fut>(
+pub async fn run_outbox<F, Fut, E>(
     what: &'static str,
     wake: Arc<Notify>,
     every: Duration,
@@ -198,7 +223,8 @@ pub async fn run_outbox<F, Fut>(
     mut round: F,
 ) where
     F: FnMut() -> Fut,
-    Fut: Future<Output = sqlx::Result<u32>>,
+    Fut: Future<Output = Result<u32, E>>,
+    E: std::fmt::Display,
 {
     let mut ticks = tokio::time::interval(every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -16,6 +16,7 @@ use crate::config::{Config, redact_url};
 use crate::db;
 use crate::http::{self, AppState, SHUTDOWN_GRACE};
 use crate::providers::Providers;
+use crate::service::event_relay::EventRelay;
 use crate::service::messaging::dispatcher::Dispatcher;
 use crate::service::webhooks::dispatcher::WebhookDispatcher;
 use crate::telemetry;
@@ -34,6 +35,8 @@ pub struct Application {
     state: AppState,
     dispatcher: Dispatcher,
     webhooks: WebhookDispatcher,
+    /// The relay to NATS JetStream, when `EVENTS_NATS_URL` is set.
+    relay: Option<EventRelay>,
     port: u16,
     /// The metrics listener, when `METRICS_ADDR` is set.
     metrics: Option<TcpListener>,
@@ -77,12 +80,25 @@ impl Application {
         };
         let webhooks = WebhookDispatcher::new(&state.config.webhooks)
             .context("building the webhooks' HTTP client")?;
+        let relay = match &state.config.events_nats {
+            Some(events) => {
+                // Connects in the background: a NATS that is down delays no start-up.
+                let relay = EventRelay::connect(events).await?;
+                relay
+                    .enable(&state.db)
+                    .await
+                    .context("turning the event relay on")?;
+                Some(relay)
+            }
+            None => None,
+        };
         Ok(Self {
             listener,
             router: http::router(state.clone()),
             state,
             dispatcher,
             webhooks,
+            relay,
             port,
             metrics,
         })
@@ -176,6 +192,18 @@ impl Application {
             self.state.config.webhooks.poll_interval,
             stopping_rx.clone(),
         ));
+        let relay = self.relay.map(|relay| {
+            tokio::spawn(crate::jobs::relay_events(
+                self.state.db.clone(),
+                relay,
+                self.state
+                    .config
+                    .events_nats
+                    .as_ref()
+                    .map_or(Duration::from_secs(1), |events| events.poll_interval),
+                stopping_rx.clone(),
+            ))
+        });
         // The peer address feeds the per-client rate limits.
         let service = self
             .router
@@ -199,7 +227,7 @@ impl Application {
         }
         // The jobs stop at their next step (each step is its own transaction); aborting
         // one mid-step only rolls that step back.
-        for mut job in [jobs, dispatcher, webhooks] {
+        for mut job in [jobs, dispatcher, webhooks].into_iter().chain(relay) {
             if tokio::time::timeout(SHUTDOWN_GRACE, &mut job)
                 .await
                 .is_err()

@@ -10,6 +10,7 @@ pub mod campaigns;
 pub mod couriers;
 pub mod crm;
 pub mod customers;
+pub mod event_publications;
 pub mod events;
 pub mod fraud;
 pub mod grocery;

@@ -58,6 +58,7 @@ pub mod commission;
 pub mod courier;
 pub mod crm;
 pub mod customer;
+pub mod event;
 pub mod fraud;
 pub mod grocery;
 pub mod kpi;
@@ -133,6 +134,7 @@ pub fn sql_enums() -> Vec<(&'static str, Vec<&'static str>)> {
         message_text::Language,
         webhook::DomainEventType,
         webhook::DeliveryStatus,
+        event::PublicationStatus,
         rate_limit::Bucket,
         courier::Courier,
         courier::EventOutcome,

@@ -11,6 +11,7 @@ pub mod couriers;
 pub mod crm;
 pub mod customers;
 pub mod dry_run;
+pub mod event_relay;
 pub mod fraud;
 pub mod grocery;
 pub mod kpis;

@@ -1,6 +1,7 @@
 //! What Bondhu's two outboxes share: messages to customers (`outbound_messages`, sent by
 //! [`super::messaging::dispatcher`]) and webhook deliveries (`webhook_deliveries`, sent by
-//! [`super::webhooks::dispatcher`]).
+//! [`super::webhooks::dispatcher`]); the event relay's publication records
+//! (`event_publications`, published to NATS by [`super::event_relay`]) follow it too.
 //!
 //! Both follow one protocol: rows are written in the transaction of the change that
 //! causes them; a dispatcher in every instance claims due rows with `FOR UPDATE SKIP

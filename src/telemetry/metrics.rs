@@ -28,6 +28,7 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use sqlx::PgPool;
 
 use crate::db::{self, ReportsDb};
+use crate::service::event_relay::RelayRound;
 use crate::service::messaging::dispatcher::Round;
 
 /// Request latency buckets, in seconds: from a cached read to the request timeout.
@@ -101,6 +102,16 @@ async fn scrape(State(scrape): State<Scrape>) -> Response {
         }
         Err(err) => {
             tracing::warn!(%err, "could not read the outbox for metrics");
+            counter!("bondhu_metrics_scrape_errors_total").increment(1);
+        }
+    }
+    match db::event_publications::stats(pool).await {
+        Ok(stats) => {
+            gauge!("bondhu_events_relay_depth").set(stats.depth as f64);
+            gauge!("bondhu_events_relay_lag_seconds").set(stats.lag_seconds);
+        }
+        Err(err) => {
+            tracing::warn!(%err, "could not read the event relay's records for metrics");
             counter!("bondhu_metrics_scrape_errors_total").increment(1);
         }
     }
@@ -199,6 +210,24 @@ pub fn messages_dispatched(round: &Round) {
     }
 }
 
+/// What one round of the event relay did.
+pub fn events_relayed(round: &RelayRound) {
+    for (duplicate, n) in [("false", round.published), ("true", round.duplicates)] {
+        if n > 0 {
+            counter!("bondhu_events_published_total", "duplicate" => duplicate)
+                .increment(u64::from(n));
+        }
+    }
+    if round.failed > 0 {
+        counter!("bondhu_events_publish_failures_total").increment(u64::from(round.failed));
+    }
+}
+
+/// Whether this instance's event relay is connected to NATS.
+pub fn event_relay_connected(connected: bool) {
+    gauge!("bondhu_events_relay_connected").set(if connected { 1.0 } else { 0.0 });
+}
+
 /// The help texts of every series.
 fn describe() {
     use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
@@ -274,6 +303,26 @@ fn describe() {
     describe_counter!(
         "bondhu_messages_total",
         "Outbox messages this instance's dispatcher handled, by outcome"
+    );
+    describe_counter!(
+        "bondhu_events_published_total",
+        "Events this instance's relay published to NATS JetStream; duplicate=true: JetStream already held it (a repeat after a crash or a lost acknowledgement)"
+    );
+    describe_counter!(
+        "bondhu_events_publish_failures_total",
+        "Publications to NATS JetStream that failed and wait for a retry"
+    );
+    describe_gauge!(
+        "bondhu_events_relay_connected",
+        "Whether this instance's event relay is connected to NATS, 1 or 0"
+    );
+    describe_gauge!(
+        "bondhu_events_relay_depth",
+        "Events not yet published to NATS JetStream (database-wide: take max across instances)"
+    );
+    describe_gauge!(
+        "bondhu_events_relay_lag_seconds",
+        "How long the oldest event not yet published to NATS JetStream has waited (database-wide)"
     );
     describe_counter!(
         "bondhu_metrics_scrape_errors_total",

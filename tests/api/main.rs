@@ -19,6 +19,7 @@ mod contract;
 mod couriers;
 mod customers;
 mod edge_cases;
+mod event_stream;
 mod faults;
 mod fraud;
 mod grocery;

@@ -26,7 +26,6 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use reqwest::header::{CONTENT_TYPE, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
-use serde::Serialize;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -35,7 +34,7 @@ use super::signing::{EVENT_ID_HEADER, EVENT_TYPE_HEADER, SIGNATURE_HEADER, signa
 use crate::config::WebhookConfig;
 use crate::db;
 use crate::db::webhooks::{Claimed, Outcome};
-use crate::domain::time::Timestamp;
+use crate::domain::event::EventEnvelope;
 use crate::domain::webhook::{DeliveryStatus, DomainEventType};
 use crate::failpoint::failpoint;
 use crate::providers::{retry_after, sanitize, transport_error};
@@ -93,17 +92,6 @@ impl WebhookRound {
         self.dead += other.dead;
         self.cancelled += other.cancelled;
     }
-}
-
-/// The body of every delivery: the event, as the outbox holds it.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Envelope<'a> {
-    id: Uuid,
-    #[serde(rename = "type")]
-    event_type: DomainEventType,
-    created_at: Timestamp,
-    data: &'a serde_json::Value,
 }
 
 /// A claimed delivery, ready to send.
@@ -325,13 +313,14 @@ impl WebhookDispatcher {
 
 /// A claimed delivery with its body built and its secrets wrapped.
 fn ready(claimed: Claimed) -> Ready {
-    let body = serde_json::to_vec(&Envelope {
+    // The body of every delivery: the event, as the outbox holds it.
+    let body = EventEnvelope {
         id: claimed.event_id,
         event_type: claimed.event_type,
         created_at: claimed.event_created_at.into(),
         data: &claimed.payload,
-    })
-    .unwrap_or_default();
+    }
+    .to_bytes();
     let mut secrets = vec![SecretString::from(claimed.secret)];
     secrets.extend(claimed.previous_secret.map(SecretString::from));
     Ready {
