@@ -29,6 +29,10 @@ pub struct Config {
     /// How long a request waits for a pooled connection before it gets a 503
     /// (`DATABASE_ACQUIRE_TIMEOUT_SECS`).
     pub database_acquire_timeout: Duration,
+    /// Largest number of connections of the lean pool that serves the customer's hottest
+    /// single-statement reads (own wallet, referral stats) without sqlx's release ping
+    /// (`DATABASE_LEAN_MAX_CONNECTIONS`); opened on demand, beside the main pool.
+    pub database_lean_max_connections: u32,
     /// A read replica (a streaming standby of `DATABASE_URL`) that the report and KPI
     /// routes read instead of the primary (`DATABASE_READ_URL`). Unset: they read the
     /// primary. Never created or migrated; may hold a password: never logged.
@@ -523,6 +527,9 @@ impl Config {
                 5,
                 |n| (1..=300).contains(n),
             )?),
+            database_lean_max_connections: parse(&get, "DATABASE_LEAN_MAX_CONNECTIONS", 8, |n| {
+                (1..=1000).contains(n)
+            })?,
             database_read_url,
             database_read_max_connections,
             host: parse(&get, "HOST", IpAddr::from([127, 0, 0, 1]), |_| true)?,
@@ -851,6 +858,10 @@ impl fmt::Debug for Config {
             .field("database_url", &redact_url(self.database_url()))
             .field("database_max_connections", &self.database_max_connections)
             .field("database_acquire_timeout", &self.database_acquire_timeout)
+            .field(
+                "database_lean_max_connections",
+                &self.database_lean_max_connections,
+            )
             .field(
                 "database_read_url",
                 &self.database_read_url().map(redact_url),

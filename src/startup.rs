@@ -167,6 +167,7 @@ impl Application {
                 let router = telemetry::metrics::router(
                     handle,
                     self.state.db.clone(),
+                    self.state.lean.clone(),
                     self.state.reports.clone(),
                 );
                 let mut stopping = stopping_rx.clone();
@@ -235,6 +236,7 @@ impl Application {
                 job.abort();
             }
         }
+        self.state.lean.close().await;
         self.state.db.close().await;
         self.state.reports.pool().close().await;
         served

@@ -16,6 +16,7 @@ pub mod fraud;
 pub mod grocery;
 pub mod holds;
 pub mod kpis;
+pub mod lean;
 pub mod logins;
 pub mod loyalty;
 pub mod messages;

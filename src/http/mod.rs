@@ -35,6 +35,7 @@ use crate::auth::JwtKeys;
 use crate::auth::cache::PrincipalCache;
 use crate::config::Config;
 use crate::db::ReportsDb;
+use crate::db::lean::LeanPool;
 use crate::error::{Code, Error};
 use crate::service::phone_verification::{CodeKey, Otp};
 use error::ErrorBody;
@@ -45,6 +46,9 @@ use rate_limit::RateLimits;
 pub struct AppState {
     /// The primary's pool: every write, and every read that must see them.
     pub db: PgPool,
+    /// The customer's hottest reads (own wallet, referral stats): one statement each, on
+    /// connections that go back without sqlx's release ping.
+    pub lean: LeanPool,
     /// Where the report and KPI routes read (a replica when `DATABASE_READ_URL` is set).
     pub reports: ReportsDb,
     /// Token signing and verification.
@@ -78,7 +82,13 @@ impl AppState {
         otp_secret: &secrecy::SecretString,
     ) -> Self {
         let outbox = Arc::new(tokio::sync::Notify::new());
+        let lean = LeanPool::new(
+            (*db.connect_options()).clone(),
+            config.database_lean_max_connections,
+            config.database_acquire_timeout,
+        );
         Self {
+            lean,
             signal_hasher: Arc::new(crate::service::fraud::SignalHasher::new(fraud_secret)),
             db,
             reports,

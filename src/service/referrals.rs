@@ -1,6 +1,6 @@
 //! Share codes, invitations, referral lists and manual completion.
 
-use sqlx::{PgConnection, PgPool};
+use sqlx::{PgConnection, PgExecutor, PgPool};
 
 use crate::db;
 use crate::db::customers::{Attribution, Contact};
@@ -40,8 +40,8 @@ pub async fn list(
 }
 
 /// A referrer's statistics.
-pub async fn stats(pool: &PgPool, referrer_id: i32) -> Result<ReferralStats> {
-    db::referrals::stats(pool, referrer_id)
+pub async fn stats(db: impl PgExecutor<'_>, referrer_id: i32) -> Result<ReferralStats> {
+    db::referrals::stats(db, referrer_id)
         .await?
         .ok_or_else(Error::customer_not_found)
 }

@@ -1,6 +1,6 @@
 //! Reading wallets and moving money by hand (operators' credits and debits).
 
-use sqlx::PgPool;
+use sqlx::{PgExecutor, PgPool};
 
 use crate::db;
 use crate::db::wallets::{PostOutcome, Posting};
@@ -35,16 +35,16 @@ pub(crate) fn check_movement(
 }
 
 /// A customer's wallet.
-pub async fn wallet(pool: &PgPool, customer_id: i32) -> Result<Wallet> {
-    db::wallets::find_by_customer(pool, customer_id)
+pub async fn wallet(db: impl PgExecutor<'_>, customer_id: i32) -> Result<Wallet> {
+    db::wallets::find_by_customer(db, customer_id)
         .await?
         .ok_or_else(Error::customer_not_found)
 }
 
 /// The caller's own wallet. A token of a customer deleted since finds none, answered as
 /// TrustCart answers it.
-pub async fn own_wallet(pool: &PgPool, customer_id: i32) -> Result<Wallet> {
-    db::wallets::find_by_customer(pool, customer_id)
+pub async fn own_wallet(db: impl PgExecutor<'_>, customer_id: i32) -> Result<Wallet> {
+    db::wallets::find_by_customer(db, customer_id)
         .await?
         .ok_or_else(|| {
             Error::new(

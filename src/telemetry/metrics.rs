@@ -27,6 +27,7 @@ use metrics::{counter, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use sqlx::PgPool;
 
+use crate::db::lean::LeanPool;
 use crate::db::{self, ReportsDb};
 use crate::service::event_relay::RelayRound;
 use crate::service::messaging::dispatcher::Round;
@@ -66,12 +67,18 @@ pub fn install() -> anyhow::Result<PrometheusHandle> {
 }
 
 /// The metrics listener's router: `GET /metrics` and nothing else.
-pub fn router(handle: PrometheusHandle, pool: PgPool, reports: ReportsDb) -> Router {
+pub fn router(
+    handle: PrometheusHandle,
+    pool: PgPool,
+    lean: LeanPool,
+    reports: ReportsDb,
+) -> Router {
     Router::new()
         .route("/metrics", get(scrape))
         .with_state(Scrape {
             handle,
             pool,
+            lean,
             reports,
         })
 }
@@ -80,6 +87,7 @@ pub fn router(handle: PrometheusHandle, pool: PgPool, reports: ReportsDb) -> Rou
 struct Scrape {
     handle: PrometheusHandle,
     pool: PgPool,
+    lean: LeanPool,
     reports: ReportsDb,
 }
 
@@ -91,6 +99,12 @@ async fn scrape(State(scrape): State<Scrape>) -> Response {
     gauge!("bondhu_db_pool_connections", "state" => "in_use")
         .set(f64::from(pool.size()).max(idle as f64) - idle as f64);
     gauge!("bondhu_db_pool_max_connections").set(f64::from(pool.options().get_max_connections()));
+    let lean = &scrape.lean;
+    let lean_idle = lean.num_idle();
+    gauge!("bondhu_db_lean_connections", "state" => "idle").set(lean_idle as f64);
+    gauge!("bondhu_db_lean_connections", "state" => "in_use")
+        .set(lean.size().saturating_sub(lean_idle) as f64);
+    gauge!("bondhu_db_lean_max_connections").set(lean.max_connections() as f64);
     // A database that is away leaves the last values and counts the failure: the page
     // must still answer, or the outage would hide the other series.
     match db::messages::outbox_stats(pool).await {
@@ -247,6 +261,14 @@ fn describe() {
     describe_gauge!(
         "bondhu_db_pool_max_connections",
         "The pool's size limit (DATABASE_MAX_CONNECTIONS)"
+    );
+    describe_gauge!(
+        "bondhu_db_lean_connections",
+        "This instance's lean-pool connections (wallet and referral-stats reads), idle or in use"
+    );
+    describe_gauge!(
+        "bondhu_db_lean_max_connections",
+        "The lean pool's size limit (DATABASE_LEAN_MAX_CONNECTIONS)"
     );
     describe_gauge!(
         "bondhu_db_replica_up",

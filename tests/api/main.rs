@@ -27,6 +27,7 @@ mod holds;
 mod identity;
 mod instances;
 mod kpis;
+mod lean_pool;
 mod messaging;
 mod openapi;
 mod orders;

@@ -328,6 +328,8 @@ async fn metrics_are_served_on_their_own_listener_labelled_by_route_template(poo
     );
     line(r#"bondhu_db_pool_connections{state="idle"}"#);
     line("bondhu_db_pool_max_connections 16");
+    line(r#"bondhu_db_lean_connections{state="idle"}"#);
+    line("bondhu_db_lean_max_connections 8");
     line("bondhu_outbox_depth ");
     line("bondhu_outbox_lag_seconds ");
     line("bondhu_outbox_dead 0");

@@ -107,7 +107,8 @@ async fn get_my_referral_stats(
     principal: Principal,
 ) -> Result<Json<ReferralStats>> {
     let me = principal.own_customer_id(Permission::ShareReferralLink)?;
-    Ok(Json(referrals::stats(&state.db, me).await?))
+    let mut conn = state.lean.acquire().await?;
+    Ok(Json(referrals::stats(&mut conn, me).await?))
 }
 
 /// A customer's referral counts. Needs `view-mlm-reports`.
@@ -120,7 +121,8 @@ async fn get_referral_stats(
     Path(customer_id): Path<i32>,
 ) -> Result<Json<ReferralStats>> {
     principal.require(Permission::ViewMlmReports)?;
-    Ok(Json(referrals::stats(&state.db, customer_id).await?))
+    let mut conn = state.lean.acquire().await?;
+    Ok(Json(referrals::stats(&mut conn, customer_id).await?))
 }
 
 /// An invitation from the caller.

@@ -38,7 +38,8 @@ async fn get_my_wallet(
     principal: Principal,
 ) -> Result<Json<Wallet>> {
     let me = principal.own_customer_id(Permission::ViewOwnWallet)?;
-    Ok(Json(wallets::own_wallet(&state.db, me).await?))
+    let mut conn = state.lean.acquire().await?;
+    Ok(Json(wallets::own_wallet(&mut conn, me).await?))
 }
 
 /// The caller's ledger, newest first.
@@ -68,7 +69,8 @@ async fn get_wallet(
 ) -> Result<Json<Wallet>> {
     principal.require(Permission::ViewMlmReports)?;
     let customer_id = customer.resolve(&state).await?;
-    Ok(Json(wallets::wallet(&state.db, customer_id).await?))
+    let mut conn = state.lean.acquire().await?;
+    Ok(Json(wallets::wallet(&mut conn, customer_id).await?))
 }
 
 /// A customer's ledger, newest first. Needs `view-mlm-reports`.
