@@ -61,6 +61,9 @@ export HOST=127.0.0.1 PORT=$port LOG_FORMAT=json
 # The fuzzer should reach the handlers, not the rate limiter.
 export PUBLIC_RATE_LIMIT_PER_MINUTE=1000000 LOGIN_RATE_LIMIT_PER_MINUTE=1000000
 unset TRUST_PROXY_HEADERS CORS_ALLOWED_ORIGINS
+# The courier webhooks answer 503 webhook_not_configured without their secrets: give them
+# secrets, so the fuzzer reaches their signature checks and handlers.
+export STEADFAST_WEBHOOK_TOKEN=fuzz-steadfast-token-0001 PATHAO_WEBHOOK_SECRET=fuzz-pathao-secret-0001
 
 "$bin" migrate >/dev/null
 admin_id=$(echo "fuzz-admin-password-0001" | "$bin" user create --role admin --email fuzz-admin@fuzz.test \

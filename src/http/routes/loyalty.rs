@@ -121,7 +121,8 @@ async fn list_point_transactions(
 /// Gives a customer points, once per idempotency key. Needs `manage-mlm-settings`.
 #[utoipa::path(post, path = "/api/loyalty/points/{customerId}/earn", tag = "rewards", security(("bearer" = [])),
     params(("customerId" = i32, Path)), request_body = PointsRequest,
-    responses((status = 201, body = PointTransaction), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = PointTransaction), (status = 404, body = ErrorBody, description = "customer_not_found"),
+              (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn earn_points(
     State(state): State<AppState>,
     principal: Principal,
@@ -145,7 +146,8 @@ async fn earn_points(
 /// Takes points from a customer, never below zero. Needs `manage-mlm-settings`.
 #[utoipa::path(post, path = "/api/loyalty/points/{customerId}/redeem", tag = "rewards", security(("bearer" = [])),
     params(("customerId" = i32, Path)), request_body = PointsRequest,
-    responses((status = 201, body = PointTransaction), (status = 409, body = ErrorBody),
+    responses((status = 201, body = PointTransaction), (status = 404, body = ErrorBody, description = "customer_not_found"),
+              (status = 409, body = ErrorBody),
               (status = 422, body = ErrorBody, description = "insufficient_points")))]
 async fn redeem_points(
     State(state): State<AppState>,
