@@ -3,16 +3,18 @@
 //!
 //! sqlx's pool pings every connection it is given back (`PoolConnection::return_to_pool`
 //! in sqlx-core 0.9, unconditionally), and the connection is not free again until the
-//! database has answered. On the customer's wallet read that ping is half the round trips
-//! of the request. It is there to flush the rollback a dropped transaction queued and to
-//! find connections that broke; a [`Lease`] needs neither:
+//! database has answered. On the customer's wallet read that ping is one of the request's
+//! two round trips (bench/README.md has what removing it measured). It is there to flush
+//! the rollback a dropped transaction queued and to find connections that broke; a
+//! [`Lease`] needs neither:
 //! - it runs no transaction: it offers [`sqlx::Executor`] and nothing else, so there is no
 //!   `begin` to forget;
 //! - it watches its own statements: a connection goes back to the pool only when the last
-//!   statement run on it finished, with rows or with an error from the database itself
-//!   (a unique violation, a decode error). An I/O or protocol error, or a future dropped
-//!   half-way (a client that hung up), closes the connection instead, so a broken or
-//!   half-read connection is never handed out again.
+//!   statement run on it finished, with rows, with an error the database answered (a
+//!   unique violation) or with rows that did not decode. An I/O or protocol error, a FATAL
+//!   error (the server ending the session), or a future dropped half-way (a client that
+//!   hung up) closes the connection instead, so a broken or half-read connection is never
+//!   handed out again.
 //!
 //! Everything else reads and writes through the main `PgPool`; this pool is for routes
 //! that are one `select` and are called on every page view.
@@ -42,7 +44,8 @@ struct Inner {
     /// Idle connections, the most recently used last (handed out first, so the others
     /// age out under light load).
     idle: Mutex<Vec<Idle>>,
-    /// One permit per connection that may exist, idle or leased.
+    /// One permit per leased connection; idle ones hold none, so a request never waits
+    /// while a connection sits idle.
     permits: Arc<Semaphore>,
     max_connections: usize,
     acquire_timeout: Duration,
