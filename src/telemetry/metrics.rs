@@ -105,6 +105,7 @@ async fn scrape(State(scrape): State<Scrape>) -> Response {
     gauge!("bondhu_db_lean_connections", "state" => "in_use")
         .set(lean.size().saturating_sub(lean_idle) as f64);
     gauge!("bondhu_db_lean_max_connections").set(lean.max_connections() as f64);
+    counter!("bondhu_db_lean_connections_opened_total").absolute(lean.opened_total());
     // A database that is away leaves the last values and counts the failure: the page
     // must still answer, or the outage would hide the other series.
     match db::messages::outbox_stats(pool).await {

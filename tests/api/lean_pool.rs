@@ -140,3 +140,41 @@ async fn leases_never_exceed_the_limit(pool: PgPool) {
     lean.close().await;
     assert!(matches!(lean.acquire().await, Err(sqlx::Error::PoolClosed)));
 }
+
+/// Leases returned at the same instant on several threads keep their connections: the
+/// pool opens its limit and no more (it once closed one in most races between two
+/// returns, and reopened it for the next read).
+#[sqlx::test(migrator = "bondhu::MIGRATOR")]
+async fn busy_leases_reuse_their_connections(pool: PgPool) {
+    let options = (*pool.connect_options()).clone();
+    // The race needs threads; #[sqlx::test] runs on one.
+    let opened = tokio::task::spawn_blocking(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(4)
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let lean = Arc::new(LeanPool::new(options, 3, Duration::from_secs(10)));
+            let clients = (0..24).map(|_| {
+                let lean = Arc::clone(&lean);
+                tokio::spawn(async move {
+                    for _ in 0..100 {
+                        let mut conn = lean.acquire().await?;
+                        sqlx::query("select 1").execute(&mut conn).await?;
+                    }
+                    Ok::<_, sqlx::Error>(())
+                })
+            });
+            for client in futures::future::join_all(clients).await {
+                client.unwrap().unwrap();
+            }
+            let opened = lean.opened_total();
+            lean.close().await;
+            opened
+        })
+    })
+    .await
+    .unwrap();
+    assert_eq!(opened, 3, "2,400 reads opened {opened} connections");
+}
