@@ -21,6 +21,7 @@ use tokio::sync::{Notify, watch};
 use crate::failpoint::failpoint;
 use crate::service::event_relay::{BATCH as RELAY_BATCH, EventRelay, RelayError};
 use crate::service::messaging::dispatcher::{BATCH, Dispatcher};
+use crate::service::outbox::RoundCounts;
 use crate::service::webhooks::dispatcher::{BATCH as WEBHOOK_BATCH, WebhookDispatcher};
 use crate::telemetry::metrics;
 use crate::{db, service};

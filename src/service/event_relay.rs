@@ -42,7 +42,7 @@ use crate::db;
 use crate::db::event_publications::{Claimed, Failed, Published};
 use crate::domain::event::EventEnvelope;
 use crate::domain::webhook::DomainEventType;
-use crate::service::outbox::{Backoff, lease_secs};
+use crate::service::outbox::{self, Backoff, RoundCounts, lease_secs};
 use crate::telemetry::metrics;
 
 /// Records claimed per round.
@@ -90,9 +90,9 @@ pub struct RelayRound {
     pub failed: u32,
 }
 
-impl RelayRound {
+impl RoundCounts for RelayRound {
     /// Records the round dealt with.
-    pub fn total(&self) -> u32 {
+    fn total(&self) -> u32 {
         self.published + self.duplicates + self.failed
     }
 
@@ -270,15 +270,7 @@ impl EventRelay {
 
     /// Runs rounds until nothing is due (at most `max_rounds`).
     pub async fn drain(&self, pool: &PgPool, max_rounds: u32) -> Result<RelayRound, RelayError> {
-        let mut total = RelayRound::default();
-        for _ in 0..max_rounds {
-            let round = self.round(pool).await?;
-            total.add(round);
-            if round.total() == 0 {
-                break;
-            }
-        }
-        Ok(total)
+        outbox::drain(max_rounds, || self.round(pool)).await
     }
 
     /// Step 2: sends every claimed event in order, then awaits their acknowledgements

@@ -10,9 +10,38 @@
 //! attempt number. A failed attempt waits for [`Backoff::delay`]. The loop that runs the
 //! rounds (woken by a tick or a [`tokio::sync::Notify`]) is [`crate::jobs::run_outbox`].
 
+use std::future::Future;
 use std::time::Duration;
 
 use rand::Rng;
+
+/// What one round of an outbox's dispatcher did: counts of rows by outcome.
+pub trait RoundCounts: Copy + Default {
+    /// Rows the round dealt with, whatever became of them.
+    fn total(&self) -> u32;
+    /// Adds another round's counts to these.
+    fn add(&mut self, other: Self);
+}
+
+/// Runs `round` until one deals with nothing or `max_rounds` have run, and returns their
+/// sum: everything due now, dispatched (tests and `bondhu` commands drain an outbox this
+/// way; the server's loop is [`crate::jobs::run_outbox`]).
+pub async fn drain<R, E, F, Fut>(max_rounds: u32, mut round: F) -> Result<R, E>
+where
+    R: RoundCounts,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<R, E>>,
+{
+    let mut total = R::default();
+    for _ in 0..max_rounds {
+        let done = round().await?;
+        total.add(done);
+        if done.total() == 0 {
+            break;
+        }
+    }
+    Ok(total)
+}
 
 /// Exponential backoff with jitter: the wait before the next attempt.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

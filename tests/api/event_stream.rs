@@ -11,6 +11,7 @@ use async_nats::jetstream;
 use async_nats::jetstream::message::StreamMessage;
 use bondhu::config::Config;
 use bondhu::service::event_relay::{EVENT_TYPE_HEADER, EventRelay};
+use bondhu::service::outbox::RoundCounts;
 use serde_json::Value;
 use sqlx::PgPool;
 

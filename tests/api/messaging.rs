@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
+use bondhu::service::outbox::RoundCounts;
 use futures::future::join_all;
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};

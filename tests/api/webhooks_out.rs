@@ -13,6 +13,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bondhu::config::Config;
+use bondhu::service::outbox::RoundCounts;
 use bondhu::service::webhooks::dispatcher::{WebhookDispatcher, WebhookRound};
 use futures::future::join_all;
 use hmac::{Hmac, Mac};

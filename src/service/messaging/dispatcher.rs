@@ -36,7 +36,7 @@ use crate::domain::referral_code::share_code;
 use crate::domain::share::landing_url;
 use crate::failpoint::failpoint;
 use crate::providers::{Outgoing, Provider, Providers, SendError, WhatsappTemplate};
-use crate::service::outbox::{Backoff, lease_secs};
+use crate::service::outbox::{self, Backoff, RoundCounts, lease_secs};
 
 /// Messages claimed per round.
 pub const BATCH: i64 = 32;
@@ -114,10 +114,17 @@ pub struct Round {
     pub suppressed: u32,
 }
 
-impl Round {
+impl RoundCounts for Round {
     /// Messages the round dealt with.
-    pub fn total(&self) -> u32 {
+    fn total(&self) -> u32 {
         self.sent + self.retried + self.dead + self.suppressed
+    }
+
+    fn add(&mut self, other: Self) {
+        self.sent += other.sent;
+        self.retried += other.retried;
+        self.dead += other.dead;
+        self.suppressed += other.suppressed;
     }
 }
 
@@ -191,18 +198,7 @@ impl Dispatcher {
 
     /// Runs rounds until the outbox has nothing due (at most `max_rounds`).
     pub async fn drain(&self, pool: &PgPool, max_rounds: u32) -> sqlx::Result<Round> {
-        let mut total = Round::default();
-        for _ in 0..max_rounds {
-            let round = self.round(pool).await?;
-            total.sent += round.sent;
-            total.retried += round.retried;
-            total.dead += round.dead;
-            total.suppressed += round.suppressed;
-            if round.total() == 0 {
-                break;
-            }
-        }
-        Ok(total)
+        outbox::drain(max_rounds, || self.round(pool)).await
     }
 
     /// Step 1: claims, decides, renders and leases, in one transaction.

@@ -38,7 +38,7 @@ use crate::domain::event::EventEnvelope;
 use crate::domain::webhook::{DeliveryStatus, DomainEventType};
 use crate::failpoint::failpoint;
 use crate::providers::{retry_after, sanitize, transport_error};
-use crate::service::outbox::{Backoff, lease_secs};
+use crate::service::outbox::{self, Backoff, RoundCounts, lease_secs};
 
 /// Deliveries claimed per round.
 pub const BATCH: i64 = 16;
@@ -80,9 +80,9 @@ pub struct WebhookRound {
     pub cancelled: u32,
 }
 
-impl WebhookRound {
+impl RoundCounts for WebhookRound {
     /// Deliveries the round dealt with.
-    pub fn total(&self) -> u32 {
+    fn total(&self) -> u32 {
         self.delivered + self.retried + self.dead + self.cancelled
     }
 
@@ -170,15 +170,7 @@ impl WebhookDispatcher {
 
     /// Runs rounds until nothing is due (at most `max_rounds`).
     pub async fn drain(&self, pool: &PgPool, max_rounds: u32) -> sqlx::Result<WebhookRound> {
-        let mut total = WebhookRound::default();
-        for _ in 0..max_rounds {
-            let round = self.round(pool).await?;
-            total.add(round);
-            if round.total() == 0 {
-                break;
-            }
-        }
-        Ok(total)
+        outbox::drain(max_rounds, || self.round(pool)).await
     }
 
     /// Step 2: one signed POST.
