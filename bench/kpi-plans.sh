@@ -11,8 +11,8 @@
 #   2. the reference: the dashboard's original full-scan query (the definition
 #      reconciliation checks the counters against, `kpi_reference`);
 #   3. the delivered path with its KPI triggers: one apply_order_status of a pending order,
-#      in a transaction rolled back (nothing changes), then the same without the KPI
-#      triggers (disabled in a transaction also rolled back): single runs, noisy.
+#      RUNS of them in one warm session, each rolled back (nothing changes), then the same
+#      without the KPI triggers (disabled in a transaction also rolled back).
 # The figures go to stdout and to bench/kpi-plans.txt (PLANS=...).
 #
 # BENCH_DB defaults to bondhu_scale if it exists, else bondhu_bench (bench/generate.sh:
@@ -115,23 +115,40 @@ timings() {
     echo "reference: $(timings "$REFERENCE")"
     echo
     echo "## 3. one delivery with the KPI triggers (rolled back)"
-    order=$(psql_db -At -c "select id from sales_orders where status = 'pending' and customer_id is not null order by id desc limit 1")
-    if [[ -n $order ]]; then
-        psql_db <<SQL
-begin;
-explain (analyze, buffers) select * from apply_order_status($order, 'delivered', false, null, null, null, null);
-select metric, delta from kpi_deltas where id > (select coalesce(max(id), 0) - 10 from kpi_deltas) order by id;
-rollback;
-begin;
--- The same delivery without the KPI triggers, for their cost (DDL rolled back).
-alter table sales_orders disable trigger sales_orders_kpi_update;
-alter table customer_referrals disable trigger customer_referrals_kpi_update;
-alter table wallet_transactions disable trigger wallet_transactions_kpi_insert;
-alter table customer_memberships disable trigger customer_memberships_kpi_insert;
-alter table customer_memberships disable trigger customer_memberships_kpi_update;
-explain (analyze, buffers) select * from apply_order_status($order, 'delivered', false, null, null, null, null);
-rollback;
-SQL
+    orders=$(psql_db -At -c "select id from sales_orders where status = 'pending' and customer_id is not null order by id desc limit $RUNS")
+    if [[ -n $orders ]]; then
+        # One warm session: each delivery in a savepoint rolled back, first with the KPI
+        # triggers, then without them (disabled in the transaction, itself rolled back).
+        deliveries() {
+            for o in $orders; do
+                printf 'savepoint d;\nselect * from apply_order_status(%s, %s, false, null, null, null, null, null, null);\nrollback to savepoint d;\n' "$o" "'delivered'"
+            done
+        }
+        per_delivery() {
+            sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | awk 'NR % 3 == 2 { print }' | sort -n |
+                awk '{ t[NR] = $1 } END { printf "best %.2f ms, median %.2f ms (%d deliveries)\n", t[1], t[int((NR + 1) / 2)], NR }'
+        }
+        {
+            echo 'begin;'
+            echo "select * from apply_order_status(${orders%%$'\n'*}, 'delivered', false, null, null, null, null, null, null);"
+            echo 'rollback; begin;'
+            echo '\timing on'
+            deliveries
+            echo '\timing off'
+            echo 'rollback;'
+        } | psql_db -o /dev/null 2>&1 | echo "with the KPI triggers: $(per_delivery)"
+        {
+            echo 'begin;'
+            echo 'alter table sales_orders disable trigger sales_orders_kpi_update;'
+            echo 'alter table customer_referrals disable trigger customer_referrals_kpi_update;'
+            echo 'alter table wallet_transactions disable trigger wallet_transactions_kpi_insert;'
+            echo 'alter table customer_memberships disable trigger customer_memberships_kpi_insert;'
+            echo 'alter table customer_memberships disable trigger customer_memberships_kpi_update;'
+            echo '\timing on'
+            deliveries
+            echo '\timing off'
+            echo 'rollback;'
+        } | psql_db -o /dev/null 2>&1 | echo "without them:          $(per_delivery)"
     else
         echo "no pending order to deliver"
     fi
