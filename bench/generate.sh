@@ -360,6 +360,9 @@ SQL
         echo "generate.sh: the scale layer left $orphans rows without what they refer to" >&2
         exit 1
     fi
+    # The COPYs ran with the triggers off: the KPI counters are recomputed from the tables
+    # (the migration's backfill, kpi_rebuild).
+    psql_db -c "select kpi_rebuild()"
     echo "generate: scale layer loaded at $(( SECONDS - started )) s"
 fi
 
@@ -372,8 +375,9 @@ psql_db -c "delete from outbound_messages" >/dev/null
 
 # ---- statistics, checkpoint ------------------------------------------------------------------
 psql_db <<'SQL'
-vacuum (analyze) outbound_messages, customers, customer_wallets, wallet_transactions, customer_referrals, sales_orders,
-                 referral_events, referral_partners, partner_commissions;
+vacuum (analyze) outbound_messages, customers, customer_wallets, wallet_transactions,
+                 customer_referrals, sales_orders, referral_events, referral_partners,
+                 partner_commissions, customer_order_totals, kpi_deltas, kpi_totals;
 checkpoint;
 SQL
 

@@ -4,7 +4,8 @@
 //! claims one referral at a time with `FOR UPDATE SKIP LOCKED` (two instances never
 //! release the same one, and a referral being reversed is skipped until it is decided),
 //! and partner commissions a batch at a time the same way,
-//! and singletons such as reconciliation take a PostgreSQL advisory lock first. Reminder
+//! and singletons such as reconciliation and the fold of the KPI counters take a PostgreSQL
+//! advisory lock first. Reminder
 //! generation runs once per Asia/Dhaka date across all instances
 //! (`generate_reminders_daily`: an advisory transaction lock and a table of dates done), and
 //! the dispatchers of the two outboxes (messages, webhook deliveries) and the event relay
@@ -116,6 +117,14 @@ pub async fn run(pool: PgPool, schedule: Schedule, mut stop: watch::Receiver<boo
             }
             Err(err) => {
                 tracing::warn!(%err, "releasing commissions failed; retrying at the next tick")
+            }
+        }
+        let folded = service::kpis::fold(&pool).await;
+        metrics::job_run("kpi_fold", folded.is_ok());
+        match folded {
+            Ok(folded) => tracing::debug!(folded, "folded the KPI deltas"),
+            Err(err) => {
+                tracing::warn!(%err, "folding the KPI deltas failed; retrying at the next tick")
             }
         }
         let reconciled = service::reconcile::scheduled(&pool, schedule.reconcile_every).await;

@@ -47,3 +47,37 @@ pub struct Dashboard {
     /// Referrals not yet completed: invited or joined (TrustCart counted only invited, D8).
     pub pending_referrals: i64,
 }
+
+super::sql_enum! {
+    /// What a KPI counter counts (`kpi_totals.metric`, `kpi_deltas.metric`).
+    pub enum Metric = "kpi_metric" {
+        /// Every customer row.
+        Customers = "customers",
+        /// Successful orders of a customer.
+        DeliveredOrders = "delivered_orders",
+        /// Their total amount.
+        DeliveredValue = "delivered_value",
+        /// Customers with at least one successful order.
+        DeliveredCustomers = "delivered_customers",
+        /// Customers with at least two.
+        RepeatCustomers = "repeat_customers",
+        /// Every referral.
+        Referrals = "referrals",
+        /// Referrals completed.
+        CompletedReferrals = "completed_referrals",
+        /// Referrals invited or joined.
+        PendingReferrals = "pending_referrals",
+        /// Posted referral credits to referrers.
+        ReferrerRewardsPaid = "referrer_rewards_paid",
+        /// Posted referral credits to referred customers.
+        ReferredBonusesPaid = "referred_bonuses_paid",
+        /// Customers at the silver tier.
+        SilverMembers = "silver_members",
+        /// At the gold tier.
+        GoldMembers = "gold_members",
+        /// At the permanent tier.
+        PermanentMembers = "permanent_members",
+        /// Active subscription lists of customers not deleted.
+        ActiveSubscriptions = "active_subscriptions",
+    }
+}

@@ -117,6 +117,7 @@ pub fn sql_enums() -> Vec<(&'static str, Vec<&'static str>)> {
         order::RefundOutcome,
         partner_report::OrderResult,
         customer::LoginAccountKind,
+        kpi::Metric,
         withdrawal::WithdrawalStatus,
         withdrawal::WithdrawalMethod,
         withdrawal::WithdrawalOutcome,

@@ -34,6 +34,22 @@ pub struct Drift {
     pub ledger_sum: Decimal,
 }
 
+/// A KPI counter that differs from the full scans of its base tables (`kpi_reference`).
+/// Reported, never "fixed" by a run: `kpi_rebuild` recomputes the counters, once someone
+/// knows why they drifted.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KpiDrift {
+    /// The metric (`customers`, `delivered_orders`, …).
+    pub metric: String,
+    /// The counter as kept (totals and unfolded deltas).
+    #[schema(value_type = f64)]
+    pub counted: Decimal,
+    /// What the base tables add up to.
+    #[schema(value_type = f64)]
+    pub expected: Decimal,
+}
+
 /// The referrals one check found, and how many a repair fixed.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -68,6 +84,10 @@ pub struct Report {
     pub unreversed_completions: Check,
     /// Wallet and points balances that differ from their ledger (never repaired).
     pub balance_drift: Vec<Drift>,
+    /// KPI counters that differ from their base tables (never repaired). Absent from
+    /// reports stored before the counters existed.
+    #[serde(default)]
+    pub kpi_drift: Vec<KpiDrift>,
 }
 
 impl Report {
@@ -81,5 +101,6 @@ impl Report {
             && settled(&self.overdue_holds)
             && settled(&self.unreversed_completions)
             && self.balance_drift.is_empty()
+            && self.kpi_drift.is_empty()
     }
 }

@@ -4,7 +4,8 @@
 //! - delivered first orders whose referral was never completed (`repair_completion`);
 //! - holds past their end that were never released (`release_referral`);
 //! - rewards on reversed orders that were never voided or clawed back (`repair_reversal`);
-//! - balances that differ from their ledger: reported only, never "fixed".
+//! - balances that differ from their ledger: reported only, never "fixed";
+//! - KPI counters that differ from the full scans of their base tables: reported only.
 //!
 //! One run at a time across every instance: a session advisory lock. Each repair is its
 //! own transaction, and each is idempotent, so a run that dies halfway is simply run again.
@@ -115,6 +116,7 @@ async fn checked(
         });
     }
     let balance_drift = db::reconcile::drift(pool).await?;
+    let kpi_drift = db::kpis::drift(pool).await?;
     let [
         unfinished_completions,
         overdue_holds,
@@ -130,6 +132,7 @@ async fn checked(
         overdue_holds,
         unreversed_completions,
         balance_drift,
+        kpi_drift,
     };
     let json = serde_json::to_value(&report).map_err(anyhow::Error::from)?;
     report.id =
@@ -140,6 +143,7 @@ async fn checked(
             overdue_holds = report.overdue_holds.found,
             unreversed_completions = report.unreversed_completions.found,
             balance_drift = report.balance_drift.len(),
+            kpi_drift = report.kpi_drift.len(),
             "reconciliation found money states to look at"
         );
     }

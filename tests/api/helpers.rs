@@ -665,6 +665,9 @@ pub fn test_config(overrides: &[(&str, &str)]) -> Config {
 
 /// The ledger invariants (see [`TestApp::check_invariants`]), for any database.
 pub async fn assert_invariants(pool: &PgPool) {
+    // The KPI counters equal the full scans of their base tables, whatever the test did.
+    let kpi_drift = bondhu::db::kpis::drift(pool).await.unwrap();
+    assert!(kpi_drift.is_empty(), "KPI counters drifted: {kpi_drift:?}");
     let drift = sqlx::query!(
         r#"select w.customer_id, w.balance, w.total_earned, w.total_spent,
                   coalesce(sum(t.amount) filter (where t.transaction_type = 'credit'), 0) as "credits!",
