@@ -183,10 +183,12 @@ $$;
 
 -- Records the net change of each metric (zeros are not written).
 create function kpi_note(p_metrics kpi_metric[], p_deltas numeric[]) returns void
-language sql as $$
+language plpgsql as $$
+begin
     insert into kpi_deltas (metric, delta)
     select m, sum(d) from unnest(p_metrics, p_deltas) u(m, d)
-    where d is not null group by m having sum(d) <> 0
+    where d is not null group by m having sum(d) <> 0;
+end
 $$;
 
 -- Orders: rows leaving (`p_old`) and entering (`p_new`) the table. Each customer's
@@ -195,7 +197,14 @@ $$;
 -- two orders are counted from the row's value after the change, which the row lock makes
 -- exact: the next transaction on that customer sees this one's result.
 create function kpi_orders_changed(p_old sales_orders[], p_new sales_orders[]) returns void
-language sql as $$
+language plpgsql as $$
+declare
+    v_deltas numeric[];
+begin
+    -- Most updates of these tables change nothing a KPI counts: the trigger passes no rows.
+    if cardinality(p_old) = 0 and cardinality(p_new) = 0 then
+        return;
+    end if;
     with change as (
         select o.customer_id, -1 as n, -o.total_amount as v
         from unnest(p_old) o where o.customer_id is not null and order_status_is_success(o.status)
@@ -221,29 +230,44 @@ language sql as $$
                sum((a.after >= 2)::int - (a.after - p.n >= 2)::int) as repeat
         from applied a join per_customer p using (customer_id)
     )
-    select kpi_note(array['delivered_orders', 'delivered_value', 'delivered_customers', 'repeat_customers']::kpi_metric[],
-                    array[(select sum(n) from per_customer), (select sum(v) from per_customer), x.first, x.repeat])
-    from crossings x
+    select array[(select sum(n) from per_customer), (select sum(v) from per_customer), x.first, x.repeat]
+    into v_deltas
+    from crossings x;
+    perform kpi_note(array['delivered_orders', 'delivered_value', 'delivered_customers', 'repeat_customers']::kpi_metric[], v_deltas);
+end
 $$;
 
 -- Customers: the count of rows, and the active subscriptions of a customer whose
 -- `is_deleted` changes (the lists are read as committed now: a list being written
 -- concurrently waits for this customer's row lock, see `kpi_lists_changed`).
 create function kpi_customers_changed(p_old customers[], p_new customers[]) returns void
-language sql as $$
-    select kpi_note(array['customers', 'active_subscriptions']::kpi_metric[],
+language plpgsql as $$
+begin
+    -- Most updates of these tables change nothing a KPI counts: the trigger passes no rows.
+    if cardinality(p_old) = 0 and cardinality(p_new) = 0 then
+        return;
+    end if;
+    perform kpi_note(array['customers', 'active_subscriptions']::kpi_metric[],
         array[(cardinality(p_new) - cardinality(p_old))::numeric,
               (select count(*) from unnest(p_new) c join grocery_lists l on l.customer_id = c.id
                where not c.is_deleted and l.is_subscription and l.is_active)
               - (select count(*) from unnest(p_old) c join grocery_lists l on l.customer_id = c.id
-                 where not c.is_deleted and l.is_subscription and l.is_active)])
+                 where not c.is_deleted and l.is_subscription and l.is_active)]);
+end
 $$;
 
 -- Referrals: the counts by status, and when a referral's referrer or referred customer
 -- changes (or it appears or goes), the referral credits it classifies. A credit being
 -- posted concurrently waits for this referral's row lock (`kpi_credits_posted`).
 create function kpi_referrals_changed(p_old customer_referrals[], p_new customer_referrals[]) returns void
-language sql as $$
+language plpgsql as $$
+declare
+    v_deltas numeric[];
+begin
+    -- Most updates of these tables change nothing a KPI counts: the trigger passes no rows.
+    if cardinality(p_old) = 0 and cardinality(p_new) = 0 then
+        return;
+    end if;
     with side as (
         select -1 as s, o.id, o.status, o.referrer_customer_id, o.referred_customer_id,
                not exists (select 1 from unnest(p_new) n
@@ -264,12 +288,14 @@ language sql as $$
         join wallet_transactions t on t.reference_id = r.id and t.source = 'referral'
         where r.moved and t.transaction_type = 'credit' and t.status = 'posted'
     )
-    select kpi_note(array['referrals', 'completed_referrals', 'pending_referrals',
-                          'referrer_rewards_paid', 'referred_bonuses_paid']::kpi_metric[],
-        array[(select sum(s) from side),
+    select array[(select sum(s) from side),
               (select sum(s) from side where status = 'completed'),
               (select sum(s) from side where status in ('pending', 'registered')),
-              (select referrer from paid), (select referred from paid)])
+              (select referrer from paid), (select referred from paid)]
+    into v_deltas;
+    perform kpi_note(array['referrals', 'completed_referrals', 'pending_referrals',
+                          'referrer_rewards_paid', 'referred_bonuses_paid']::kpi_metric[], v_deltas);
+end
 $$;
 
 -- Wallet transactions (append-only: inserts only): posted referral credits, classified by
@@ -299,17 +325,26 @@ $$;
 
 -- Memberships: the counts by tier.
 create function kpi_memberships_changed(p_old customer_memberships[], p_new customer_memberships[]) returns void
-language sql as $$
+language plpgsql as $$
+declare
+    v_deltas numeric[];
+begin
+    -- Most updates of these tables change nothing a KPI counts: the trigger passes no rows.
+    if cardinality(p_old) = 0 and cardinality(p_new) = 0 then
+        return;
+    end if;
     with side as (
         select -1 as s, membership_tier from unnest(p_old)
         union all
         select 1, membership_tier from unnest(p_new)
     )
-    select kpi_note(array['silver_members', 'gold_members', 'permanent_members']::kpi_metric[],
-        array[sum(s) filter (where membership_tier = 'silver'),
+    select array[sum(s) filter (where membership_tier = 'silver'),
               sum(s) filter (where membership_tier = 'gold'),
-              sum(s) filter (where membership_tier = 'permanent')])
-    from side
+              sum(s) filter (where membership_tier = 'permanent')]
+    into v_deltas
+    from side;
+    perform kpi_note(array['silver_members', 'gold_members', 'permanent_members']::kpi_metric[], v_deltas);
+end
 $$;
 
 -- Grocery lists: active subscriptions of customers not deleted. The customers are locked
