@@ -5,8 +5,7 @@
 //! release the same one, and a referral being reversed is skipped until it is decided),
 //! and partner commissions a batch at a time the same way,
 //! and singletons such as reconciliation and the fold of the KPI counters take a PostgreSQL
-//! advisory lock first. Reminder
-//! generation runs once per Asia/Dhaka date across all instances
+//! advisory lock first. Reminder generation runs once per Asia/Dhaka date across all instances
 //! (`generate_reminders_daily`: an advisory transaction lock and a table of dates done), and
 //! the dispatchers of the two outboxes (messages, webhook deliveries) and the event relay
 //! (to NATS JetStream) claim rows with `FOR UPDATE SKIP LOCKED` and a lease, through one
