@@ -361,8 +361,15 @@ SQL
         exit 1
     fi
     # The COPYs ran with the triggers off: the KPI counters are recomputed from the tables
-    # (the migration's backfill, kpi_rebuild).
+    # (the migration's backfill, kpi_rebuild), and the orders of the partner customers are
+    # stamped with their partner (the partner-orders migration's backfill).
     psql_db -c "select kpi_rebuild()"
+    if [[ $(psql_db -At -c "select count(*) from pg_proc where proname = 'stamp_partner_orders'") != 0 ]]; then
+        psql_db -c "analyze customer_referrals, sales_orders" \
+                -c "select stamp_partner_orders(array(
+            select referred_customer_id from customer_referrals
+            where partner_id is not null and referred_customer_id is not null))"
+    fi
     echo "generate: scale layer loaded at $(( SECONDS - started )) s"
 fi
 

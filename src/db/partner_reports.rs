@@ -1,12 +1,13 @@
 //! The partner report's queries (definitions in [`crate::domain::partner_report`]).
 //!
-//! Every query starts from the partner and walks indexes only
-//! (`migrations/20261204000210_partner_reports.sql`): the partner's referrals
-//! (`customer_referrals_partner_created_idx`), each referred customer's orders in time
-//! order (`sales_orders_customer_created_idx`, one range per customer), the partner's
-//! events (`referral_events_partner_created_idx`), the referrals' rewards
-//! (`referral_rewards_once`), the partner's commissions (`partner_commissions_partner_created_idx`). `bench/partner-report.sh` prints their plans at a million
-//! orders.
+//! Every query starts from the partner and walks indexes only: the partner's referrals
+//! (`customer_referrals_partner_created_idx`), the partner's orders
+//! (`sales_orders_partner_created_idx` by time, `sales_orders_partner_customer_idx` by
+//! customer: `migrations/20261208000100_partner_orders.sql`, whose triggers stamp every
+//! order with the partner it counts for), the partner's events
+//! (`referral_events_partner_created_idx`), the referrals' rewards (`referral_rewards_once`)
+//! and the partner's commissions (`partner_commissions_partner_created_idx`).
+//! `bench/partner-report.sh` prints their plans at a million orders.
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -71,9 +72,10 @@ pub struct ReportNumbers {
 /// ids of the newest `limit` orders.
 ///
 /// An order counts for the partner when its customer signed up with the partner's code and
-/// it was placed at or after that signup. The join reads, per referred customer, one range
-/// of `sales_orders_customer_created_idx`: everything since the signup for the window's
-/// signups (their lifetime), only the window for the others.
+/// it was placed at or after that signup (`order_partner`, stamped on the order as
+/// `partner_id` and `partner_referred_at`). The counts read the partner's orders since
+/// `from` once, in time order: the window's orders, and the later ones of the window's
+/// signups (their lifetime); the first orders are read again in customer order.
 pub async fn numbers(
     db: impl PgExecutor<'_>,
     partner_id: Uuid,
@@ -91,23 +93,14 @@ pub async fn numbers(
                from customer_referrals r
                where r.partner_id = $1 and r.referred_customer_id is not null
            ),
-           orders as materialized (
-               select f.customer_id, f.cohort, o.id, o.created_at, o.delivered_at,
+           orders as (
+               select ($3::timestamptz is null or o.partner_referred_at >= $3)
+                          and ($4::timestamptz is null or o.partner_referred_at < $4) as cohort,
                       order_result(o.status, o.delivered_at) as result,
                       order_kept_value(o.status, o.total_amount, o.refunded_amount) as kept,
-                      ($3::timestamptz is null or o.created_at >= $3)
-                          and ($4::timestamptz is null or o.created_at < $4) as in_window
-               from refs f
-               join sales_orders o on o.customer_id = f.customer_id
-                    and o.created_at >= case when f.cohort or $3::timestamptz is null then f.created_at
-                                             else greatest(f.created_at, $3) end
-                    and o.created_at < case when f.cohort or $4::timestamptz is null then 'infinity'::timestamptz
-                                            else $4 end
-           ),
-           firsts as (
-               select distinct on (customer_id) customer_id, delivered_at, result
-               from orders where cohort
-               order by customer_id, created_at, id
+                      ($4::timestamptz is null or o.created_at < $4) as in_window
+               from sales_orders o
+               where o.partner_id = $1 and ($3::timestamptz is null or o.created_at >= $3)
            ),
            order_counts as (
                select count(*) filter (where in_window and result = 'delivered') as delivered,
@@ -119,6 +112,15 @@ pub async fn numbers(
                       count(*) filter (where cohort and result = 'delivered') as cohort_orders,
                       coalesce(sum(kept) filter (where cohort), 0) as lifetime_value
                from orders
+           ),
+           firsts as (
+               select distinct on (o.customer_id) o.delivered_at,
+                      order_result(o.status, o.delivered_at) as result
+               from sales_orders o
+               where o.partner_id = $1
+                 and ($3::timestamptz is null or o.partner_referred_at >= $3)
+                 and ($4::timestamptz is null or o.partner_referred_at < $4)
+               order by o.customer_id, o.created_at, o.id
            ),
            events as (
                select count(*) as total, count(*) filter (where e.event_type = 'clicked') as clicked
@@ -164,8 +166,10 @@ pub async fn numbers(
                pc.pending as "commission_pending!: Decimal",
                pc.released as "commission_released!: Decimal",
                pc.paid as "commission_paid!: Decimal",
-               array(select id from orders where in_window
-                     order by created_at desc, id desc limit $5) as "latest_order_ids!"
+               array(select o.id from sales_orders o
+                     where o.partner_id = $1 and ($3::timestamptz is null or o.created_at >= $3)
+                       and ($4::timestamptz is null or o.created_at < $4)
+                     order by o.created_at desc, o.id desc limit $5) as "latest_order_ids!"
            from events ev, order_counts c, commissions pc"#,
         partner_id,
         code,

@@ -260,6 +260,137 @@ async fn the_report_counts_a_known_data_set(pool: PgPool) {
     app.check_invariants().await;
 }
 
+/// Each order's partner stamp (the code of the partner it counts for), by order id.
+async fn stamps(app: &TestApp) -> Vec<(i32, Option<String>)> {
+    sqlx::query_as(
+        "select o.id, p.code from sales_orders o
+         left join referral_partners p on p.id = o.partner_id order by o.id",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap()
+}
+
+/// Every order carries the partner it counts for: stamped when it is recorded, and again
+/// when the referral behind it changes.
+#[sqlx::test(migrator = "bondhu::MIGRATOR")]
+async fn orders_carry_the_partner_they_count_for(pool: PgPool) {
+    let app = app(pool).await;
+    let [.., e, _] = known_data_set(&app).await;
+    let fitfam = Some("FitFam".to_owned());
+    let mut expected: Vec<(i32, Option<String>)> =
+        (101..=106).map(|id| (id, fitfam.clone())).collect();
+    expected.push((107, None)); // placed before e signed up
+    expected.push((108, Some("OtherPartner".to_owned())));
+    assert_eq!(stamps(&app).await, expected);
+
+    // e's referral backdated before order 107: the order is the partner's now, and the
+    // report counts it (a second delivered order and its 999 taka).
+    sqlx::query(
+        "update customer_referrals set created_at = '2019-12-31' where referred_customer_id = $1",
+    )
+    .bind(e)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    expected[6].1 = fitfam.clone();
+    assert_eq!(stamps(&app).await, expected);
+    let report = app
+        .get(&report_path("FitFam", ""), &app.admin_token())
+        .await;
+    assert_eq!(report.status, StatusCode::OK, "{}", report.body);
+    assert_eq!(
+        report.body["funnel"]["attributed_orders"], 7,
+        "{}",
+        report.body
+    );
+    assert_eq!(
+        report.body["order_outcomes"]["delivered"], 3,
+        "{}",
+        report.body
+    );
+
+    // An operator's correction moves e's referral to the other partner: so do its orders.
+    sqlx::query(
+        "update customer_referrals
+         set partner_id = (select id from referral_partners where code = 'OtherPartner')
+         where referred_customer_id = $1",
+    )
+    .bind(e)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    expected[5].1 = Some("OtherPartner".to_owned());
+    expected[6].1 = Some("OtherPartner".to_owned());
+    assert_eq!(stamps(&app).await, expected);
+    app.check_invariants().await;
+}
+
+/// A referral made while its customer's orders are being written, and an order written
+/// while its customer's referral is made: whichever commits first, every order ends
+/// stamped by the rule. Without the lock of the customer's row neither transaction would
+/// see the other's uncommitted row, and the orders would stay unstamped.
+#[sqlx::test(migrator = "bondhu::MIGRATOR")]
+async fn referrals_racing_their_customers_orders_stamp_every_order(pool: PgPool) {
+    let app = app(pool).await;
+    let partner_id: uuid::Uuid = partner(&app, "RaceP", None).await.parse().unwrap();
+    let first = app.customer("01811400101", None).await;
+    let second = app.customer("01811400102", None).await;
+    let refer = move |customer: i32, code: &'static str| {
+        sqlx::query(
+            "insert into customer_referrals (referred_customer_id, referral_code, partner_id, status, created_at)
+             values ($1, $2, $3, 'registered', '2020-01-01')",
+        )
+        .bind(customer)
+        .bind(code)
+        .bind(partner_id)
+    };
+    let order = |id: i32, customer: i32| {
+        sqlx::query(
+            "insert into sales_orders (id, sales_order_number, customer_id, status, total_amount)
+             values ($1, 'SO-' || $1, $2, 'pending', 100)",
+        )
+        .bind(id)
+        .bind(customer)
+    };
+    let hold = std::time::Duration::from_millis(300);
+
+    // The referral's transaction stays open while eight orders are recorded.
+    let mut tx = app.pool.begin().await.unwrap();
+    refer(first, "RACE-1").execute(&mut *tx).await.unwrap();
+    let writers: Vec<_> = (0..8)
+        .map(|i| {
+            let pool = app.pool.clone();
+            tokio::spawn(async move { order(901 + i, first).execute(&pool).await.unwrap() })
+        })
+        .collect();
+    tokio::time::sleep(hold).await;
+    tx.commit().await.unwrap();
+    for writer in writers {
+        writer.await.unwrap();
+    }
+
+    // An order's transaction stays open while the referral is made.
+    let mut tx = app.pool.begin().await.unwrap();
+    order(911, second).execute(&mut *tx).await.unwrap();
+    let referral = {
+        let pool = app.pool.clone();
+        tokio::spawn(async move { refer(second, "RACE-2").execute(&pool).await.unwrap() })
+    };
+    tokio::time::sleep(hold).await;
+    tx.commit().await.unwrap();
+    referral.await.unwrap();
+
+    let stamped: Vec<(i32, Option<String>)> = stamps(&app).await;
+    let race = Some("RaceP".to_owned());
+    let expected: Vec<(i32, Option<String>)> = (901..=908)
+        .chain([911])
+        .map(|id| (id, race.clone()))
+        .collect();
+    assert_eq!(stamped, expected);
+    app.check_invariants().await;
+}
+
 /// An instant of the database as RFC 3339 with microseconds (the database's precision).
 async fn instant(app: &TestApp, sql: &'static str, id: i32) -> String {
     let at: chrono::DateTime<chrono::Utc> = sqlx::query_scalar(sql)
