@@ -40,6 +40,16 @@ pub struct Config {
     /// Largest number of pooled connections to the read replica
     /// (`DATABASE_READ_MAX_CONNECTIONS`); only with `DATABASE_READ_URL`.
     pub database_read_max_connections: u32,
+    /// How far the read replica's replay may fall behind before the reports read the
+    /// primary instead, until it catches up (`DATABASE_READ_MAX_LAG_SECS`; 0: no limit, the
+    /// reports always read the replica). Only with `DATABASE_READ_URL`.
+    pub database_read_max_lag: Duration,
+    /// How long a session may sit idle inside a transaction before PostgreSQL ends it
+    /// (`DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_SECS`, PostgreSQL's
+    /// `idle_in_transaction_session_timeout`; 0 turns it off): a task that stalls between
+    /// two statements of a transaction must not hold its row locks, and the vacuum horizon,
+    /// for ever.
+    pub database_idle_in_transaction_timeout: Duration,
     /// Address to listen on (`HOST`).
     pub host: IpAddr,
     /// Port to listen on (`PORT`); 0 picks a free one.
@@ -532,6 +542,18 @@ impl Config {
             })?,
             database_read_url,
             database_read_max_connections,
+            database_read_max_lag: Duration::from_secs(parse(
+                &get,
+                "DATABASE_READ_MAX_LAG_SECS",
+                30,
+                |n| (0..=86_400).contains(n),
+            )?),
+            database_idle_in_transaction_timeout: Duration::from_secs(parse(
+                &get,
+                "DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_SECS",
+                60,
+                |n| (0..=86_400).contains(n),
+            )?),
             host: parse(&get, "HOST", IpAddr::from([127, 0, 0, 1]), |_| true)?,
             port: parse(&get, "PORT", 3001, |_| true)?,
             metrics_addr: get("METRICS_ADDR")
@@ -870,6 +892,11 @@ impl fmt::Debug for Config {
                 "database_read_max_connections",
                 &self.database_read_max_connections,
             )
+            .field("database_read_max_lag", &self.database_read_max_lag)
+            .field(
+                "database_idle_in_transaction_timeout",
+                &self.database_idle_in_transaction_timeout,
+            )
             .field("host", &self.host)
             .field("port", &self.port)
             .field(
@@ -1071,6 +1098,20 @@ mod tests {
             Some("postgres://r@replica:5432/bondhu")
         );
         assert_eq!(config.database_read_max_connections, 8);
+        assert_eq!(config.database_read_max_lag, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn sessions_idle_in_a_transaction_end_after_a_minute_unless_configured() {
+        let default = config(&[]).unwrap();
+        assert_eq!(
+            default.database_idle_in_transaction_timeout,
+            Duration::from_secs(60)
+        );
+        let off = config(&[("DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_SECS", "0")]).unwrap();
+        assert_eq!(off.database_idle_in_transaction_timeout, Duration::ZERO);
+        let err = config(&[("DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_SECS", "-1")]).unwrap_err();
+        assert_eq!(err.name, "DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_SECS");
     }
 
     #[test]

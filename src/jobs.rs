@@ -218,6 +218,58 @@ pub async fn relay_events(
     .await;
 }
 
+/// How often [`watch_replica_lag`] measures the replica's lag.
+pub const REPLICA_LAG_CHECK: Duration = Duration::from_secs(1);
+
+/// Measures the read replica's replay lag every [`REPLICA_LAG_CHECK`] until `stop` turns
+/// true, and marks it lagging while it is more than `max_lag` behind: the reports then read
+/// the primary ([`db::ReportsDb::begin`]), and `/readyz` says `"reports": "lagging"`. A
+/// replica that does not answer keeps its mark (the reports answer 503 while it is down,
+/// as without a threshold). Each instance watches for itself: nothing is shared.
+pub async fn watch_replica_lag(
+    primary: PgPool,
+    reports: db::ReportsDb,
+    max_lag: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut ticks = tokio::time::interval(REPLICA_LAG_CHECK);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let max = max_lag.as_secs_f64();
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {}
+            _ = stop.wait_for(|stopping| *stopping) => return,
+        }
+        let measured = tokio::time::timeout(
+            db::REPLICA_PROBE_TIMEOUT,
+            db::replica_lag(&primary, reports.pool()),
+        )
+        .await;
+        let seconds = match measured {
+            // Not (or no longer) a standby, or nothing to replay: not behind.
+            Ok(Ok(lag)) => lag.map_or(0.0, |lag| lag.seconds),
+            Ok(Err(_)) | Err(_) => continue,
+        };
+        let lagging = seconds > max;
+        if lagging != reports.is_lagging() {
+            if lagging {
+                tracing::warn!(
+                    lag_seconds = seconds,
+                    max_lag_seconds = max,
+                    "the read replica lags: reports read the primary until it catches up"
+                );
+            } else {
+                tracing::info!(
+                    lag_seconds = seconds,
+                    "the read replica caught up: reports read it again"
+                );
+            }
+            reports.set_lagging(lagging);
+        }
+        metrics::replica_lagging(lagging);
+    }
+}
+
 /// The loop of an outbox's dispatcher (see [`crate::service::outbox`]), the same for every
 /// outbox: on each tick of `every`, or when `wake` is notified, runs `round` until a round
 /// deals with fewer than `batch` rows (nothing more is due now) or `stop` turns true. Each

@@ -193,6 +193,16 @@ impl Application {
             self.state.config.webhooks.poll_interval,
             stopping_rx.clone(),
         ));
+        let lag_watch = (self.state.reports.is_replica()
+            && !self.state.config.database_read_max_lag.is_zero())
+        .then(|| {
+            tokio::spawn(crate::jobs::watch_replica_lag(
+                self.state.db.clone(),
+                self.state.reports.clone(),
+                self.state.config.database_read_max_lag,
+                stopping_rx.clone(),
+            ))
+        });
         let relay = self.relay.map(|relay| {
             tokio::spawn(crate::jobs::relay_events(
                 self.state.db.clone(),
@@ -228,7 +238,11 @@ impl Application {
         }
         // The jobs stop at their next step (each step is its own transaction); aborting
         // one mid-step only rolls that step back.
-        for mut job in [jobs, dispatcher, webhooks].into_iter().chain(relay) {
+        for mut job in [jobs, dispatcher, webhooks]
+            .into_iter()
+            .chain(relay)
+            .chain(lag_watch)
+        {
             if tokio::time::timeout(SHUTDOWN_GRACE, &mut job)
                 .await
                 .is_err()

@@ -39,6 +39,8 @@ pub mod webhooks;
 pub mod withdrawals;
 
 use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -56,7 +58,7 @@ pub async fn connect(config: &Config) -> anyhow::Result<PgPool> {
         .context("DATABASE_URL is not a valid PostgreSQL URL")?;
     ensure_database_exists(&options).await?;
     pool_options(config.database_max_connections, config)
-        .connect_with(options)
+        .connect_with(session_options(options, config))
         .await
         .context("connecting to PostgreSQL")
 }
@@ -75,6 +77,17 @@ fn pool_options(max_connections: u32, config: &Config) -> PgPoolOptions {
         .max_lifetime(Duration::from_secs(1800))
 }
 
+/// The session settings of every connection the server opens (the lean pool's are copied
+/// from the primary pool's): `idle_in_transaction_session_timeout`, sent in the startup
+/// packet so that no round trip sets it.
+fn session_options(options: PgConnectOptions, config: &Config) -> PgConnectOptions {
+    let timeout = config.database_idle_in_transaction_timeout.as_millis();
+    options.options([(
+        "idle_in_transaction_session_timeout",
+        format!("{timeout}ms"),
+    )])
+}
+
 /// How long start-up and `/readyz` wait for the read replica: one that hangs must not
 /// hold the readiness probe past a load balancer's timeout.
 pub const REPLICA_PROBE_TIMEOUT: Duration = Duration::from_millis(500);
@@ -85,10 +98,16 @@ pub const REPLICA_PROBE_TIMEOUT: Duration = Duration::from_millis(500);
 /// `PgPool`, so which routes read the replica is written in their signatures; money
 /// paths, auth lookups and anything that reads its own writes take the primary's
 /// `PgPool` and cannot be handed this.
+///
+/// While the replica is marked lagging ([`ReportsDb::set_lagging`]: its replay more than
+/// `DATABASE_READ_MAX_LAG_SECS` behind, as `jobs::watch_replica_lag` measures it), the
+/// reports read the primary instead, in the same read-only transactions.
 #[derive(Clone, Debug)]
 pub struct ReportsDb {
     pool: PgPool,
-    replica: bool,
+    /// With a replica: the primary, where the reports read while the replica lags.
+    primary: Option<PgPool>,
+    lagging: Arc<AtomicBool>,
 }
 
 impl ReportsDb {
@@ -96,26 +115,40 @@ impl ReportsDb {
     pub fn primary(pool: PgPool) -> Self {
         Self {
             pool,
-            replica: false,
+            primary: None,
+            lagging: Arc::default(),
         }
     }
 
-    /// Reports read a replica through `pool`.
-    pub fn replica(pool: PgPool) -> Self {
+    /// Reports read a replica through `replica`, and `primary` while it lags.
+    pub fn replica(replica: PgPool, primary: PgPool) -> Self {
         Self {
-            pool,
-            replica: true,
+            pool: replica,
+            primary: Some(primary),
+            lagging: Arc::default(),
         }
     }
 
     /// Whether the reports read a replica (and may lag the primary).
     pub fn is_replica(&self) -> bool {
-        self.replica
+        self.primary.is_some()
     }
 
-    /// The pool itself: for the readiness probe, the metrics and shutdown only.
+    /// The replica's pool (the primary's without one): for the readiness probe, the
+    /// metrics, the lag watch and shutdown only.
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// Whether the reports read the primary because the replica lags.
+    pub fn is_lagging(&self) -> bool {
+        self.is_replica() && self.lagging.load(Ordering::Relaxed)
+    }
+
+    /// Marks the replica as lagging (the reports read the primary) or caught up; every
+    /// clone of this value sees it. Without a replica it changes nothing.
+    pub fn set_lagging(&self, lagging: bool) {
+        self.lagging.store(lagging, Ordering::Relaxed);
     }
 
     /// Pings the database the reports read, waiting at most [`REPLICA_PROBE_TIMEOUT`].
@@ -130,9 +163,13 @@ impl ReportsDb {
     /// statements see one snapshot, and one that writes fails with SQLSTATE 25006 (a 503
     /// `database_read_only`) on the primary exactly as on a replica, so a report that
     /// writes fails its tests even where no replica is configured. Dropping it ends it.
+    /// On the primary while the replica lags.
     pub async fn begin(&self) -> sqlx::Result<Transaction<'static, Postgres>> {
-        self.pool
-            .begin_with("begin isolation level repeatable read, read only")
+        let pool = match &self.primary {
+            Some(primary) if self.lagging.load(Ordering::Relaxed) => primary,
+            _ => &self.pool,
+        };
+        pool.begin_with("begin isolation level repeatable read, read only")
             .await
     }
 }
@@ -148,9 +185,9 @@ pub fn reports_db(config: &Config, primary: &PgPool) -> anyhow::Result<ReportsDb
     let options: PgConnectOptions = url
         .parse()
         .context("DATABASE_READ_URL is not a valid PostgreSQL URL")?;
-    let pool =
-        pool_options(config.database_read_max_connections, config).connect_lazy_with(options);
-    Ok(ReportsDb::replica(pool))
+    let pool = pool_options(config.database_read_max_connections, config)
+        .connect_lazy_with(session_options(options, config));
+    Ok(ReportsDb::replica(pool, primary.clone()))
 }
 
 /// How far a replica is behind its primary.

@@ -3,7 +3,7 @@
 
 use sqlx::{PgConnection, PgExecutor};
 
-use crate::domain::reconcile::{Drift, Finding};
+use crate::domain::reconcile::{Drift, Finding, PartnerDrift};
 
 /// The advisory lock key that makes reconciliation a singleton across instances.
 const RECONCILE_LOCK: i64 = 0x626f_6e64_6875_0001;
@@ -103,6 +103,26 @@ pub async fn drift(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<Drift>> {
            group by p.id
            having p.active_points <> coalesce(sum(case t.transaction_type when 'earn' then t.points else -t.points end), 0)
            order by 1, 2"#
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// The partners whose owed amount differs from what their commissions came to owe
+/// (`partner_commissions.owed_amount`, a clawback past what was still unpaid) less what the
+/// payout batches that were not rejected netted off it.
+pub async fn partner_drift(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<PartnerDrift>> {
+    sqlx::query_as!(
+        PartnerDrift,
+        r#"select p.id as "partner_id!", p.code as "code!", p.owed_amount as "owed!", x.expected as "expected!"
+           from referral_partners p
+           cross join lateral (
+               select coalesce((select sum(c.owed_amount) from partner_commissions c where c.partner_id = p.id), 0)
+                      - coalesce((select sum(l.netted_amount) from payout_batch_lines l
+                                  where l.partner_id = p.id and l.status <> 'rejected'), 0) as expected
+           ) x
+           where p.owed_amount <> x.expected
+           order by p.code"#
     )
     .fetch_all(db)
     .await

@@ -117,6 +117,7 @@ async fn checked(
     }
     let balance_drift = db::reconcile::drift(pool).await?;
     let kpi_drift = db::kpis::drift(pool).await?;
+    let partner_drift = db::reconcile::partner_drift(pool).await?;
     let [
         unfinished_completions,
         overdue_holds,
@@ -133,6 +134,7 @@ async fn checked(
         unreversed_completions,
         balance_drift,
         kpi_drift,
+        partner_drift,
     };
     let json = serde_json::to_value(&report).map_err(anyhow::Error::from)?;
     report.id =
@@ -144,6 +146,7 @@ async fn checked(
             unreversed_completions = report.unreversed_completions.found,
             balance_drift = report.balance_drift.len(),
             kpi_drift = report.kpi_drift.len(),
+            partner_drift = report.partner_drift.len(),
             "reconciliation found money states to look at"
         );
     }

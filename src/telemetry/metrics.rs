@@ -205,6 +205,11 @@ pub fn serialization_retry() {
     counter!("bondhu_serialization_retries_total").increment(1);
 }
 
+/// Whether the reports read the primary because the read replica lags.
+pub fn replica_lagging(lagging: bool) {
+    gauge!("bondhu_db_replica_lagging").set(if lagging { 1.0 } else { 0.0 });
+}
+
 /// A background job ran, successfully or not.
 pub fn job_run(job: &'static str, ok: bool) {
     let outcome = if ok { "ok" } else { "error" };
@@ -274,6 +279,10 @@ fn describe() {
     describe_gauge!(
         "bondhu_db_replica_up",
         "Whether the read replica (DATABASE_READ_URL) answered this scrape, 1 or 0"
+    );
+    describe_gauge!(
+        "bondhu_db_replica_lagging",
+        "Whether the reports read the primary because the read replica's replay is more than DATABASE_READ_MAX_LAG_SECS behind, 1 or 0"
     );
     describe_gauge!(
         "bondhu_db_replica_lag_seconds",

@@ -161,3 +161,47 @@ async fn the_database_going_away_is_a_503_and_the_server_recovers_by_itself(pool
     server.stop.send(()).unwrap();
     server.handle.await.unwrap();
 }
+
+/// A transaction left idle (a task stalled between two statements) is ended by PostgreSQL
+/// after `DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_SECS`, with its locks: every connection of
+/// the server's pools carries the setting.
+#[sqlx::test(migrator = "bondhu::MIGRATOR")]
+async fn a_transaction_left_idle_is_ended_by_the_database(pool: PgPool) {
+    let options = pool.connect_options();
+    let url = format!(
+        "postgres://{}@{}:{}/{}",
+        options.get_username(),
+        options.get_host(),
+        options.get_port(),
+        options.get_database().unwrap()
+    );
+    let config = crate::helpers::test_config(&[
+        ("DATABASE_URL", url.as_str()),
+        ("DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_SECS", "1"),
+    ]);
+    let server_pool = bondhu::db::connect(&config).await.unwrap();
+    let setting: String = sqlx::query_scalar("show idle_in_transaction_session_timeout")
+        .fetch_one(&server_pool)
+        .await
+        .unwrap();
+    assert_eq!(setting, "1s");
+
+    let mut tx = server_pool.begin().await.unwrap();
+    sqlx::query("select 1 from customers for update")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let err = sqlx::query("select 1").execute(&mut *tx).await.unwrap_err();
+    assert!(
+        err.to_string().contains("idle-in-transaction"),
+        "not ended by the timeout: {err}"
+    );
+    drop(tx);
+    // The pool replaces the ended session.
+    let one: i32 = sqlx::query_scalar("select 1")
+        .fetch_one(&server_pool)
+        .await
+        .unwrap();
+    assert_eq!(one, 1);
+}

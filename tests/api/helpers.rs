@@ -823,23 +823,8 @@ pub async fn assert_invariants(pool: &PgPool) {
     // Partners: what each owes is what their commissions came to owe, less what the batches
     // that were not rejected netted off; a paid line's live commissions carry its
     // transaction id; a line's gross is what its commissions were when taken.
-    let partners = sqlx::query!(
-        r#"select p.id, p.owed_amount,
-                  coalesce((select sum(c.owed_amount) from partner_commissions c where c.partner_id = p.id), 0)
-                  - coalesce((select sum(l.netted_amount) from payout_batch_lines l
-                              where l.partner_id = p.id and l.status <> 'rejected'), 0) as "expected!"
-           from referral_partners p"#
-    )
-    .fetch_all(pool)
-    .await
-    .unwrap();
-    for partner in partners {
-        assert_eq!(
-            partner.owed_amount, partner.expected,
-            "partner {}: owed amount",
-            partner.id
-        );
-    }
+    let partners = bondhu::db::reconcile::partner_drift(pool).await.unwrap();
+    assert!(partners.is_empty(), "partners' owed amounts: {partners:?}");
     let lines = sqlx::query!(
         r#"select
              (select count(*) from payout_batch_lines l

@@ -258,3 +258,40 @@ async fn a_referral_reversed_by_a_full_refund_is_not_completed_again(pool: PgPoo
     assert_eq!(app.balance(referrer).await, Decimal::ZERO);
     app.check_invariants().await;
 }
+
+/// A partner's debt edited by hand is reported, and the run is not clean; repairing never
+/// touches it.
+#[sqlx::test(migrator = "bondhu::MIGRATOR")]
+async fn a_partner_debt_edited_by_hand_is_reported_never_repaired(pool: PgPool) {
+    let app = TestApp::new(pool.clone()).await;
+    let created = app
+        .post(
+            "/api/loyalty/referral-partners",
+            &app.admin_token(),
+            serde_json::json!({ "code": "DebtP", "partnerType": "influencer", "name": "DebtP" }),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let (report, clean) = reconcile(&pool, false);
+    assert!(clean, "{report}");
+    assert_eq!(report["partnerDrift"], serde_json::json!([]));
+
+    sqlx::query("update referral_partners set owed_amount = 25 where code = 'DebtP'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let (report, clean) = reconcile(&pool, true);
+    assert!(!clean, "{report}");
+    let drift = report["partnerDrift"].as_array().unwrap();
+    assert_eq!(drift.len(), 1, "{report}");
+    assert_eq!(drift[0]["partnerId"], created.body["id"]);
+    assert_eq!(drift[0]["code"], "DebtP");
+    assert_eq!(dec(&drift[0]["owed"]), Decimal::from(25));
+    assert_eq!(dec(&drift[0]["expected"]), Decimal::ZERO);
+    let owed: Decimal =
+        sqlx::query_scalar("select owed_amount from referral_partners where code = 'DebtP'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(owed, Decimal::from(25), "a repair run never moves a debt");
+}

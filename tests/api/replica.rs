@@ -260,6 +260,23 @@ impl Api {
         }
     }
 
+    /// Waits (at most 20 s) until `/readyz` says the reports are `state`.
+    async fn until_reports(&self, state: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let (status, ready) = self.ready().await;
+            assert_eq!(status, StatusCode::OK, "{ready}");
+            if ready["reports"] == state {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the reports never became {state}: {ready}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     async fn ready(&self) -> (StatusCode, Value) {
         let response = self
             .client
@@ -269,6 +286,30 @@ impl Api {
             .unwrap();
         let status = response.status();
         (status, response.json().await.unwrap())
+    }
+}
+
+/// The replica lag past which the test's server reads reports from the primary: long
+/// enough that the paused replay of the first phase (well under a second) stays under it.
+const MAX_LAG_SECS: u64 = 5;
+
+/// Pauses the standby's replay and waits (at most 10 s) until it has.
+async fn pause_replay(standby: &PgPool) {
+    sqlx::query("select pg_wal_replay_pause()")
+        .execute(standby)
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let state: String = sqlx::query_scalar("select pg_get_wal_replay_pause_state()")
+            .fetch_one(standby)
+            .await
+            .unwrap();
+        if state == "paused" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "replay never paused: {state}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 
@@ -308,6 +349,7 @@ async fn reports_read_the_replica_and_money_paths_do_not_need_it() {
             ("DATABASE_READ_MAX_CONNECTIONS", "2"),
             // A replica that is down costs a report at most this long.
             ("DATABASE_ACQUIRE_TIMEOUT_SECS", "1"),
+            ("DATABASE_READ_MAX_LAG_SECS", &MAX_LAG_SECS.to_string()),
             ("METRICS_ADDR", "127.0.0.1:0"),
         ],
     )
@@ -368,22 +410,7 @@ async fn reports_read_the_replica_and_money_paths_do_not_need_it() {
     assert_eq!(metric(&metrics, "bondhu_db_replica_up").await, 1.0);
 
     // Replay paused: a new delivery is on the money route at once, not yet on the KPIs.
-    sqlx::query("select pg_wal_replay_pause()")
-        .execute(&standby)
-        .await
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let state: String = sqlx::query_scalar("select pg_get_wal_replay_pause_state()")
-            .fetch_one(&standby)
-            .await
-            .unwrap();
-        if state == "paused" {
-            break;
-        }
-        assert!(Instant::now() < deadline, "replay never paused: {state}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    pause_replay(&standby).await;
     let salma = api.customer("01711900003", None).await;
     let nasrin = api.customer("01711900004", Some(salma)).await;
     api.deliver(2, nasrin).await;
@@ -401,6 +428,25 @@ async fn reports_read_the_replica_and_money_paths_do_not_need_it() {
         .await
         .unwrap();
     api.until_completed_referrals(2).await;
+
+    // Paused for longer than DATABASE_READ_MAX_LAG_SECS: the replica is marked lagging
+    // and the reports read the primary, which has the new delivery; resumed, the replica
+    // catches up and the reports read it again.
+    pause_replay(&standby).await;
+    let rina = api.customer("01711900006", None).await;
+    let mina = api.customer("01711900007", Some(rina)).await;
+    api.deliver(4, mina).await;
+    api.until_reports("lagging").await;
+    assert_eq!(api.completed_referrals().await, 3, "read from the primary");
+    assert_eq!(metric(&metrics, "bondhu_db_replica_lagging").await, 1.0);
+    assert!(metric(&metrics, "bondhu_db_replica_lag_seconds").await > MAX_LAG_SECS as f64);
+    sqlx::query("select pg_wal_replay_resume()")
+        .execute(&standby)
+        .await
+        .unwrap();
+    api.until_reports("ok").await;
+    assert_eq!(api.completed_referrals().await, 3, "read from the replica");
+    assert_eq!(metric(&metrics, "bondhu_db_replica_lagging").await, 0.0);
     standby.close().await;
 
     // The standby down: the reports answer 503 with the envelope, the money paths and

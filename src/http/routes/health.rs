@@ -14,10 +14,11 @@ use crate::http::extract::Json;
 pub struct HealthResponse {
     /// `ok` or `ready`.
     status: &'static str,
-    /// Only with `DATABASE_READ_URL`: whether the read replica answers, `ok` or
-    /// `unavailable`. It never counts towards readiness: money paths do not read it, so
-    /// a replica that is down must not take the instance out of the load balancer (the
-    /// report routes answer 503 meanwhile).
+    /// Only with `DATABASE_READ_URL`: whether the read replica answers, `ok`, `lagging`
+    /// (more than `DATABASE_READ_MAX_LAG_SECS` behind: the reports read the primary until
+    /// it catches up) or `unavailable`. It never counts towards readiness: money paths do
+    /// not read it, so a replica that is down must not take the instance out of the load
+    /// balancer (the report routes answer 503 meanwhile).
     #[serde(skip_serializing_if = "Option::is_none")]
     reports: Option<&'static str>,
 }
@@ -49,6 +50,7 @@ async fn readyz(State(state): State<AppState>) -> Result<Json<HealthResponse>> {
             return None;
         }
         Some(match state.reports.probe().await {
+            Ok(()) if state.reports.is_lagging() => "lagging",
             Ok(()) => "ok",
             Err(err) => {
                 tracing::warn!(
