@@ -442,14 +442,16 @@ left join lateral (
            coalesce(sum(t.amount) filter (where t.transaction_type = 'debit'), 0) as debits
     from wallet_transactions t where t.wallet_id = w.id and t.status = 'posted') l on true
 where w.balance <> l.credits - l.debits or w.total_earned <> l.credits or w.total_spent <> l.debits;
--- 2. one referral credit per completed referral, once its hold ended (the referred side's
---    reward is 0 here, and the bench configures no milestone, whose credits would also
---    carry source 'referral')
-select 'completed referrals', count(*) from customer_referrals where status = 'completed';
+-- 2. one referral credit per completed customer referral, once its hold ended (the
+--    referred side's reward is 0 here, the bench configures no milestone, whose credits
+--    would also carry source 'referral', and the scale layer's partner referrals earn the
+--    partner a commission, not a wallet credit)
+select 'completed referrals', count(*) from customer_referrals
+where status = 'completed' and referrer_customer_id is not null;
 select 'referral wallet credits', count(*) from wallet_transactions
 where source = 'referral' and transaction_type = 'credit';
 select 'completed referrals minus referral credits',
-       (select count(*) from customer_referrals where status = 'completed')
+       (select count(*) from customer_referrals where status = 'completed' and referrer_customer_id is not null)
      - (select count(*) from wallet_transactions where source = 'referral' and transaction_type = 'credit');
 -- 3. no referral credited twice (to the same wallet)
 select 'referrals credited more than once', count(*) from (

@@ -7,7 +7,7 @@
 -- ranges, a sort of the 42,414 orders for each customer's first, and a materialized CTE read
 -- three times: 110 ms in psql, 125-153 ms through HTTP. With the partner on the order they
 -- are one range of a partial index, read once for the counts and once, in customer order,
--- for the first orders: 64 ms in psql (bench/partner-report-plans.txt).
+-- for the first orders (figures and plans: bench/README.md, "Partner report at scale").
 --
 -- The rule has one home, `order_partner`: an order counts for the partner whose code
 -- brought its customer, when it was placed at or after that referral
