@@ -17,8 +17,8 @@
 -- - an order's, when it is inserted, or its customer or placing time changes (never on a
 --   status change: the delivered path's updates skip it in the trigger's WHEN);
 -- - a referral's, when it gains, changes or loses a partner, a referred customer or its
---   time (a claimed invitation, a partner deleted, a backdated signup): the orders of the
---   customers concerned are stamped again.
+--   time (a claimed invitation, an operator's correction, a backdated signup): the orders
+--   of the customers concerned are stamped again.
 -- The two can race only when a referral is made for a customer whose orders are being
 -- written at that moment, so each locks the customer's row first: an order `for key share`
 -- (what its foreign key's check takes anyway: orders of one customer never wait for each
@@ -59,9 +59,14 @@ as $$
       and placed_since_referral(p_placed_at, r.created_at)
 $$;
 
+-- A plain foreign key: a partner with stamped orders has referrals, and a partner with
+-- referrals cannot be deleted (its referrals' `on delete set null` would leave them without
+-- a referrer, which customer_referrals_has_referrer refuses).
 alter table sales_orders
-    add column partner_id uuid references referral_partners (id) on delete set null,
-    add column partner_referred_at timestamptz;
+    add column partner_id uuid references referral_partners (id),
+    add column partner_referred_at timestamptz,
+    add constraint sales_orders_partner_stamp_paired
+        check ((partner_id is null) = (partner_referred_at is null));
 
 -- Stamps the orders of customers `p_customers` with the rule, writing only the orders whose
 -- stamp changes; returns how many it wrote. The referral trigger's restamp, the backfill

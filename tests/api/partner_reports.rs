@@ -323,6 +323,16 @@ async fn orders_carry_the_partner_they_count_for(pool: PgPool) {
     expected[5].1 = Some("OtherPartner".to_owned());
     expected[6].1 = Some("OtherPartner".to_owned());
     assert_eq!(stamps(&app).await, expected);
+
+    // The two columns go together (a named CHECK): a write that breaks the pair is refused.
+    let broken = sqlx::query("update sales_orders set partner_referred_at = null where id = 101")
+        .execute(&app.pool)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        broken.as_database_error().and_then(|e| e.constraint()),
+        Some("sales_orders_partner_stamp_paired")
+    );
     app.check_invariants().await;
 }
 
