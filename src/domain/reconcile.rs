@@ -68,6 +68,34 @@ pub struct PartnerDrift {
     pub expected: Decimal,
 }
 
+/// An order whose partner stamp (`sales_orders.partner_id` and `partner_referred_at`, what
+/// the partner report counts by) differs from the partner it counts for (`order_partner`).
+/// Derived data, so a repair stamps the customer's orders again.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Misstamp {
+    /// The order.
+    pub order_id: i32,
+    /// Its customer.
+    pub customer_id: Option<i32>,
+    /// The partner it carries.
+    pub stamped: Option<uuid::Uuid>,
+    /// The partner it counts for.
+    pub expected: Option<uuid::Uuid>,
+}
+
+/// The misstamped orders a run found, and how many its repair stamped again.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StampCheck {
+    /// How many orders were found.
+    pub found: usize,
+    /// How many the repair wrote (0 without `--repair`).
+    pub repaired: usize,
+    /// The first ones found (at most [`Report::MAX_ITEMS`]).
+    pub items: Vec<Misstamp>,
+}
+
 /// The referrals one check found, and how many a repair fixed.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -110,6 +138,10 @@ pub struct Report {
     /// repaired). Absent from reports stored before the check existed.
     #[serde(default)]
     pub partner_drift: Vec<PartnerDrift>,
+    /// Orders whose partner stamp differs from the partner they count for (repaired).
+    /// Absent from reports stored before the check existed.
+    #[serde(default)]
+    pub partner_stamps: StampCheck,
 }
 
 impl Report {
@@ -125,5 +157,6 @@ impl Report {
             && self.balance_drift.is_empty()
             && self.kpi_drift.is_empty()
             && self.partner_drift.is_empty()
+            && self.partner_stamps.found == self.partner_stamps.repaired
     }
 }

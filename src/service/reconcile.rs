@@ -1,11 +1,14 @@
-//! Reconciliation (guide §5 step 3): four checks of states the live paths should never
+//! Reconciliation (guide §5 step 3): the checks of states the live paths should never
 //! leave, and their repair through the live paths' own SQL functions.
 //!
 //! - delivered first orders whose referral was never completed (`repair_completion`);
 //! - holds past their end that were never released (`release_referral`);
 //! - rewards on reversed orders that were never voided or clawed back (`repair_reversal`);
 //! - balances that differ from their ledger: reported only, never "fixed";
-//! - KPI counters that differ from the full scans of their base tables: reported only.
+//! - KPI counters that differ from the full scans of their base tables: reported only;
+//! - partners whose owed amount differs from their commissions and batches: reported only;
+//! - orders whose partner stamp differs from the partner they count for
+//!   (`restamp_partner_orders`: derived data, so repaired).
 //!
 //! One run at a time across every instance: a session advisory lock. Each repair is its
 //! own transaction, and each is idempotent, so a run that dies halfway is simply run again.
@@ -16,7 +19,7 @@ use chrono::Utc;
 use sqlx::PgPool;
 
 use crate::db;
-use crate::domain::reconcile::{Check, Finding, Report};
+use crate::domain::reconcile::{Check, Finding, Report, StampCheck};
 use crate::domain::time::Timestamp;
 use crate::error::Result;
 
@@ -118,6 +121,7 @@ async fn checked(
     let balance_drift = db::reconcile::drift(pool).await?;
     let kpi_drift = db::kpis::drift(pool).await?;
     let partner_drift = db::reconcile::partner_drift(pool).await?;
+    let partner_stamps = partner_stamps(pool, repair).await?;
     let [
         unfinished_completions,
         overdue_holds,
@@ -135,6 +139,7 @@ async fn checked(
         balance_drift,
         kpi_drift,
         partner_drift,
+        partner_stamps,
     };
     let json = serde_json::to_value(&report).map_err(anyhow::Error::from)?;
     report.id =
@@ -147,10 +152,39 @@ async fn checked(
             balance_drift = report.balance_drift.len(),
             kpi_drift = report.kpi_drift.len(),
             partner_drift = report.partner_drift.len(),
+            misstamped_orders = report.partner_stamps.found,
             "reconciliation found money states to look at"
         );
     }
     Ok(report)
+}
+
+/// How many customers' orders one restamping transaction takes (their rows stay locked
+/// until it commits).
+const RESTAMP_BATCH: usize = 500;
+
+/// Finds the orders whose partner stamp drifted and, with `repair`, stamps their customers'
+/// orders again, [`RESTAMP_BATCH`] customers per transaction.
+async fn partner_stamps(pool: &PgPool, repair: bool) -> Result<StampCheck> {
+    let found = db::reconcile::misstamped_orders(pool).await?;
+    let mut repaired = 0;
+    if repair {
+        let mut customers: Vec<i32> = found.iter().filter_map(|m| m.customer_id).collect();
+        customers.sort_unstable();
+        customers.dedup();
+        for batch in customers.chunks(RESTAMP_BATCH) {
+            let written = db::retry_transient(|| async {
+                Ok(db::reconcile::restamp_orders(pool, batch).await?)
+            })
+            .await?;
+            repaired += usize::try_from(written).unwrap_or(usize::MAX);
+        }
+    }
+    Ok(StampCheck {
+        found: found.len(),
+        repaired,
+        items: found.into_iter().take(Report::MAX_ITEMS).collect(),
+    })
 }
 
 /// Repairs one finding through the live path's function; false when the state had moved

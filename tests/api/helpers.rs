@@ -669,17 +669,12 @@ pub async fn assert_invariants(pool: &PgPool) {
     let kpi_drift = bondhu::db::kpis::drift(pool).await.unwrap();
     assert!(kpi_drift.is_empty(), "KPI counters drifted: {kpi_drift:?}");
     // Every order carries the partner it counts for (order_partner, the one rule).
-    let misstamped = sqlx::query_scalar!(
-        r#"select count(*) as "misstamped!" from sales_orders o
-           left join lateral order_partner(o.customer_id, o.created_at) p on true
-           where (o.partner_id, o.partner_referred_at) is distinct from (p.partner_id, p.referred_at)"#
-    )
-    .fetch_one(pool)
-    .await
-    .unwrap();
-    assert_eq!(
-        misstamped, 0,
-        "orders whose partner stamp differs from order_partner"
+    let misstamped = bondhu::db::reconcile::misstamped_orders(pool)
+        .await
+        .unwrap();
+    assert!(
+        misstamped.is_empty(),
+        "orders whose partner stamp differs from order_partner: {misstamped:?}"
     );
     let drift = sqlx::query!(
         r#"select w.customer_id, w.balance, w.total_earned, w.total_spent,

@@ -271,6 +271,75 @@ async fn stamps(app: &TestApp) -> Vec<(i32, Option<String>)> {
     .unwrap()
 }
 
+/// Stamps edited behind the triggers' back (a hand edit, a load with the triggers off) are
+/// reported by reconciliation, and its repair stamps the customers' orders again.
+#[sqlx::test(migrator = "bondhu::MIGRATOR")]
+async fn stamps_edited_by_hand_are_reported_and_restamped(pool: PgPool) {
+    let app = app(pool).await;
+    known_data_set(&app).await;
+    let expected = stamps(&app).await;
+    // Orders 101 and 108 lose their partner, order 107 (placed before its customer's
+    // referral) gains one.
+    sqlx::raw_sql(
+        "update sales_orders set partner_id = null, partner_referred_at = null where id in (101, 108);
+         update sales_orders
+         set partner_id = (select id from referral_partners where code = 'FitFam'),
+             partner_referred_at = created_at
+         where id = 107",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let edited = stamps(&app).await;
+    assert_ne!(edited, expected);
+    let (fitfam, other): (uuid::Uuid, uuid::Uuid) = sqlx::query_as(
+        "select (select id from referral_partners where code = 'FitFam'),
+                (select id from referral_partners where code = 'OtherPartner')",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    let reconcile = |repair| bondhu::service::reconcile::run(&app.pool, repair, "cli", &|_, _| {});
+
+    let report = reconcile(false).await.unwrap().unwrap();
+    assert!(!report.is_clean(), "{report:?}");
+    let found: Vec<_> = report
+        .partner_stamps
+        .items
+        .iter()
+        .map(|m| (m.order_id, m.stamped, m.expected))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (101, None, Some(fitfam)),
+            (107, Some(fitfam), None),
+            (108, None, Some(other)),
+        ]
+    );
+    assert_eq!(
+        (report.partner_stamps.found, report.partner_stamps.repaired),
+        (3, 0)
+    );
+    assert_eq!(
+        stamps(&app).await,
+        edited,
+        "a run without --repair writes nothing"
+    );
+
+    let report = reconcile(true).await.unwrap().unwrap();
+    assert_eq!(
+        (report.partner_stamps.found, report.partner_stamps.repaired),
+        (3, 3)
+    );
+    assert!(report.is_clean(), "{report:?}");
+    assert_eq!(stamps(&app).await, expected);
+    let report = reconcile(false).await.unwrap().unwrap();
+    assert_eq!(report.partner_stamps.found, 0);
+    assert!(report.is_clean(), "{report:?}");
+    app.check_invariants().await;
+}
+
 /// Every order carries the partner it counts for: stamped when it is recorded, and again
 /// when the referral behind it changes.
 #[sqlx::test(migrator = "bondhu::MIGRATOR")]
