@@ -31,6 +31,7 @@ BENCH_DB=${BENCH_DB:-bondhu_bench}
 SKIP_BUILD=${SKIP_BUILD:-0}              # 1: use the existing target/release/bondhu
 SKIP_GENERATE=${SKIP_GENERATE:-0}        # 1: reuse the database (only if its pools are unused)
 WAIT_IDLE=${WAIT_IDLE:-60}               # wait up to this many seconds for a quiet CPU
+READ_ROUNDS=${READ_ROUNDS:-3}            # interleaved rounds of the two reads (medians reported)
 PGHOST=${PGHOST:-127.0.0.1}
 PGPORT=${PGPORT:-5432}
 PGUSER=${PGUSER:-postgres}
@@ -363,35 +364,45 @@ if measures deliver; then
     done
 fi
 
-# ---- (b) the wallet read ---------------------------------------------------------------------
-if measures wallet; then
-    log "wallet warm-up (2s, not measured)"
-    DURATION=2 run_wrk wallet_warmup "${concurrencies[0]}" "$BENCH_DIR/wallet.lua"
+# ---- (b) the wallet read and (c) the referral stats read ---------------------------------------
+# GET /api/loyalty/me/wallet and GET /api/loyalty/me/referrals/stats over the same customer
+# tokens, each against pgbench running its statement for the same customers; stats is also
+# measured against the wallet read (target: within 20 % of its throughput). The two reads
+# run interleaved, READ_ROUNDS rounds at each concurrency (wallet HTTP, stats HTTP, wallet
+# pgbench, stats pgbench), so that the machine's drift over the minutes of the runs touches
+# both alike: each figure is the median of its rounds, and stats / wallet the median of the
+# rounds' ratios (each the ratio of two neighbouring runs).
+read_paths=()
+for path in wallet stats; do measures "$path" && read_paths+=("$path"); done
+read_route() { [[ $1 == wallet ]] && echo /api/loyalty/me/wallet || echo /api/loyalty/me/referrals/stats; }
+# last_throughput: the throughput of the run wrk_result or pgbench_result just added
+last_throughput() { awk '{ print $4 }' <<<"${results[-1]}"; }
+stats_of_wallet=()   # "conc ratio" per round
+if (( ${#read_paths[@]} > 0 )); then
+    log "read warm-up (2s, not measured)"
+    DURATION=2 run_wrk read_warmup "${concurrencies[0]}" "$BENCH_DIR/wallet.lua"
     for c in "${concurrencies[@]}"; do
-        log "wallet c=$c: wrk over $TOKENS customer tokens (${DURATION}s)"
-        run_wrk "wallet_http_c$c" "$c" "$BENCH_DIR/wallet.lua"
-        wrk_result wallet "$c" "wallet_http_c$c"
-
-        log "wallet c=$c: pgbench over the same $TOKENS customers (${DURATION}s)"
-        run_pgbench "wallet_pgbench_c$c" "$c" "$BENCH_DIR/wallet.pgbench" \
-            -D first=1 -D stride="$stride" -D ntokens="$TOKENS"
-        pgbench_result wallet "$c" "wallet_pgbench_c$c"
-    done
-fi
-
-# ---- (c) the referral stats read ---------------------------------------------------------------
-# GET /api/loyalty/me/referrals/stats for the same customers: against pgbench running its
-# statement, and against the wallet read (target: within 20 % of the wallet's throughput).
-if measures stats; then
-    for c in "${concurrencies[@]}"; do
-        log "stats c=$c: wrk over $TOKENS customer tokens (${DURATION}s)"
-        run_wrk "stats_http_c$c" "$c" "$BENCH_DIR/wallet.lua" READ_PATH=/api/loyalty/me/referrals/stats
-        wrk_result stats "$c" "stats_http_c$c"
-
-        log "stats c=$c: pgbench over the same $TOKENS customers (${DURATION}s)"
-        run_pgbench "stats_pgbench_c$c" "$c" "$BENCH_DIR/stats.pgbench" \
-            -D first=1 -D stride="$stride" -D ntokens="$TOKENS"
-        pgbench_result stats "$c" "stats_pgbench_c$c"
+        for (( round = 1; round <= READ_ROUNDS; round++ )); do
+            declare -A server_reads=()
+            for path in "${read_paths[@]}"; do
+                name="${path}_http_c${c}_r$round"
+                log "$path c=$c round $round/$READ_ROUNDS: wrk over $TOKENS customer tokens (${DURATION}s)"
+                run_wrk "$name" "$c" "$BENCH_DIR/wallet.lua" READ_PATH="$(read_route "$path")"
+                wrk_result "$path" "$c" "$name"
+                server_reads[$path]=$(last_throughput)
+            done
+            for path in "${read_paths[@]}"; do
+                name="${path}_pgbench_c${c}_r$round"
+                log "$path c=$c round $round/$READ_ROUNDS: pgbench over the same $TOKENS customers (${DURATION}s)"
+                run_pgbench "$name" "$c" "$BENCH_DIR/$path.pgbench" \
+                    -D first=1 -D stride="$stride" -D ntokens="$TOKENS"
+                pgbench_result "$path" "$c" "$name"
+            done
+            if (( ${#read_paths[@]} == 2 )); then
+                stats_of_wallet+=("$c $(awk -v s="${server_reads[stats]}" -v w="${server_reads[wallet]}" \
+                    'BEGIN { printf "%.2f", s / w }')")
+            fi
+        done
     done
 fi
 
@@ -473,8 +484,14 @@ while IFS='|' read -r name count; do
 done <<<"$invariants"
 
 # ---- summary -----------------------------------------------------------------------------------
-# throughput of PATH CONC TOOL, from results[]
-field() { printf '%s\n' "${results[@]}" | awk -v p="$1" -v c="$2" -v t="$3" -v f="$4" '$1 == p && $2 == c && $3 == t { print $f }'; }
+# field PATH CONC TOOL N: the Nth field of results[] for that run, the median of its rounds
+field() {
+    printf '%s\n' "${results[@]}" | awk -v p="$1" -v c="$2" -v t="$3" -v f="$4" '$1 == p && $2 == c && $3 == t { print $f }' |
+        median
+}
+# median: the middle one of the numbers on stdin (the upper middle of an even count); a
+# single non-number (pgbench's cpu field, "-") passes through
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int(NR / 2) + 1] }'; }
 summary=$OUT/summary.txt
 {
     echo "Bondhu benchmark  $(date -u +%FT%TZ)"
@@ -482,7 +499,8 @@ summary=$OUT/summary.txt
          "$(nproc) cores ($(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1)), PostgreSQL $(psql -X -At -d "$BENCH_DB" -c 'show server_version' | cut -d' ' -f1)"
     echo "data: $DATASET_CUSTOMERS customers, $DATASET_REFERRED referred; runs of ${DURATION}s;" \
          "wrk -t $WRK_THREADS, pgbench -j $PGBENCH_JOBS -M prepared; server pool $SERVER_DB_CONNECTIONS connections"
-    echo "wallet reads: $TOKENS customers (one token each), picked at random per request"
+    echo "wallet and stats reads: $TOKENS customers (one token each), picked at random per request;" \
+         "each read figure is the median of $READ_ROUNDS interleaved rounds (its ratio: of the medians)"
     echo
     printf '%-7s %5s | %9s %7s %7s %7s %7s | %9s %7s %7s %7s | %5s %6s %s\n' \
         path conns 'server/s' 'p50 ms' 'p99 ms' 'mean ms' 'cpu us' 'pgbench/s' 'p50 ms' 'p99 ms' 'mean ms' ratio target ''
@@ -501,10 +519,11 @@ summary=$OUT/summary.txt
         done
     done
     for c in "${concurrencies[@]}"; do
-        measures stats && measures wallet || break
-        s=$(field stats "$c" server 4); w=$(field wallet "$c" server 4)
-        ratio=$(awk -v s="$s" -v w="$w" 'BEGIN { printf "%.2f", s / w }')
-        echo "stats / wallet at $c connections (server): $s / $w = $ratio (target >= $TARGET_STATS_OF_WALLET:" \
+        (( ${#stats_of_wallet[@]} > 0 )) || break
+        rounds=$(printf '%s\n' "${stats_of_wallet[@]}" | awk -v c="$c" '$1 == c { print $2 }')
+        ratio=$(median <<<"$rounds")
+        echo "stats / wallet at $c connections (server): $ratio, median of rounds $(echo $rounds | sed 's/ /, /g')" \
+             "(target >= $TARGET_STATS_OF_WALLET:" \
              "$(awk -v r="$ratio" -v t="$TARGET_STATS_OF_WALLET" 'BEGIN { print (r >= t) ? "ok" : "BELOW" }'))"
     done
     c=${concurrencies[0]}
