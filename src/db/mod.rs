@@ -165,14 +165,51 @@ impl ReportsDb {
     /// writes fails its tests even where no replica is configured. Dropping it ends it.
     /// On the primary while the replica lags.
     pub async fn begin(&self) -> sqlx::Result<Transaction<'static, Postgres>> {
-        let pool = match &self.primary {
+        self.current().begin_with(READ_ONLY_SNAPSHOT).await
+    }
+
+    /// Two such transactions that see one snapshot, on the database [`Self::begin`] picks:
+    /// the second imports the first's (`pg_export_snapshot`, then `SET TRANSACTION
+    /// SNAPSHOT`; a standby exports too), so a report can read two halves at once, on two
+    /// connections, and its numbers still add up.
+    pub async fn begin_pair(
+        &self,
+    ) -> sqlx::Result<(
+        Transaction<'static, Postgres>,
+        Transaction<'static, Postgres>,
+    )> {
+        let pool = self.current();
+        let mut first = pool.begin_with(READ_ONLY_SNAPSHOT).await?;
+        let snapshot = sqlx::query_scalar!(r#"select pg_export_snapshot() as "id!""#)
+            .fetch_one(&mut *first)
+            .await?;
+        // SET takes no bind parameters; the id is PostgreSQL's own (hex digits and dashes,
+        // `00000003-0000001B-1`), checked all the same before it is spliced in.
+        if snapshot.is_empty() || !snapshot.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+            return Err(sqlx::Error::Protocol(format!(
+                "unexpected snapshot id {snapshot:?}"
+            )));
+        }
+        let mut second = pool.begin_with(READ_ONLY_SNAPSHOT).await?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "set transaction snapshot '{snapshot}'"
+        )))
+        .execute(&mut *second)
+        .await?;
+        Ok((first, second))
+    }
+
+    /// The replica, or the primary while the replica lags.
+    fn current(&self) -> &PgPool {
+        match &self.primary {
             Some(primary) if self.lagging.load(Ordering::Relaxed) => primary,
             _ => &self.pool,
-        };
-        pool.begin_with("begin isolation level repeatable read, read only")
-            .await
+        }
     }
 }
+
+/// How a report's transaction begins: one snapshot for all its statements, no writes.
+const READ_ONLY_SNAPSHOT: &str = "begin isolation level repeatable read, read only";
 
 /// Where the reports read: a pool to `DATABASE_READ_URL` when it is set, else `primary`.
 /// The replica's pool connects lazily and is never created or migrated (the primary's

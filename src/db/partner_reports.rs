@@ -18,11 +18,10 @@ use crate::domain::order::OrderStatus;
 use crate::domain::partner_report::{MAX_UTM_LINES, PartnerOrder, UtmReportLine};
 use crate::domain::time::Timestamp;
 
-/// Every count and sum of a partner's report but the order list and `by_utm`, read in one
-/// statement (one snapshot, one pass over the partner's customers' orders), and the ids of
-/// the newest orders of the window.
+/// The funnel half of a partner's report: its events, signups, completions, rewards, the
+/// signups' first orders and its commissions, read in one statement.
 #[derive(Debug)]
-pub struct ReportNumbers {
+pub struct FunnelNumbers {
     /// Events carrying the code in the window.
     pub total_events: i64,
     /// Of those, clicks.
@@ -42,6 +41,19 @@ pub struct ReportNumbers {
     pub first_orders_delivered: i64,
     /// See `first_orders`.
     pub first_orders_returned: i64,
+    /// Commissions earned in the window, by their state now: pending, released, paid.
+    pub commission_pending: Decimal,
+    /// See `commission_pending`.
+    pub commission_released: Decimal,
+    /// See `commission_pending`.
+    pub commission_paid: Decimal,
+}
+
+/// The order half of a partner's report: what became of the window's orders, what they
+/// kept, the window's signups' orders since, and the newest orders' ids, read in one
+/// statement.
+#[derive(Debug)]
+pub struct OrderNumbers {
     /// Orders placed in the window, by what became of them.
     pub delivered: i64,
     /// See `delivered`.
@@ -58,42 +70,46 @@ pub struct ReportNumbers {
     pub cohort_orders: i64,
     /// What those kept: the lifetime value.
     pub lifetime_value: Decimal,
-    /// Commissions earned in the window, by their state now: pending, released, paid.
-    pub commission_pending: Decimal,
-    /// See `commission_pending`.
-    pub commission_released: Decimal,
-    /// See `commission_pending`.
-    pub commission_paid: Decimal,
     /// The newest orders placed in the window, newest first, at most the limit.
     pub latest_order_ids: Vec<i32>,
 }
 
-/// The numbers of partner `partner_id` (code `code`) between `from` and `to`, with the
-/// ids of the newest `limit` orders.
+/// Sets how a report's statements are planned, for the rest of the caller's transaction.
 ///
-/// An order counts for the partner when its customer signed up with the partner's code and
-/// it was placed at or after that signup (`order_partner`, stamped on the order as
-/// `partner_id` and `partner_referred_at`). The counts read the partner's orders since
-/// `from` once, in time order: the window's orders, and the later ones of the window's
-/// signups (their lifetime); the first orders are read again in customer order.
+/// - For the arguments of each call (`plan_cache_mode = force_custom_plan`): the generic
+///   plan a pooled connection switches to after five executions sorts the first orders
+///   instead of reading them in customer order and scans without parallel workers, 84 ms
+///   against 48 ms (6 ms of it planning) for the biggest partner of
+///   `bench/partner-report.sh`.
+/// - Without parallel workers: the report reads its two halves at once on two
+///   connections, and workers on top of them over-subscribed the bench machine's 2 cores
+///   (the halves took 35 and 50 ms side by side with workers, 24 and 28 ms without; the
+///   whole report in one statement, 50 ms).
+async fn plan_for_report(conn: &mut PgConnection) -> sqlx::Result<()> {
+    sqlx::raw_sql(
+        "set local plan_cache_mode = force_custom_plan;
+         set local max_parallel_workers_per_gather = 0",
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The funnel numbers of partner `partner_id` (code `code`) between `from` and `to`.
 ///
-/// Planned for the arguments of each call (`plan_cache_mode = force_custom_plan`, for the
-/// rest of the caller's transaction): the generic plan a pooled connection switches to
-/// after five executions sorts the first orders instead of reading them in customer order
-/// and scans without parallel workers, 84 ms against 48 ms (6 ms of it planning) for the
-/// biggest partner of `bench/partner-report.sh`.
-pub async fn numbers(
+/// Signups, completions and rewards start from the partner's referrals; events from its
+/// code; first orders read the partner's orders in customer order
+/// (`sales_orders_partner_customer_idx`), each customer's first the first entry of its run.
+pub async fn funnel_numbers(
     conn: &mut PgConnection,
     partner_id: Uuid,
     code: &str,
     from: Option<DateTime<Utc>>,
     to: Option<DateTime<Utc>>,
-    limit: i64,
-) -> sqlx::Result<ReportNumbers> {
-    sqlx::raw_sql("set local plan_cache_mode = force_custom_plan")
-        .execute(&mut *conn)
-        .await?;
-    let row = sqlx::query!(
+) -> sqlx::Result<FunnelNumbers> {
+    plan_for_report(&mut *conn).await?;
+    sqlx::query_as!(
+        FunnelNumbers,
         r#"with refs as materialized (
                select r.id, r.referred_customer_id as customer_id, r.created_at, r.status,
                       r.completed_at, r.completions,
@@ -101,26 +117,6 @@ pub async fn numbers(
                           and ($4::timestamptz is null or r.created_at < $4) as cohort
                from customer_referrals r
                where r.partner_id = $1 and r.referred_customer_id is not null
-           ),
-           orders as (
-               select ($3::timestamptz is null or o.partner_referred_at >= $3)
-                          and ($4::timestamptz is null or o.partner_referred_at < $4) as cohort,
-                      order_result(o.status, o.delivered_at) as result,
-                      order_kept_value(o.status, o.total_amount, o.refunded_amount) as kept,
-                      ($4::timestamptz is null or o.created_at < $4) as in_window
-               from sales_orders o
-               where o.partner_id = $1 and ($3::timestamptz is null or o.created_at >= $3)
-           ),
-           order_counts as (
-               select count(*) filter (where in_window and result = 'delivered') as delivered,
-                      count(*) filter (where in_window and result = 'returned') as returned,
-                      count(*) filter (where in_window and result = 'refused') as refused,
-                      count(*) filter (where in_window and result = 'cancelled') as cancelled,
-                      count(*) filter (where in_window and result = 'open') as open,
-                      coalesce(sum(kept) filter (where in_window), 0) as revenue,
-                      count(*) filter (where cohort and result = 'delivered') as cohort_orders,
-                      coalesce(sum(kept) filter (where cohort), 0) as lifetime_value
-               from orders
            ),
            firsts as (
                select distinct on (o.customer_id) o.delivered_at,
@@ -164,53 +160,67 @@ pub async fn numbers(
                (select count(*) from firsts) as "first_orders!",
                (select count(*) from firsts where delivered_at is not null) as "first_orders_delivered!",
                (select count(*) from firsts where result = 'returned') as "first_orders_returned!",
-               c.delivered as "delivered!",
-               c.returned as "returned!",
-               c.refused as "refused!",
-               c.cancelled as "cancelled!",
-               c.open as "open!",
-               c.revenue as "revenue!: Decimal",
-               c.cohort_orders as "cohort_orders!",
-               c.lifetime_value as "lifetime_value!: Decimal",
                pc.pending as "commission_pending!: Decimal",
                pc.released as "commission_released!: Decimal",
-               pc.paid as "commission_paid!: Decimal",
-               array(select o.id from sales_orders o
-                     where o.partner_id = $1 and ($3::timestamptz is null or o.created_at >= $3)
-                       and ($4::timestamptz is null or o.created_at < $4)
-                     order by o.created_at desc, o.id desc limit $5) as "latest_order_ids!"
-           from events ev, order_counts c, commissions pc"#,
+               pc.paid as "commission_paid!: Decimal"
+           from events ev, commissions pc"#,
         partner_id,
         code,
+        from,
+        to,
+    )
+    .fetch_one(&mut *conn)
+    .await
+}
+
+/// The order numbers of partner `partner_id` between `from` and `to`, with the ids of the
+/// newest `limit` orders.
+///
+/// An order counts for the partner when its customer signed up with the partner's code and
+/// it was placed at or after that signup (`order_partner`, stamped on the order as
+/// `partner_id` and `partner_referred_at`). The counts read the partner's orders since
+/// `from` once, in time order (`sales_orders_partner_created_idx`): the window's orders,
+/// and the later ones of the window's signups (their lifetime); the newest are a backward
+/// scan of the same index.
+pub async fn order_numbers(
+    conn: &mut PgConnection,
+    partner_id: Uuid,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    limit: i64,
+) -> sqlx::Result<OrderNumbers> {
+    plan_for_report(&mut *conn).await?;
+    sqlx::query_as!(
+        OrderNumbers,
+        r#"with orders as (
+               select ($2::timestamptz is null or o.partner_referred_at >= $2)
+                          and ($3::timestamptz is null or o.partner_referred_at < $3) as cohort,
+                      order_result(o.status, o.delivered_at) as result,
+                      order_kept_value(o.status, o.total_amount, o.refunded_amount) as kept,
+                      ($3::timestamptz is null or o.created_at < $3) as in_window
+               from sales_orders o
+               where o.partner_id = $1 and ($2::timestamptz is null or o.created_at >= $2)
+           )
+           select count(*) filter (where in_window and result = 'delivered') as "delivered!",
+                  count(*) filter (where in_window and result = 'returned') as "returned!",
+                  count(*) filter (where in_window and result = 'refused') as "refused!",
+                  count(*) filter (where in_window and result = 'cancelled') as "cancelled!",
+                  count(*) filter (where in_window and result = 'open') as "open!",
+                  coalesce(sum(kept) filter (where in_window), 0) as "revenue!: Decimal",
+                  count(*) filter (where cohort and result = 'delivered') as "cohort_orders!",
+                  coalesce(sum(kept) filter (where cohort), 0) as "lifetime_value!: Decimal",
+                  array(select o.id from sales_orders o
+                        where o.partner_id = $1 and ($2::timestamptz is null or o.created_at >= $2)
+                          and ($3::timestamptz is null or o.created_at < $3)
+                        order by o.created_at desc, o.id desc limit $4) as "latest_order_ids!"
+           from orders"#,
+        partner_id,
         from,
         to,
         limit
     )
     .fetch_one(&mut *conn)
-    .await?;
-    Ok(ReportNumbers {
-        total_events: row.total_events,
-        clicked: row.clicked,
-        registered: row.registered,
-        unique_referred_customers: row.unique_referred_customers,
-        completed: row.completed,
-        reward_credited: row.reward_credited,
-        first_orders: row.first_orders,
-        first_orders_delivered: row.first_orders_delivered,
-        first_orders_returned: row.first_orders_returned,
-        delivered: row.delivered,
-        returned: row.returned,
-        refused: row.refused,
-        cancelled: row.cancelled,
-        open: row.open,
-        revenue: row.revenue,
-        cohort_orders: row.cohort_orders,
-        lifetime_value: row.lifetime_value,
-        commission_pending: row.commission_pending,
-        commission_released: row.commission_released,
-        commission_paid: row.commission_paid,
-        latest_order_ids: row.latest_order_ids,
-    })
+    .await
 }
 
 /// Orders `ids` in TrustCart's report shape, newest first.

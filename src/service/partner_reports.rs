@@ -53,11 +53,11 @@ pub async fn report_by_code(
     query: ReportQuery,
 ) -> Result<PartnerReport> {
     query.check()?;
-    let mut tx = reports.begin().await?;
-    let partner = db::partners::find_by_code(&mut *tx, code)
+    let (mut funnel_tx, mut orders_tx) = reports.begin_pair().await?;
+    let partner = db::partners::find_by_code(&mut *funnel_tx, code)
         .await?
         .ok_or_else(partner_not_found)?;
-    report(&mut tx, &partner, query).await
+    report(&mut funnel_tx, &mut orders_tx, &partner, query).await
 }
 
 /// The report of partner `id` (the partner's own, through its token).
@@ -67,11 +67,11 @@ pub async fn report_by_id(
     query: ReportQuery,
 ) -> Result<PartnerReport> {
     query.check()?;
-    let mut tx = reports.begin().await?;
-    let partner = db::partners::find(&mut *tx, id)
+    let (mut funnel_tx, mut orders_tx) = reports.begin_pair().await?;
+    let partner = db::partners::find(&mut *funnel_tx, id)
         .await?
         .ok_or_else(partner_not_found)?;
-    report(&mut tx, &partner, query).await
+    report(&mut funnel_tx, &mut orders_tx, &partner, query).await
 }
 
 /// The partner named by `text`: its id (a UUID) or its code (case-insensitive). For the
@@ -85,18 +85,38 @@ pub async fn partner_named(pool: &PgPool, text: &str) -> Result<Partner> {
     found.ok_or_else(partner_not_found)
 }
 
-/// The report's three statements, in the caller's read-only transaction: one snapshot.
+/// The report's statements in its two halves, run at once on two read-only transactions
+/// that share one snapshot ([`ReportsDb::begin_pair`]): the funnel and the signups by UTM on
+/// one, the orders on the other. Each half is about half of the work (the biggest partner
+/// of `bench/partner-report.sh`: 28 and 24 ms in psql, against 50 ms for one statement).
 async fn report(
-    conn: &mut PgConnection,
+    funnel_conn: &mut PgConnection,
+    orders_conn: &mut PgConnection,
     partner: &Partner,
     query: ReportQuery,
 ) -> Result<PartnerReport> {
     let ReportQuery { from, to, limit } = query;
-    let numbers =
-        db::partner_reports::numbers(&mut *conn, partner.id, &partner.code, from, to, limit)
-            .await?;
-    let orders = db::partner_reports::orders(&mut *conn, &numbers.latest_order_ids).await?;
-    let by_utm = db::partner_reports::by_utm(&mut *conn, partner.id, from, to).await?;
+    let funnel_half = async {
+        let funnel = db::partner_reports::funnel_numbers(
+            &mut *funnel_conn,
+            partner.id,
+            &partner.code,
+            from,
+            to,
+        )
+        .await?;
+        let by_utm = db::partner_reports::by_utm(&mut *funnel_conn, partner.id, from, to).await?;
+        Ok::<_, sqlx::Error>((funnel, by_utm))
+    };
+    let orders_half = async {
+        let numbers =
+            db::partner_reports::order_numbers(&mut *orders_conn, partner.id, from, to, limit)
+                .await?;
+        let orders =
+            db::partner_reports::orders(&mut *orders_conn, &numbers.latest_order_ids).await?;
+        Ok::<_, sqlx::Error>((numbers, orders))
+    };
+    let ((funnel, by_utm), (numbers, orders)) = tokio::try_join!(funnel_half, orders_half)?;
     let outcomes = OrderOutcomes::new(
         numbers.delivered,
         numbers.returned,
@@ -111,17 +131,17 @@ async fn report(
             to: to.map(Timestamp::from),
         },
         funnel: PartnerFunnel {
-            total_events: numbers.total_events,
-            clicked: numbers.clicked,
+            total_events: funnel.total_events,
+            clicked: funnel.clicked,
             invited: 0,
-            registered: numbers.registered,
-            completed: numbers.completed,
-            reward_credited: numbers.reward_credited,
-            unique_referred_customers: numbers.unique_referred_customers,
+            registered: funnel.registered,
+            completed: funnel.completed,
+            reward_credited: funnel.reward_credited,
+            unique_referred_customers: funnel.unique_referred_customers,
             attributed_orders: outcomes.orders,
-            first_orders: numbers.first_orders,
-            delivered: numbers.first_orders_delivered,
-            returned: numbers.first_orders_returned,
+            first_orders: funnel.first_orders,
+            delivered: funnel.first_orders_delivered,
+            returned: funnel.first_orders_returned,
         },
         revenue: PartnerRevenue {
             order_count: numbers.delivered,
@@ -132,14 +152,14 @@ async fn report(
         by_utm,
         order_outcomes: outcomes,
         referred_customers: ReferredCustomers::new(
-            numbers.registered,
+            funnel.registered,
             numbers.cohort_orders,
             numbers.lifetime_value,
         ),
         commission: CommissionTotals {
-            pending: taka(numbers.commission_pending),
-            released: taka(numbers.commission_released),
-            paid: taka(numbers.commission_paid),
+            pending: taka(funnel.commission_pending),
+            released: taka(funnel.commission_released),
+            paid: taka(funnel.commission_paid),
         },
     })
 }

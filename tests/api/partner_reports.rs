@@ -271,6 +271,48 @@ async fn stamps(app: &TestApp) -> Vec<(i32, Option<String>)> {
     .unwrap()
 }
 
+/// The report's two halves read one snapshot: the second transaction of
+/// `ReportsDb::begin_pair` imports the first's, while other sessions commit all the time.
+#[sqlx::test(migrator = "bondhu::MIGRATOR")]
+async fn a_reports_two_transactions_see_one_snapshot(pool: PgPool) {
+    sqlx::raw_sql("create table snapshot_probe (id serial primary key)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let writer = {
+        let pool = pool.clone();
+        tokio::spawn(async move {
+            loop {
+                sqlx::query("insert into snapshot_probe default values")
+                    .execute(&pool)
+                    .await
+                    .unwrap();
+            }
+        })
+    };
+    let reports = bondhu::db::ReportsDb::primary(pool.clone());
+    let seen = "select pg_current_snapshot()::text, (select count(*) from snapshot_probe)";
+    let mut apart = 0;
+    for _ in 0..50 {
+        let (mut first, mut second) = reports.begin_pair().await.unwrap();
+        let a: (String, i64) = sqlx::query_as(seen).fetch_one(&mut *first).await.unwrap();
+        let b: (String, i64) = sqlx::query_as(seen).fetch_one(&mut *second).await.unwrap();
+        assert_eq!(a, b);
+        // Two transactions begun one after the other, for comparison: the writer's commits
+        // fall between them.
+        let mut third = reports.begin().await.unwrap();
+        let c: (String, i64) = sqlx::query_as(seen).fetch_one(&mut *third).await.unwrap();
+        if c.1 != a.1 {
+            apart += 1;
+        }
+    }
+    writer.abort();
+    assert!(
+        apart > 0,
+        "the writer never committed between two transactions"
+    );
+}
+
 /// Stamps edited behind the triggers' back (a hand edit, a load with the triggers off) are
 /// reported by reconciliation, and its repair stamps the customers' orders again.
 #[sqlx::test(migrator = "bondhu::MIGRATOR")]
