@@ -168,18 +168,24 @@ impl ReportsDb {
         self.current().begin_with(READ_ONLY_SNAPSHOT).await
     }
 
-    /// Two such transactions that see one snapshot, on the database [`Self::begin`] picks:
-    /// the second imports the first's (`pg_export_snapshot`, then `SET TRANSACTION
-    /// SNAPSHOT`; a standby exports too), so a report can read two halves at once, on two
-    /// connections, and its numbers still add up.
+    /// Such a transaction, and beside it a second one that sees the same snapshot when the
+    /// pool has a connection idle at this moment (the second imports the first's snapshot:
+    /// `pg_export_snapshot`, then `SET TRANSACTION SNAPSHOT`; a standby exports too), so that
+    /// a report can read two halves at once, on two connections, and its numbers still add
+    /// up. The second is never waited for: a caller holding one connection while it waits
+    /// for another could starve the pool (every report holding one, none getting a second),
+    /// so without an idle connection the report reads its halves one after the other.
     pub async fn begin_pair(
         &self,
     ) -> sqlx::Result<(
         Transaction<'static, Postgres>,
-        Transaction<'static, Postgres>,
+        Option<Transaction<'static, Postgres>>,
     )> {
         let pool = self.current();
         let mut first = pool.begin_with(READ_ONLY_SNAPSHOT).await?;
+        let Some(mut second) = pool.try_begin_with(READ_ONLY_SNAPSHOT).await? else {
+            return Ok((first, None));
+        };
         let snapshot = sqlx::query_scalar!(r#"select pg_export_snapshot() as "id!""#)
             .fetch_one(&mut *first)
             .await?;
@@ -190,13 +196,12 @@ impl ReportsDb {
                 "unexpected snapshot id {snapshot:?}"
             )));
         }
-        let mut second = pool.begin_with(READ_ONLY_SNAPSHOT).await?;
         sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
             "set transaction snapshot '{snapshot}'"
         )))
         .execute(&mut *second)
         .await?;
-        Ok((first, second))
+        Ok((first, Some(second)))
     }
 
     /// The replica, or the primary while the replica lags.

@@ -8,11 +8,12 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::partners::partner_not_found;
+use crate::db::partner_reports::{FunnelNumbers, OrderNumbers};
 use crate::db::{self, ReportsDb};
 use crate::domain::partner::{Partner, ReportWindow};
 use crate::domain::partner_report::{
-    CommissionTotals, OrderOutcomes, PartnerFunnel, PartnerReport, PartnerRevenue,
-    ReferredCustomers, taka,
+    CommissionTotals, OrderOutcomes, PartnerFunnel, PartnerOrder, PartnerReport, PartnerRevenue,
+    ReferredCustomers, UtmReportLine, taka,
 };
 use crate::domain::time::Timestamp;
 use crate::error::{Code, Error, Result};
@@ -53,11 +54,11 @@ pub async fn report_by_code(
     query: ReportQuery,
 ) -> Result<PartnerReport> {
     query.check()?;
-    let (mut funnel_tx, mut orders_tx) = reports.begin_pair().await?;
-    let partner = db::partners::find_by_code(&mut *funnel_tx, code)
+    let (mut tx, mut beside) = reports.begin_pair().await?;
+    let partner = db::partners::find_by_code(&mut *tx, code)
         .await?
         .ok_or_else(partner_not_found)?;
-    report(&mut funnel_tx, &mut orders_tx, &partner, query).await
+    report(&mut tx, beside.as_deref_mut(), &partner, query).await
 }
 
 /// The report of partner `id` (the partner's own, through its token).
@@ -67,11 +68,11 @@ pub async fn report_by_id(
     query: ReportQuery,
 ) -> Result<PartnerReport> {
     query.check()?;
-    let (mut funnel_tx, mut orders_tx) = reports.begin_pair().await?;
-    let partner = db::partners::find(&mut *funnel_tx, id)
+    let (mut tx, mut beside) = reports.begin_pair().await?;
+    let partner = db::partners::find(&mut *tx, id)
         .await?
         .ok_or_else(partner_not_found)?;
-    report(&mut funnel_tx, &mut orders_tx, &partner, query).await
+    report(&mut tx, beside.as_deref_mut(), &partner, query).await
 }
 
 /// The partner named by `text`: its id (a UUID) or its code (case-insensitive). For the
@@ -85,38 +86,55 @@ pub async fn partner_named(pool: &PgPool, text: &str) -> Result<Partner> {
     found.ok_or_else(partner_not_found)
 }
 
-/// The report's statements in its two halves, run at once on two read-only transactions
-/// that share one snapshot ([`ReportsDb::begin_pair`]): the funnel and the signups by UTM on
-/// one, the orders on the other. Each half is about half of the work (the biggest partner
-/// of `bench/partner-report.sh`: 28 and 24 ms in psql, against 50 ms for one statement).
+/// The funnel half of a report: its counts and sums, then the signups by UTM.
+async fn funnel_half(
+    conn: &mut PgConnection,
+    partner: &Partner,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+) -> sqlx::Result<(FunnelNumbers, Vec<UtmReportLine>)> {
+    let funnel =
+        db::partner_reports::funnel_numbers(&mut *conn, partner.id, &partner.code, from, to)
+            .await?;
+    let by_utm = db::partner_reports::by_utm(conn, partner.id, from, to).await?;
+    Ok((funnel, by_utm))
+}
+
+/// The order half of a report: its counts and sums, then the newest orders they name.
+async fn orders_half(
+    conn: &mut PgConnection,
+    partner: &Partner,
+    query: ReportQuery,
+) -> sqlx::Result<(OrderNumbers, Vec<PartnerOrder>)> {
+    let ReportQuery { from, to, limit } = query;
+    let numbers =
+        db::partner_reports::order_numbers(&mut *conn, partner.id, from, to, limit).await?;
+    let orders = db::partner_reports::orders(conn, &numbers.latest_order_ids).await?;
+    Ok((numbers, orders))
+}
+
+/// The report's statements in its two halves, on read-only transactions that share one
+/// snapshot ([`ReportsDb::begin_pair`]): the funnel and the signups by UTM on `conn`, the
+/// orders at the same time on `beside` when there is one, else after the funnel on `conn`.
+/// Each half is about half of the work (the biggest partner of `bench/partner-report.sh`:
+/// 28 and 24 ms in psql, against 50 ms for one statement).
 async fn report(
-    funnel_conn: &mut PgConnection,
-    orders_conn: &mut PgConnection,
+    conn: &mut PgConnection,
+    beside: Option<&mut PgConnection>,
     partner: &Partner,
     query: ReportQuery,
 ) -> Result<PartnerReport> {
-    let ReportQuery { from, to, limit } = query;
-    let funnel_half = async {
-        let funnel = db::partner_reports::funnel_numbers(
-            &mut *funnel_conn,
-            partner.id,
-            &partner.code,
-            from,
-            to,
-        )
-        .await?;
-        let by_utm = db::partner_reports::by_utm(&mut *funnel_conn, partner.id, from, to).await?;
-        Ok::<_, sqlx::Error>((funnel, by_utm))
+    let ReportQuery { from, to, .. } = query;
+    let ((funnel, by_utm), (numbers, orders)) = match beside {
+        Some(beside) => tokio::try_join!(
+            funnel_half(conn, partner, from, to),
+            orders_half(beside, partner, query)
+        )?,
+        None => (
+            funnel_half(&mut *conn, partner, from, to).await?,
+            orders_half(conn, partner, query).await?,
+        ),
     };
-    let orders_half = async {
-        let numbers =
-            db::partner_reports::order_numbers(&mut *orders_conn, partner.id, from, to, limit)
-                .await?;
-        let orders =
-            db::partner_reports::orders(&mut *orders_conn, &numbers.latest_order_ids).await?;
-        Ok::<_, sqlx::Error>((numbers, orders))
-    };
-    let ((funnel, by_utm), (numbers, orders)) = tokio::try_join!(funnel_half, orders_half)?;
     let outcomes = OrderOutcomes::new(
         numbers.delivered,
         numbers.returned,
