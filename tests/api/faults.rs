@@ -11,6 +11,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
+use sqlx::postgres::PgConnectOptions;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
@@ -89,6 +90,15 @@ async fn assert_unavailable(response: reqwest::Response) {
     );
 }
 
+/// The URL of the test's database as the server's `DATABASE_URL`, reached at `host:port`.
+fn database_url(options: &PgConnectOptions, host: &str, port: u16) -> String {
+    format!(
+        "postgres://{}@{host}:{port}/{}",
+        options.get_username(),
+        options.get_database().unwrap()
+    )
+}
+
 #[sqlx::test(migrator = "bondhu::MIGRATOR")]
 async fn the_database_going_away_is_a_503_and_the_server_recovers_by_itself(pool: PgPool) {
     let options = pool.connect_options();
@@ -98,12 +108,7 @@ async fn the_database_going_away_is_a_503_and_the_server_recovers_by_itself(pool
         .next()
         .unwrap();
     let proxy = Proxy::start(upstream).await;
-    let url = format!(
-        "postgres://{}@127.0.0.1:{}/{}",
-        options.get_username(),
-        proxy.port,
-        options.get_database().unwrap()
-    );
+    let url = database_url(&options, "127.0.0.1", proxy.port);
     let server = spawn(
         &options,
         &[
@@ -168,13 +173,7 @@ async fn the_database_going_away_is_a_503_and_the_server_recovers_by_itself(pool
 #[sqlx::test(migrator = "bondhu::MIGRATOR")]
 async fn a_transaction_left_idle_is_ended_by_the_database(pool: PgPool) {
     let options = pool.connect_options();
-    let url = format!(
-        "postgres://{}@{}:{}/{}",
-        options.get_username(),
-        options.get_host(),
-        options.get_port(),
-        options.get_database().unwrap()
-    );
+    let url = database_url(&options, options.get_host(), options.get_port());
     let config = crate::helpers::test_config(&[
         ("DATABASE_URL", url.as_str()),
         ("DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_SECS", "1"),
